@@ -1,0 +1,71 @@
+//! The slim bar above the chart: symbol, symbol switcher, interval
+//! segmented control, feed status and theme toggle.
+//!
+//! Plain `<a>` links: the router turns their clicks into client-side
+//! navigations, and unlike `<A>` they leave `aria-current` to us (`<A>`
+//! ignores the query, so it would mark every interval current).
+
+use leptos::prelude::*;
+
+use crate::market::{FeedSource, Interval, Symbol};
+use crate::theme::ThemeToggle;
+
+/// The link to a chart.
+pub fn chart_href(symbol: &Symbol, interval: Interval) -> String {
+    format!("/chart/{symbol}?interval={interval}")
+}
+
+#[component]
+pub fn TopBar(
+    symbol: Signal<Symbol>,
+    interval: Signal<Interval>,
+    symbols: Vec<Symbol>,
+    source: FeedSource,
+) -> impl IntoView {
+    let symbol_links = symbols
+        .into_iter()
+        .map(|candidate| {
+            let label = candidate.to_string();
+            let current = candidate.clone();
+            let href = move || chart_href(&candidate, interval.get());
+            let is_current = move || symbol.with(|s| *s == current);
+            view! {
+                <a href=href class="symbol-link" aria-current=move || is_current().then_some("page")>
+                    {label}
+                </a>
+            }
+        })
+        .collect_view();
+
+    let interval_links = Interval::ALL
+        .into_iter()
+        .map(|candidate| {
+            let href = move || chart_href(&symbol.get(), candidate);
+            let is_current = move || interval.get() == candidate;
+            view! {
+                <a href=href class="segment" aria-current=move || is_current().then_some("page")>
+                    {candidate.as_str()}
+                </a>
+            }
+        })
+        .collect_view();
+
+    let (status_class, status_text) = match source {
+        FeedSource::Simulated => ("status simulated", "Simulated data"),
+        FeedSource::Binance => ("status live", "Live"),
+    };
+
+    view! {
+        <header class="top-bar">
+            <a class="brand" href="/">"InChart"</a>
+            <h1 class="symbol">{move || symbol.get().to_string()}</h1>
+            <nav class="segmented intervals" aria-label="Interval">{interval_links}</nav>
+            <nav class="symbols" aria-label="Symbols">{symbol_links}</nav>
+            <span class=status_class role="status" data-feed=move || format!("{source:?}").to_lowercase()>
+                <span class="dot" aria-hidden="true"></span>
+                {status_text}
+            </span>
+            <ThemeToggle />
+        </header>
+    }
+}

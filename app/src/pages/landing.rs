@@ -1,0 +1,43 @@
+//! `/`: what InChart is, in one screen, with one way in.
+
+use leptos::prelude::*;
+use leptos_meta::{Link, Meta, Title};
+
+use crate::theme::ThemeToggle;
+
+const DESCRIPTION: &str = "Live crypto candlestick charts with Python signal scripts that draw \
+buy and sell markers as each candle closes.";
+
+#[component]
+pub fn LandingPage() -> impl IntoView {
+    view! {
+        <Title text="InChart — live crypto charts with Python signals" />
+        <Meta name="description" content=DESCRIPTION />
+        <Link rel="canonical" href="/" />
+        <header class="site-header">
+            <a class="brand" href="/">"InChart"</a>
+            <ThemeToggle />
+        </header>
+        <main class="page landing">
+            <section class="hero">
+                <h1>"Charts that think with you."</h1>
+                <p class="lede">{DESCRIPTION}</p>
+                <a class="button primary" href="/chart/BTCUSDT?interval=1h">"Open the BTCUSDT chart"</a>
+            </section>
+            <section class="features" aria-label="Features">
+                <article>
+                    <h2>"Live candles"</h2>
+                    <p>"Every interval from one minute to one day, history at once and the forming candle as it moves."</p>
+                </article>
+                <article>
+                    <h2>"Your signals, in Python"</h2>
+                    <p>"Write a function, see its buy and sell markers and lines on the chart, live on every closed candle."</p>
+                </article>
+                <article>
+                    <h2>"Quick Look news"</h2>
+                    <p>"Headlines for the symbol you are watching, with their sentiment at a glance."</p>
+                </article>
+            </section>
+        </main>
+    }
+}

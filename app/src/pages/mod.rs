@@ -1,0 +1,5 @@
+//! One module per page.
+
+pub mod chart;
+pub mod landing;
+pub mod not_found;

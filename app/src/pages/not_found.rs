@@ -1,0 +1,20 @@
+//! The page for any path the router does not know.
+
+use leptos::prelude::*;
+use leptos_meta::{Meta, Title};
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Page not found · InChart" />
+        <Meta name="robots" content="noindex" />
+        <main class="page narrow">
+            <h1>"Page not found"</h1>
+            <p>"There is nothing at this address. "<a href="/">"Go to the start page"</a>"."</p>
+        </main>
+    }
+}

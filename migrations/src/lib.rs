@@ -1,0 +1,19 @@
+//! The schema, one migration at a time. A landed migration is never edited:
+//! a change is a new migration, and every migration has a working `down`.
+
+// `MigrationTrait` is an `async_trait` whose methods take `&SchemaManager`
+// with an elided lifetime; spelling it out breaks the trait's signature.
+#![allow(elided_lifetimes_in_paths)]
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_candles;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_create_candles::Migration)]
+    }
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds InChart and runs it on its embedded defaults: SQLite under data/,
+# the in-process cache and the simulated feed. Open
+# http://127.0.0.1:3000/chart/BTCUSDT?interval=1h
+# Any setting in the README's table can be set in the environment first.
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+
+setup_rust
+setup_chart_bundle
+build_site
+
+cd "$INCHART_ROOT"
+export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-$INCHART_ROOT/target/site}"
+log "serving on http://${INCHART_LISTEN:-127.0.0.1:3000}"
+exec "$CARGO_TARGET_DIR/release/inchart" serve

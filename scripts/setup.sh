@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Installs what InChart's build, run and tests need, once; every step checks
+# first and does nothing when its part is already there. Sourced by
+# scripts/run.sh and scripts/test.sh, which call the functions they need.
+#
+# Nothing is downloaded except from the package registries: Debian's
+# packages, crates.io and npm. cargo-leptos would fetch wasm-opt from the
+# web, so the `wasm-opt` crate's binary goes on PATH first (Debian's
+# binaryen is too old: its output breaks hydration).
+
+set -euo pipefail
+
+INCHART_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export INCHART_ROOT
+# Builds live outside the clone, so a fresh clone reuses them.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/inchart/target}"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+CARGO_LEPTOS_VERSION="0.2.47"
+WASM_OPT_VERSION="0.116.1"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=""
+apt_install() {
+  local missing=()
+  for package in "$@"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  log "installing Debian packages: ${missing[*]}"
+  if [ -z "$apt_updated" ]; then
+    as_root apt-get update -qq
+    apt_updated=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The Rust side: the wasm target, cargo-leptos and wasm-opt.
+setup_rust() {
+  command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup first" >&2; exit 1; }
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    log "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+    log "installing cargo-leptos $CARGO_LEPTOS_VERSION (once, about 10 minutes)"
+    cargo install "cargo-leptos@$CARGO_LEPTOS_VERSION" --locked
+  fi
+  if ! "$HOME/.cargo/bin/wasm-opt" --version 2>/dev/null | grep -q "version 116"; then
+    log "installing wasm-opt $WASM_OPT_VERSION (once, about 5 minutes)"
+    cargo install "wasm-opt@$WASM_OPT_VERSION" --locked
+  fi
+}
+
+# The chart bundle: Vue 2 + trading-vue-js from npm, into public/vendor/.
+setup_chart_bundle() {
+  command -v npm >/dev/null || apt_install nodejs npm
+  local js="$INCHART_ROOT/chart-bridge/js"
+  local stamp="$js/node_modules/.inchart-lock"
+  if ! cmp -s "$js/package-lock.json" "$stamp" 2>/dev/null; then
+    log "installing the chart bundle's npm packages"
+    (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$js/package-lock.json" "$stamp"
+  fi
+  log "bundling the chart"
+  (cd "$js" && npm run --silent build)
+}
+
+# PostgreSQL, Redis and Chromium for the tests; started when not running.
+setup_test_services() {
+  apt_install postgresql redis-server chromium chromium-driver
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    log "starting PostgreSQL"
+    local version
+    version="$(ls /etc/postgresql | sort -n | tail -n 1)"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  fi
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    log "starting Redis"
+    as_root mkdir -p /var/lib/redis /var/log/redis
+    as_root redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+      --dir /var/lib/redis --logfile /var/log/redis/inchart.log
+  fi
+  for _ in $(seq 1 50); do
+    pg_isready -q -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "PostgreSQL or Redis did not come up on 127.0.0.1" >&2
+  exit 1
+}
+
+# Builds the server and the hydrating WebAssembly into target/site.
+build_site() {
+  log "building InChart (cargo leptos build --release)"
+  (cd "$INCHART_ROOT" && cargo leptos build --release)
+}

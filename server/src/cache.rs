@@ -1,0 +1,179 @@
+//! A shared cache of byte values with a time to live: Redis when
+//! `REDIS_URL` is set (shared by every instance), an in-process map when it
+//! is not (one instance, nothing to install). Both behave the same: a value
+//! is readable until its time to live runs out, then it is gone.
+//!
+//! A cache failure never fails a request: callers treat an error as a miss
+//! and go to the database.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use secrecy::{ExposeSecret, SecretString};
+
+/// The most entries the in-process cache holds; past it, expired entries
+/// go first, then the oldest.
+const MEMORY_CAPACITY: usize = 10_000;
+
+/// The cache, one interface over both kinds.
+#[derive(Clone)]
+pub struct Cache {
+    kind: CacheKind,
+    prefix: Arc<str>,
+}
+
+#[derive(Clone)]
+enum CacheKind {
+    Redis(ConnectionManager),
+    Memory(Arc<Mutex<MemoryCache>>),
+}
+
+impl Cache {
+    /// Redis at `url` when given, in-process otherwise. Every key is put
+    /// under `prefix:`.
+    pub async fn connect(url: Option<&SecretString>, prefix: &str) -> anyhow::Result<Self> {
+        let kind = match url {
+            Some(url) => {
+                let client = redis::Client::open(url.expose_secret())
+                    .context("REDIS_URL is not a Redis URL (expected redis://host:port)")?;
+                let manager = ConnectionManager::new(client)
+                    .await
+                    .context("while connecting to Redis at REDIS_URL")?;
+                CacheKind::Redis(manager)
+            }
+            None => CacheKind::Memory(Arc::new(Mutex::new(MemoryCache::default()))),
+        };
+        Ok(Self {
+            kind,
+            prefix: Arc::from(prefix),
+        })
+    }
+
+    /// `redis` or `memory`, for logs and readiness.
+    pub fn kind(&self) -> &'static str {
+        match self.kind {
+            CacheKind::Redis(_) => "redis",
+            CacheKind::Memory(_) => "memory",
+        }
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}:{key}", self.prefix)
+    }
+
+    pub async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let key = self.key(key);
+        match &self.kind {
+            CacheKind::Redis(manager) => {
+                let mut connection = manager.clone();
+                let value: Option<Vec<u8>> =
+                    connection.get(&key).await.context("while reading from Redis")?;
+                Ok(value)
+            }
+            CacheKind::Memory(memory) => Ok(lock(memory).get(&key, Instant::now())),
+        }
+    }
+
+    pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<()> {
+        let key = self.key(key);
+        match &self.kind {
+            CacheKind::Redis(manager) => {
+                let mut connection = manager.clone();
+                let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+                let _: () = redis::cmd("SET")
+                    .arg(&key)
+                    .arg(value)
+                    .arg("PX")
+                    .arg(millis)
+                    .query_async(&mut connection)
+                    .await
+                    .context("while writing to Redis")?;
+                Ok(())
+            }
+            CacheKind::Memory(memory) => {
+                lock(memory).set(key, value.to_vec(), Instant::now() + ttl);
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether the cache answers; the in-process one always does.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        match &self.kind {
+            CacheKind::Redis(manager) => {
+                let mut connection = manager.clone();
+                let _: String = redis::cmd("PING")
+                    .query_async(&mut connection)
+                    .await
+                    .context("Redis did not answer PING")?;
+                Ok(())
+            }
+            CacheKind::Memory(_) => Ok(()),
+        }
+    }
+}
+
+fn lock(memory: &Mutex<MemoryCache>) -> std::sync::MutexGuard<'_, MemoryCache> {
+    // A panic while holding the lock cannot leave the map half-written in a
+    // way that matters for a cache, so a poisoned lock is still used.
+    memory.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[derive(Default)]
+struct MemoryCache {
+    entries: HashMap<String, (Instant, Vec<u8>)>,
+}
+
+impl MemoryCache {
+    fn get(&mut self, key: &str, now: Instant) -> Option<Vec<u8>> {
+        match self.entries.get(key) {
+            Some((expires, value)) if *expires > now => Some(value.clone()),
+            Some(_) => {
+                self.entries.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>, expires: Instant) {
+        if self.entries.len() >= MEMORY_CAPACITY && !self.entries.contains_key(&key) {
+            let now = Instant::now();
+            self.entries.retain(|_, (at, _)| *at > now);
+            if self.entries.len() >= MEMORY_CAPACITY
+                && let Some(soonest) = self
+                    .entries
+                    .iter()
+                    .min_by_key(|(_, (at, _))| *at)
+                    .map(|(k, _)| k.clone())
+            {
+                self.entries.remove(&soonest);
+            }
+        }
+        self.entries.insert(key, (expires, value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_entries_expire_and_capacity_holds() {
+        let mut memory = MemoryCache::default();
+        let now = Instant::now();
+        memory.set("a".into(), b"1".to_vec(), now + Duration::from_secs(1));
+        assert_eq!(memory.get("a", now), Some(b"1".to_vec()));
+        assert_eq!(memory.get("a", now + Duration::from_secs(2)), None);
+
+        for i in 0..MEMORY_CAPACITY + 10 {
+            memory.set(format!("k{i}"), vec![], now + Duration::from_secs(60 + i as u64));
+        }
+        assert_eq!(memory.entries.len(), MEMORY_CAPACITY);
+        assert!(memory.get(&format!("k{}", MEMORY_CAPACITY + 9), now).is_some());
+    }
+}

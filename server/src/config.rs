@@ -1,0 +1,175 @@
+//! Typed settings, read once from the environment at start-up.
+//!
+//! Every setting has a default that runs InChart on one machine with nothing
+//! installed (SQLite under `data/`, in-process cache, simulated feed). The
+//! README's table lists them all. Secrets (`DATABASE_URL`, `REDIS_URL`) are
+//! wrapped so that they never reach a log line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use app::market::Symbol;
+use secrecy::SecretString;
+
+/// The ten largest USDT pairs: what a fresh deployment offers.
+pub const DEFAULT_SYMBOLS: &str =
+    "BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT,XRPUSDT,DOGEUSDT,ADAUSDT,TRXUSDT,AVAXUSDT,LINKUSDT";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/inchart.db?mode=rwc";
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Everything the server can be told.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `INCHART_LISTEN`: the address to serve HTTP on.
+    pub listen: SocketAddr,
+    /// `DATABASE_URL`: `postgres://…` or `sqlite://…`.
+    pub database_url: SecretString,
+    /// `REDIS_URL`: when unset, an in-process cache stands in.
+    pub redis_url: Option<SecretString>,
+    /// `INCHART_CACHE_PREFIX`: the prefix of every cache key, so that
+    /// several deployments (or tests) can share one Redis.
+    pub cache_prefix: String,
+    /// `INCHART_SYMBOLS`: the symbols on offer, comma-separated.
+    pub symbols: Vec<Symbol>,
+    /// `INCHART_SIM_HISTORY`: how many candles of each series the simulated
+    /// feed keeps filled up to now.
+    pub sim_history: u32,
+    /// `INCHART_SIM_TICK_MS`: how often the simulated forming candles move.
+    pub sim_tick: Duration,
+    /// `LEPTOS_SITE_ROOT`: the folder cargo-leptos built (`pkg/`, `vendor/`,
+    /// `favicon.svg` …).
+    pub site_root: PathBuf,
+    /// `INCHART_LOG_FORMAT`: `pretty` or `json`.
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can pass their own
+    /// environment without touching the process's.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+
+        let listen = get("INCHART_LISTEN")
+            .unwrap_or_else(|| "127.0.0.1:3000".into())
+            .parse()
+            .context("INCHART_LISTEN must be an address like 127.0.0.1:3000")?;
+        let symbols = parse_symbols(&get("INCHART_SYMBOLS").unwrap_or_else(|| DEFAULT_SYMBOLS.into()))?;
+        let sim_history = parse_number(get("INCHART_SIM_HISTORY"), "INCHART_SIM_HISTORY", 1000)?;
+        if !(1..=100_000).contains(&sim_history) {
+            bail!("INCHART_SIM_HISTORY must be between 1 and 100000 candles (got {sim_history})");
+        }
+        let sim_tick_ms = parse_number(get("INCHART_SIM_TICK_MS"), "INCHART_SIM_TICK_MS", 1000)?;
+        if sim_tick_ms < 50 {
+            bail!("INCHART_SIM_TICK_MS must be at least 50 (got {sim_tick_ms})");
+        }
+        let log_format = match get("INCHART_LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => bail!("INCHART_LOG_FORMAT must be pretty or json (got {other})"),
+        };
+
+        Ok(Self {
+            listen,
+            database_url: SecretString::from(
+                get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            ),
+            redis_url: get("REDIS_URL").map(SecretString::from),
+            cache_prefix: get("INCHART_CACHE_PREFIX").unwrap_or_else(|| "inchart".into()),
+            symbols,
+            sim_history,
+            sim_tick: Duration::from_millis(u64::from(sim_tick_ms)),
+            site_root: get("LEPTOS_SITE_ROOT")
+                .unwrap_or_else(|| "target/site".into())
+                .into(),
+            log_format,
+        })
+    }
+}
+
+fn parse_symbols(raw: &str) -> anyhow::Result<Vec<Symbol>> {
+    let mut symbols = Vec::new();
+    for part in raw.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+        let symbol =
+            Symbol::parse(part).with_context(|| format!("INCHART_SYMBOLS: {part:?} is not a symbol"))?;
+        if !symbols.contains(&symbol) {
+            symbols.push(symbol);
+        }
+    }
+    if symbols.is_empty() {
+        bail!("INCHART_SYMBOLS must name at least one symbol, like BTCUSDT");
+    }
+    Ok(symbols)
+}
+
+fn parse_number(raw: Option<String>, name: &str, default: u32) -> anyhow::Result<u32> {
+    match raw {
+        None => Ok(default),
+        Some(text) => text
+            .trim()
+            .parse()
+            .with_context(|| format!("{name} must be a whole number (got {text:?})")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_run_on_one_machine() {
+        let settings = settings(&[]).unwrap();
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(settings.database_url.expose_secret(), DEFAULT_DATABASE_URL);
+        assert!(settings.redis_url.is_none());
+        assert_eq!(settings.symbols.len(), 10);
+        assert_eq!(settings.sim_history, 1000);
+    }
+
+    #[test]
+    fn symbols_are_normalised_and_deduplicated() {
+        let settings = settings(&[("INCHART_SYMBOLS", "btcusdt, ETHUSDT,BTCUSDT")]).unwrap();
+        let names: Vec<_> = settings.symbols.iter().map(Symbol::as_str).collect();
+        assert_eq!(names, ["BTCUSDT", "ETHUSDT"]);
+    }
+
+    #[test]
+    fn bad_values_say_which_setting_and_how_to_fix_it() {
+        let error = settings(&[("INCHART_SYMBOLS", "BTC/USDT")]).unwrap_err();
+        assert!(format!("{error:#}").contains("INCHART_SYMBOLS"));
+        let error = settings(&[("INCHART_SIM_HISTORY", "lots")]).unwrap_err();
+        assert!(format!("{error:#}").contains("INCHART_SIM_HISTORY must be a whole number"));
+        let error = settings(&[("INCHART_LOG_FORMAT", "xml")]).unwrap_err();
+        assert!(error.to_string().contains("pretty or json"));
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let settings = settings(&[("DATABASE_URL", "postgres://inchart:hunter2@db/inchart")]).unwrap();
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+}

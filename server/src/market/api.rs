@@ -1,0 +1,265 @@
+//! `GET /api/v1/candles?symbol=&interval=&start=&end=&limit=`.
+//!
+//! Answers a series ascending by open time, one candle per open time, like
+//! Binance's klines: from `start` forwards when it is given, otherwise the
+//! most recent `limit` candles up to `end` (or now). Every bad parameter is
+//! a 400 naming the field. A read made only of closed, gap-free candles
+//! never changes, so it is kept in the cache and served from there.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use app::market::{Candle, CandleSeries, Interval, Symbol};
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::simulated::now_millis;
+use super::store::CandleRange;
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+pub const DEFAULT_LIMIT: u64 = 500;
+pub const MAX_LIMIT: u64 = 1000;
+/// How long a closed, complete read stays cached.
+const CLOSED_READ_TTL: Duration = Duration::from_secs(600);
+/// The response header that tells whether the cache answered.
+pub const CACHE_HEADER: &str = "x-inchart-cache";
+
+/// The raw query: everything arrives as text so that each bad value gets
+/// its own message naming its field.
+#[derive(Debug, Deserialize)]
+pub struct CandleQuery {
+    symbol: Option<String>,
+    interval: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    limit: Option<String>,
+}
+
+/// A checked request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CandleRequest {
+    symbol: Symbol,
+    interval: Interval,
+    range: CandleRange,
+}
+
+pub async fn candles(
+    State(state): State<AppState>,
+    Query(query): Query<CandleQuery>,
+) -> Result<Response, ApiError> {
+    let request = validate(query, &state.market.symbols)?;
+    let now = now_millis();
+    let cache_key = cacheable(&request, now).then(|| cache_key(&request));
+
+    if let Some(key) = &cache_key {
+        match state.cache.get(key).await {
+            Ok(Some(body)) => return Ok(json_response(body, "hit")),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(
+                error = format!("{error:#}"),
+                "cache read failed; reading the database"
+            ),
+        }
+    }
+
+    let candles = state
+        .candles
+        .range(&request.symbol, request.interval, request.range)
+        .await?;
+    let complete = is_complete(&request, &candles);
+    let series = CandleSeries {
+        symbol: request.symbol,
+        interval: request.interval,
+        source: state.market.source,
+        candles,
+    };
+    let body = serde_json::to_vec(&series).context("while encoding candles")?;
+
+    if let Some(key) = cache_key.filter(|_| complete)
+        && let Err(error) = state.cache.set(&key, &body, CLOSED_READ_TTL).await
+    {
+        tracing::warn!(error = format!("{error:#}"), "cache write failed");
+    }
+    Ok(json_response(body, "miss"))
+}
+
+fn json_response(body: Vec<u8>, cache: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                header::HeaderName::from_static(CACHE_HEADER),
+                HeaderValue::from_static(cache),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn validate(query: CandleQuery, carried: &[Symbol]) -> Result<CandleRequest, ApiError> {
+    let raw_symbol = required(query.symbol, "symbol")?;
+    let symbol =
+        Symbol::parse(&raw_symbol).map_err(|error| ApiError::invalid("symbol", error.to_string()))?;
+    if !carried.contains(&symbol) {
+        return Err(ApiError::unknown(
+            "symbol",
+            format!("{symbol} is not a symbol InChart carries"),
+        ));
+    }
+    let interval = required(query.interval, "interval")?
+        .parse::<Interval>()
+        .map_err(|error| ApiError::invalid("interval", error.to_string()))?;
+    let start = optional_time(query.start, "start")?;
+    let end = optional_time(query.end, "end")?;
+    if let (Some(start), Some(end)) = (start, end)
+        && start > end
+    {
+        return Err(ApiError::invalid("end", "end must not be before start"));
+    }
+    let limit = match query.limit.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => DEFAULT_LIMIT,
+        Some(text) => match text.parse::<u64>() {
+            Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => limit,
+            _ => {
+                return Err(ApiError::invalid(
+                    "limit",
+                    format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
+                ));
+            }
+        },
+    };
+    Ok(CandleRequest {
+        symbol,
+        interval,
+        range: CandleRange { start, end, limit },
+    })
+}
+
+fn required(value: Option<String>, field: &'static str) -> Result<String, ApiError> {
+    value
+        .filter(|text| !text.trim().is_empty())
+        .ok_or_else(|| ApiError::invalid(field, format!("{field} is required")))
+}
+
+fn optional_time(value: Option<String>, field: &'static str) -> Result<Option<i64>, ApiError> {
+    match value.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(text) => match text.parse::<i64>() {
+            Ok(millis) if millis >= 0 => Ok(Some(millis)),
+            _ => Err(ApiError::invalid(
+                field,
+                format!("{field} must be a time in milliseconds since 1970-01-01 UTC, like 1700000000000"),
+            )),
+        },
+    }
+}
+
+/// Only reads that end before the forming candle can be final.
+fn cacheable(request: &CandleRequest, now_ms: i64) -> bool {
+    request
+        .range
+        .end
+        .is_some_and(|end| end < request.interval.open_time_of(now_ms))
+}
+
+/// A read is complete when it holds `limit` candles with no gap, starting
+/// at `start` (or ending at `end`): then no later write can change it.
+fn is_complete(request: &CandleRequest, candles: &[Candle]) -> bool {
+    let step = request.interval.millis();
+    let (Some(first), Some(last)) = (candles.first(), candles.last()) else {
+        return false;
+    };
+    let full = candles.len() as u64 == request.range.limit;
+    let contiguous = candles
+        .windows(2)
+        .all(|pair| pair[1].open_time - pair[0].open_time == step);
+    let anchored = match (request.range.start, request.range.end) {
+        (Some(start), _) => first.open_time == request.interval.open_time_of(start + step - 1),
+        (None, Some(end)) => last.open_time == request.interval.open_time_of(end),
+        (None, None) => false,
+    };
+    full && contiguous && anchored
+}
+
+fn cache_key(request: &CandleRequest) -> String {
+    let CandleRange { start, end, limit } = request.range;
+    let part = |value: Option<i64>| value.map(|v| v.to_string()).unwrap_or_default();
+    format!(
+        "candles:v1:{}:{}:{}:{}:{limit}",
+        request.symbol,
+        request.interval,
+        part(start),
+        part(end)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(pairs: &[(&str, &str)]) -> CandleQuery {
+        let get = |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+        CandleQuery {
+            symbol: get("symbol"),
+            interval: get("interval"),
+            start: get("start"),
+            end: get("end"),
+            limit: get("limit"),
+        }
+    }
+
+    fn request(start: Option<i64>, end: Option<i64>, limit: u64) -> CandleRequest {
+        CandleRequest {
+            symbol: Symbol::parse("BTCUSDT").unwrap(),
+            interval: Interval::M1,
+            range: CandleRange { start, end, limit },
+        }
+    }
+
+    fn candle(open_time: i64) -> Candle {
+        Candle {
+            open_time,
+            open: 1.0,
+            high: 1.0,
+            low: 1.0,
+            close: 1.0,
+            volume: 1.0,
+            trades: 1,
+        }
+    }
+
+    #[test]
+    fn lower_case_symbols_and_defaults_are_accepted() {
+        let carried = [Symbol::parse("BTCUSDT").unwrap()];
+        let checked = validate(query(&[("symbol", "btcusdt"), ("interval", "1m")]), &carried).unwrap();
+        assert_eq!(checked, request(None, None, DEFAULT_LIMIT));
+    }
+
+    #[test]
+    fn only_full_gap_free_anchored_reads_are_complete() {
+        let minute = Interval::M1.millis();
+        let three = [candle(0), candle(minute), candle(2 * minute)];
+        assert!(is_complete(&request(Some(0), Some(10 * minute), 3), &three));
+        assert!(is_complete(&request(None, Some(2 * minute + 5), 3), &three));
+        assert!(!is_complete(&request(Some(0), None, 4), &three), "short");
+        let gap = [candle(0), candle(2 * minute), candle(3 * minute)];
+        assert!(!is_complete(&request(Some(0), None, 3), &gap), "gap");
+        assert!(!is_complete(&request(Some(1), None, 3), &three), "starts late");
+        assert!(!is_complete(&request(None, None, 3), &three), "open-ended");
+    }
+
+    #[test]
+    fn reads_reaching_the_forming_candle_are_not_cached() {
+        let now = 10 * Interval::M1.millis() + 30_000;
+        assert!(cacheable(&request(None, Some(9 * Interval::M1.millis()), 5), now));
+        assert!(!cacheable(
+            &request(None, Some(10 * Interval::M1.millis()), 5),
+            now
+        ));
+        assert!(!cacheable(&request(Some(0), None, 5), now));
+    }
+}

@@ -1,0 +1,146 @@
+//! Where candles are stored: the `candles` table, in PostgreSQL or SQLite.
+//!
+//! Policy: one row per (symbol, interval, open time). Writes are upserts, so
+//! writing the same candle twice (a forming candle, a replayed message, two
+//! instances) leaves one row holding the latest values; reads come back
+//! ascending by open time.
+
+use anyhow::Context;
+use app::market::{Candle, Interval, Symbol};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+
+use super::entity::{self, Column, Entity as Candles};
+
+/// Rows per INSERT: 9 values a row stays far below SQLite's and
+/// PostgreSQL's bound-parameter limits.
+const WRITE_BATCH: usize = 500;
+
+/// Which candles of a series to read, Binance's way: from `start` forwards
+/// when it is given, otherwise the most recent ones up to `end` (or now).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CandleRange {
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub limit: u64,
+}
+
+#[derive(Clone)]
+pub struct CandleStore {
+    db: DatabaseConnection,
+}
+
+impl CandleStore {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// Inserts or updates `candles` of one series, all in one transaction.
+    pub async fn upsert(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+        candles: &[Candle],
+    ) -> anyhow::Result<()> {
+        if candles.is_empty() {
+            return Ok(());
+        }
+        let transaction = self.db.begin().await.context("while starting a candle write")?;
+        for batch in candles.chunks(WRITE_BATCH) {
+            let rows = batch.iter().map(|candle| entity::ActiveModel {
+                symbol: Set(symbol.to_string()),
+                interval: Set(interval.as_str().to_string()),
+                open_time: Set(candle.open_time),
+                open: Set(candle.open),
+                high: Set(candle.high),
+                low: Set(candle.low),
+                close: Set(candle.close),
+                volume: Set(candle.volume),
+                trades: Set(candle.trades),
+            });
+            Candles::insert_many(rows)
+                .on_conflict(
+                    OnConflict::columns([Column::Symbol, Column::Interval, Column::OpenTime])
+                        .update_columns([
+                            Column::Open,
+                            Column::High,
+                            Column::Low,
+                            Column::Close,
+                            Column::Volume,
+                            Column::Trades,
+                        ])
+                        .to_owned(),
+                )
+                .exec_without_returning(&transaction)
+                .await
+                .with_context(|| format!("while writing {symbol} {interval} candles"))?;
+        }
+        transaction.commit().await.context("while committing candles")?;
+        Ok(())
+    }
+
+    /// Reads candles of one series, ascending by open time.
+    pub async fn range(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+        range: CandleRange,
+    ) -> anyhow::Result<Vec<Candle>> {
+        let mut query = Candles::find()
+            .filter(Column::Symbol.eq(symbol.as_str()))
+            .filter(Column::Interval.eq(interval.as_str()));
+        if let Some(start) = range.start {
+            query = query.filter(Column::OpenTime.gte(start));
+        }
+        if let Some(end) = range.end {
+            query = query.filter(Column::OpenTime.lte(end));
+        }
+        let newest_first = range.start.is_none();
+        let order = if newest_first {
+            sea_orm::Order::Desc
+        } else {
+            sea_orm::Order::Asc
+        };
+        let mut rows = query
+            .order_by(Column::OpenTime, order)
+            .limit(range.limit)
+            .all(&self.db)
+            .await
+            .with_context(|| format!("while reading {symbol} {interval} candles"))?;
+        if newest_first {
+            rows.reverse();
+        }
+        Ok(rows.into_iter().map(to_candle).collect())
+    }
+
+    /// The open time of the newest stored candle of a series.
+    pub async fn latest_open_time(&self, symbol: &Symbol, interval: Interval) -> anyhow::Result<Option<i64>> {
+        let newest = Candles::find()
+            .filter(Column::Symbol.eq(symbol.as_str()))
+            .filter(Column::Interval.eq(interval.as_str()))
+            .order_by_desc(Column::OpenTime)
+            .one(&self.db)
+            .await
+            .with_context(|| format!("while reading the newest {symbol} {interval} candle"))?;
+        Ok(newest.map(|row| row.open_time))
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        self.db.ping().await.context("the database did not answer")
+    }
+}
+
+fn to_candle(row: entity::Model) -> Candle {
+    Candle {
+        open_time: row.open_time,
+        open: row.open,
+        high: row.high,
+        low: row.low,
+        close: row.close,
+        volume: row.volume,
+        trades: row.trades,
+    }
+}

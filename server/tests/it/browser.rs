@@ -1,0 +1,259 @@
+//! End to end in a real headless Chromium (Debian's `chromium` driven
+//! through `chromedriver`): what a trader sees on the chart page.
+//!
+//! Needs the site built by cargo-leptos (`scripts/test.sh` builds it first)
+//! and `chromium` + `chromedriver` on the machine (`scripts/setup.sh`).
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use app::market::CandleSeries;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::helpers::{CacheKind, Db, TestApp, site_root, spawn_app};
+
+/// Kills chromedriver (and with it the browser) however the test ends.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_browser() -> (Driver, Client) {
+    // Several crypto back-ends are linked in; the client needs one chosen.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let driver_path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let port = free_port();
+    let child = Command::new(&driver_path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| {
+            panic!("{driver_path} could not start ({error}); scripts/setup.sh installs it")
+        });
+    let driver = Driver(child);
+
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let user_data = std::env::temp_dir().join(format!("inchart-chromium-{}", uuid::Uuid::new_v4().simple()));
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync",
+                "--window-size=1280,800", format!("--user-data-dir={}", user_data.display()),
+            ],
+        }),
+    );
+    let webdriver = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let builder = ClientBuilder::rustls().expect("a TLS setup for the WebDriver client");
+        match builder
+            .clone()
+            .capabilities(capabilities.clone())
+            .connect(&webdriver)
+            .await
+        {
+            Ok(client) => return (driver, client),
+            Err(error) if Instant::now() > deadline => {
+                panic!("chromedriver did not start a browser: {error}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// Runs `script` until it returns something other than null/false.
+async fn wait_for(client: &Client, what: &str, script: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let value = client.execute(script, vec![]).await.expect("the script runs");
+        if !value.is_null() && value != Value::Bool(false) {
+            return value;
+        }
+        if Instant::now() > deadline {
+            let state = client
+                .execute(
+                    "return document.querySelector('[data-chart]')?.outerHTML ?? document.body.innerHTML",
+                    vec![],
+                )
+                .await
+                .unwrap_or_default();
+            panic!("timed out waiting for {what}; the page holds: {state}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const CHART_COUNT: &str = "const host = document.querySelector('[data-chart][data-state=ready] .chart-host'); \
+     return host && host.__inchartChart ? host.__inchartChart.candleCount() : null;";
+
+const LAST_CLOSE: &str =
+    "return document.querySelector('[data-chart] .chart-host').__inchartChart.lastCandle()[4];";
+
+/// How many distinct colours the chart's canvases hold, and whether the up
+/// and down candle colours are among them.
+const CANVAS_PAINT: &str = r#"
+const canvases = [...document.querySelectorAll('[data-chart] canvas')];
+const colours = new Set();
+for (const canvas of canvases) {
+  if (!canvas.width || !canvas.height) continue;
+  const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  for (let i = 0; i < pixels.length; i += 4 * 7) {
+    if (pixels[i + 3] > 0) colours.add((pixels[i] << 16) | (pixels[i + 1] << 8) | pixels[i + 2]);
+  }
+}
+const greenish = [...colours].some(c => ((c >> 8) & 255) > 150 && (c >> 16) < 120 && (c & 255) < 140);
+const reddish = [...colours].some(c => (c >> 16) > 200 && ((c >> 8) & 255) < 110 && (c & 255) < 110);
+return { canvases: canvases.length, colours: colours.size, greenish, reddish };
+"#;
+
+async fn api_series(app: &TestApp, symbol: &str) -> CandleSeries {
+    app.get(&format!("/api/v1/candles?symbol={symbol}&interval=1h&limit=1000"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_trader_sees_the_chart_and_switches_symbol_without_a_reload() {
+    let wasm = site_root().join("pkg/inchart.wasm");
+    assert!(
+        wasm.exists(),
+        "{} is missing: build the site with `cargo leptos build --release` (scripts/test.sh does)",
+        wasm.display()
+    );
+    let app = spawn_app(Db::Sqlite, CacheKind::Memory).await;
+    let (_driver, client) = start_browser().await;
+
+    client
+        .goto(&format!("{}/chart/BTCUSDT?interval=1h", app.address))
+        .await
+        .unwrap();
+    assert_eq!(client.title().await.unwrap(), "BTCUSDT 1h chart · InChart");
+
+    // Hydrated, the bundle loaded, the candles fetched and drawn: the
+    // mounted trading-vue-js component holds exactly what the API serves.
+    let btc = api_series(&app, "BTCUSDT").await;
+    let count = wait_for(&client, "the BTCUSDT chart", CHART_COUNT).await;
+    assert_eq!(count.as_u64(), Some(btc.candles.len() as u64));
+    assert!(btc.candles.len() >= 500);
+
+    let paint = wait_for(
+        &client,
+        "candles painted",
+        &format!("const p = (() => {{ {CANVAS_PAINT} }})(); return p.colours > 10 && p.greenish && p.reddish ? p : null;"),
+    )
+    .await;
+    assert!(paint["canvases"].as_u64().unwrap() >= 1, "{paint}");
+
+    let screenshot = client.screenshot().await.unwrap();
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("chart-btcusdt-1h.png"), screenshot).unwrap();
+
+    // Switch symbol through the page's own link: a client-side navigation.
+    client
+        .execute("window.__sameDocument = true;", vec![])
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css(r#".symbols a[href^="/chart/ETHUSDT"]"#))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let eth = api_series(&app, "ETHUSDT").await;
+    let eth_close = eth.candles[eth.candles.len() - 2].close;
+    wait_for(
+        &client,
+        "the ETHUSDT candles",
+        &format!(
+            "const host = document.querySelector('[data-chart][data-state=ready] .chart-host'); \
+             if (!host || !host.__inchartChart) return null; \
+             const chart = host.__inchartChart; const n = chart.candleCount(); \
+             return n === {} && Math.abs(chart.lastCandle()[4] - {eth_close}) / {eth_close} < 0.05;",
+            eth.candles.len()
+        ),
+    )
+    .await;
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .contains("/chart/ETHUSDT")
+    );
+    assert_eq!(client.title().await.unwrap(), "ETHUSDT 1h chart · InChart");
+    assert_eq!(
+        client
+            .execute("return window.__sameDocument === true;", vec![])
+            .await
+            .unwrap(),
+        Value::Bool(true),
+        "no full page reload"
+    );
+    assert_eq!(
+        client
+            .execute("return InChartChart.liveInstances();", vec![])
+            .await
+            .unwrap(),
+        json!(1),
+        "the chart was reused, no Vue instance leaked"
+    );
+    let last_close = client.execute(LAST_CLOSE, vec![]).await.unwrap();
+    assert!(last_close.as_f64().is_some_and(|close| close > 0.0));
+    std::fs::write(
+        out.join("chart-ethusdt-1h.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // Leaving the chart page destroys the chart.
+    client
+        .find(Locator::Css(".top-bar .brand"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        "the landing page",
+        "return document.title.startsWith('InChart —') && !document.querySelector('[data-chart]');",
+    )
+    .await;
+    assert_eq!(
+        client
+            .execute(
+                "return [window.__sameDocument, InChartChart.liveInstances()];",
+                vec![]
+            )
+            .await
+            .unwrap(),
+        json!([true, 0]),
+        "left without a reload, and the chart was destroyed"
+    );
+    client.close().await.unwrap();
+}

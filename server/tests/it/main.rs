@@ -1,0 +1,12 @@
+//! Integration tests: the real application on port 0, against the real
+//! PostgreSQL and SQLite, the real Redis and, end to end, a real headless
+//! Chromium. See `helpers` for how each test gets its own database.
+
+// A test's helpers fail the test by panicking, like its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+mod browser;
+mod helpers;
+mod migrations;
+mod pages;

@@ -1,0 +1,63 @@
+//! What a search engine or a reader with JavaScript off receives: complete
+//! HTML from the server.
+
+use crate::helpers::{CacheKind, Db, spawn_app};
+
+#[tokio::test]
+async fn the_landing_page_is_complete_html() {
+    let app = spawn_app(Db::Sqlite, CacheKind::Memory).await;
+    let response = app.get("/").await;
+    assert_eq!(response.status(), 200);
+    for (header, expected) in [("x-content-type-options", "nosniff"), ("x-frame-options", "DENY")] {
+        assert_eq!(response.headers()[header], expected);
+    }
+    assert!(response.headers().contains_key("content-security-policy"));
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("<title>InChart — live crypto charts with Python signals</title>"),
+        "{html}"
+    );
+    assert!(html.contains(r#"<meta name="description" content="Live crypto candlestick charts"#));
+    assert!(html.contains("Charts that think with you."));
+    assert!(html.contains(r#"href="/chart/BTCUSDT?interval=1h""#));
+}
+
+#[tokio::test]
+async fn the_chart_page_is_rendered_before_any_script_runs() {
+    let app = spawn_app(Db::Sqlite, CacheKind::Memory).await;
+    let html = app.get("/chart/BTCUSDT?interval=4h").await.text().await.unwrap();
+    assert!(
+        html.contains("<title>BTCUSDT 4h chart · InChart</title>"),
+        "{html}"
+    );
+    assert!(html.contains("data-chart"), "the chart container is in the HTML");
+    assert!(html.contains("Simulated data"), "the simulated feed is labelled");
+    assert!(
+        html.contains(r#"href="/chart/ETHUSDT?interval=4h""#),
+        "the symbol switcher keeps the interval"
+    );
+    assert!(html.contains(r#"<link href="/chart/BTCUSDT" rel="canonical">"#));
+    assert_eq!(
+        html.matches(r#"aria-current="page""#).count(),
+        2,
+        "one symbol and one interval are current"
+    );
+}
+
+#[tokio::test]
+async fn bad_addresses_get_clear_pages() {
+    let app = spawn_app(Db::Sqlite, CacheKind::Memory).await;
+
+    let missing = app.get("/no/such/page").await;
+    assert_eq!(missing.status(), 404);
+    assert!(missing.text().await.unwrap().contains("Page not found"));
+
+    let not_a_symbol = app.get("/chart/BTC-USDT").await.text().await.unwrap();
+    assert!(not_a_symbol.contains("is not a symbol"), "{not_a_symbol}");
+
+    let not_carried = app.get("/chart/DOGEBTC").await.text().await.unwrap();
+    assert!(not_carried.contains("does not carry DOGEBTC"), "{not_carried}");
+
+    let bad_interval = app.get("/chart/BTCUSDT?interval=2h").await.text().await.unwrap();
+    assert!(bad_interval.contains("is not an interval"), "{bad_interval}");
+}
