@@ -19,6 +19,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p app -p chart-bridge --features app/hydrate --target wasm32-unknown-unknown --locked -- -D warnings
 
 build_site
+"$INCHART_ROOT/scripts/sizes.sh"
 
 log "chart bundle tests (headless Chromium)"
 (cd chart-bridge/js && npm test)

@@ -41,6 +41,13 @@ impl Symbol {
     }
 }
 
+/// The symbol a new visitor sees first.
+impl Default for Symbol {
+    fn default() -> Self {
+        Self("BTCUSDT".to_string())
+    }
+}
+
 impl fmt::Display for Symbol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -59,12 +59,17 @@ impl Application {
         let candles = CandleStore::new(connection);
 
         let feed = SimulatedFeed::new(settings.symbols.clone(), settings.sim_history);
+        let filled_at = now_millis();
         let written = feed
-            .fill(&candles, now_millis())
+            .fill(&candles, filled_at)
             .await
             .context("while filling the simulated feed")?;
         tracing::info!(written, "simulated market data is filled up to now");
-        let background = vec![tokio::spawn(feed.run(candles.clone(), settings.sim_tick))];
+        let background = vec![tokio::spawn(feed.run(
+            candles.clone(),
+            settings.sim_tick,
+            filled_at,
+        ))];
 
         let market = Arc::new(MarketSettings {
             symbols: settings.symbols.clone(),

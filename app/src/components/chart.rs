@@ -69,6 +69,9 @@ mod browser {
     use crate::market::{ApiErrorBody, Candle, CandleSeries, Interval, Symbol};
     use crate::theme::use_theme;
 
+    /// The observer that resizes the chart, and the callback it calls.
+    type SizeFollower = (web_sys::ResizeObserver, Closure<dyn FnMut()>);
+
     pub fn drive(
         host: NodeRef<leptos::html::Div>,
         symbol: Signal<Symbol>,
@@ -76,7 +79,7 @@ mod browser {
         state: RwSignal<ChartState>,
     ) {
         let chart = StoredValue::new_local(None::<BridgeChart>);
-        let observer = StoredValue::new_local(None::<(web_sys::ResizeObserver, Closure<dyn FnMut()>)>);
+        let observer = StoredValue::new_local(None::<SizeFollower>);
         let theme = use_theme();
         // Each load gets a number; a slow answer for a symbol the trader has
         // already left is dropped instead of overwriting the newer one.
@@ -156,7 +159,7 @@ mod browser {
     fn follow_size(
         element: &web_sys::HtmlDivElement,
         chart: StoredValue<Option<BridgeChart>, LocalStorage>,
-        observer: StoredValue<Option<(web_sys::ResizeObserver, Closure<dyn FnMut()>)>, LocalStorage>,
+        observer: StoredValue<Option<SizeFollower>, LocalStorage>,
     ) {
         if observer.with_value(Option::is_some) {
             return;

@@ -39,11 +39,18 @@ pub fn TopBar(
 
     let interval_links = Interval::ALL
         .into_iter()
-        .map(|candidate| {
+        .zip(1..)
+        .map(|(candidate, key)| {
             let href = move || chart_href(&symbol.get(), candidate);
             let is_current = move || interval.get() == candidate;
             view! {
-                <a href=href class="segment" aria-current=move || is_current().then_some("page")>
+                <a
+                    href=href
+                    class="segment"
+                    aria-current=move || is_current().then_some("page")
+                    aria-keyshortcuts=key.to_string()
+                    title=format!("{candidate} (key {key})")
+                >
                     {candidate.as_str()}
                 </a>
             }

@@ -2,13 +2,22 @@
 
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, Title};
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::components::chart::Chart;
-use crate::components::top_bar::TopBar;
+use crate::components::top_bar::{TopBar, chart_href};
 use crate::market::{Interval, Symbol, get_market_overview};
 
 const DEFAULT_INTERVAL: Interval = Interval::H1;
+
+/// What the page shows below the bar; it changes far less often than the
+/// symbol, so the chart survives symbol and interval switches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Content {
+    Chart,
+    NotCarried,
+    NotASymbol,
+}
 
 #[component]
 pub fn ChartPage() -> impl IntoView {
@@ -32,6 +41,7 @@ pub fn ChartPage() -> impl IntoView {
     };
 
     let overview = Resource::new(|| (), |_| get_market_overview());
+    interval_keys(parsed_symbol, interval);
 
     let title = move || match parsed_symbol.get() {
         Some(symbol) => format!("{symbol} {} chart · InChart", interval.get()),
@@ -55,43 +65,89 @@ pub fn ChartPage() -> impl IntoView {
         {move || view! { <Link rel="canonical" href=canonical() /> }}
         <div class="trading-view">
             <Suspense fallback=|| view! { <header class="top-bar skeleton" aria-busy="true"></header> }>
+                // Reads nothing but the resource: a new symbol or interval
+                // flows into the same TopBar and Chart through signals
+                // instead of rebuilding them.
                 {move || Suspend::new(async move {
-                    match (overview.await, parsed_symbol.get()) {
-                        (Ok(overview), Some(symbol_now)) => {
-                            let known = overview.symbols.contains(&symbol_now);
-                            let symbol = Signal::derive(move || parsed_symbol.get().unwrap_or_else(|| symbol_now.clone()));
-                            let interval = Signal::from(interval);
-                            view! {
-                                <TopBar symbol interval symbols=overview.symbols source=overview.source />
-                                {bad_interval().map(|raw| view! {
-                                    <p class="notice" role="alert">
-                                        {format!("\u{201c}{raw}\u{201d} is not an interval; showing {DEFAULT_INTERVAL}. Pick one of 1m 5m 15m 1h 4h 1d.")}
-                                    </p>
-                                })}
-                                {if known {
-                                    view! { <Chart symbol interval /> }.into_any()
-                                } else {
-                                    view! {
-                                        <p class="notice" role="alert">
-                                            {move || format!("InChart does not carry {} yet. Pick one of the symbols above.", symbol.get())}
-                                        </p>
-                                    }.into_any()
-                                }}
-                            }.into_any()
+                    let overview = match overview.await {
+                        Ok(overview) => overview,
+                        Err(error) => {
+                            return view! {
+                                <p class="notice" role="alert">
+                                    {format!("The market list could not be loaded ({error}). Reload the page to try again.")}
+                                </p>
+                            }
+                            .into_any();
                         }
-                        (Ok(_), None) => view! {
-                            <main class="page narrow">
-                                <h1>"Unknown symbol"</h1>
-                                <p>{move || format!("\u{201c}{}\u{201d} is not a symbol. A symbol is letters and digits, like BTCUSDT.", symbol_param.get())}</p>
-                                <p><a href="/chart/BTCUSDT">"Open BTCUSDT"</a></p>
-                            </main>
-                        }.into_any(),
-                        (Err(error), _) => view! {
-                            <p class="notice" role="alert">{format!("The market list could not be loaded ({error}). Reload the page to try again.")}</p>
-                        }.into_any(),
+                    };
+                    let carried = overview.symbols.clone();
+                    let content = Memo::new(move |_| match parsed_symbol.get() {
+                        None => Content::NotASymbol,
+                        Some(symbol) if carried.contains(&symbol) => Content::Chart,
+                        Some(_) => Content::NotCarried,
+                    });
+                    let symbol = Signal::derive(move || parsed_symbol.get().unwrap_or_default());
+                    let interval = Signal::from(interval);
+                    let source = overview.source;
+                    let symbols = overview.symbols;
+                    view! {
+                        {move || (content.get() != Content::NotASymbol).then(|| {
+                            view! { <TopBar symbol interval symbols=symbols.clone() source /> }
+                        })}
+                        {move || bad_interval().map(|raw| view! {
+                            <p class="notice" role="alert">
+                                {format!("\u{201c}{raw}\u{201d} is not an interval; showing {DEFAULT_INTERVAL}. Pick one of 1m 5m 15m 1h 4h 1d.")}
+                            </p>
+                        })}
+                        {move || match content.get() {
+                            Content::Chart => view! { <Chart symbol interval /> }.into_any(),
+                            Content::NotCarried => view! {
+                                <p class="notice" role="alert">
+                                    {move || format!("InChart does not carry {} yet. Pick one of the symbols above.", symbol.get())}
+                                </p>
+                            }.into_any(),
+                            Content::NotASymbol => view! {
+                                <main class="page narrow">
+                                    <h1>"Unknown symbol"</h1>
+                                    <p>{move || format!("\u{201c}{}\u{201d} is not a symbol. A symbol is letters and digits, like BTCUSDT.", symbol_param.get())}</p>
+                                    <p><a href="/chart/BTCUSDT">"Open BTCUSDT"</a></p>
+                                </main>
+                            }.into_any(),
+                        }}
                     }
+                    .into_any()
                 })}
             </Suspense>
         </div>
     }
+}
+
+/// Keys 1–6 pick the intervals 1m … 1d, unless the trader is typing.
+fn interval_keys(symbol: Memo<Option<Symbol>>, current: Memo<Interval>) {
+    use leptos::wasm_bindgen::JsCast;
+
+    let navigate = use_navigate();
+    let listener = window_event_listener(leptos::ev::keydown, move |event| {
+        if event.ctrl_key() || event.meta_key() || event.alt_key() || event.repeat() {
+            return;
+        }
+        let typing = event
+            .target()
+            .and_then(|target| target.dyn_into::<leptos::web_sys::Element>().ok())
+            .is_some_and(|element| {
+                matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+                    || element.has_attribute("contenteditable")
+            });
+        let chosen = event
+            .key()
+            .parse::<usize>()
+            .ok()
+            .and_then(|digit| Interval::ALL.get(digit.wrapping_sub(1)).copied());
+        if let (false, Some(interval), Some(symbol)) = (typing, chosen, symbol.get_untracked())
+            && interval != current.get_untracked()
+        {
+            navigate(&chart_href(&symbol, interval), Default::default());
+        }
+    });
+    on_cleanup(move || listener.remove());
 }

@@ -9,12 +9,11 @@
 //! restart, draws the same candle for the same (symbol, interval, open
 //! time), and a forming candle only ever grows towards its final shape.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use app::market::{Candle, Interval, Symbol};
 
-use super::store::CandleStore;
+use super::store::{CandleStore, SeriesCandles};
 
 /// (period in minutes, amplitude of the log price).
 const OCTAVES: [(f64, f64); 9] = [
@@ -67,33 +66,40 @@ impl SimulatedFeed {
         Ok(written)
     }
 
-    /// Moves the forming candles every `tick` until the task is dropped.
-    /// A failed write is logged and retried on the next tick.
-    pub async fn run(self, store: CandleStore, tick: Duration) {
-        let mut last_open: HashMap<(Symbol, Interval), i64> = HashMap::new();
+    /// Moves the forming candles every `tick` until the task is dropped,
+    /// starting from the candles that were forming at `filled_at_ms` (the
+    /// time of the last [`SimulatedFeed::fill`]). Each tick is written in
+    /// one transaction; a failed one is logged and redone on the next tick.
+    pub async fn run(self, store: CandleStore, tick: Duration, filled_at_ms: i64) {
+        let mut since = filled_at_ms;
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
             let now = now_millis();
-            for symbol in &self.symbols {
-                for interval in Interval::ALL {
-                    let current = interval.open_time_of(now);
-                    // After a pause, close every candle that ended meanwhile.
-                    let from = last_open
-                        .get(&(symbol.clone(), interval))
-                        .copied()
-                        .unwrap_or(current);
-                    let candles = candles_between(symbol, interval, from.min(current), current, now);
-                    match store.upsert(symbol, interval, &candles).await {
-                        Ok(()) => {
-                            last_open.insert((symbol.clone(), interval), current);
-                        }
-                        Err(error) => {
-                            tracing::warn!(error = format!("{error:#}"), %symbol, %interval, "simulated tick not stored");
-                        }
-                    }
-                }
+            // From the candle forming at the last good tick, so that every
+            // candle that closed meanwhile is written in its final shape.
+            let updates: Vec<(&Symbol, Interval, Vec<Candle>)> = self
+                .symbols
+                .iter()
+                .flat_map(|symbol| Interval::ALL.into_iter().map(move |interval| (symbol, interval)))
+                .map(|(symbol, interval)| {
+                    let first = interval.open_time_of(since);
+                    let candles = candles_between(symbol, interval, first, interval.open_time_of(now), now);
+                    (symbol, interval, candles)
+                })
+                .collect();
+            let series: Vec<SeriesCandles<'_>> = updates
+                .iter()
+                .map(|(symbol, interval, candles)| SeriesCandles {
+                    symbol,
+                    interval: *interval,
+                    candles,
+                })
+                .collect();
+            match store.upsert_all(&series).await {
+                Ok(()) => since = now,
+                Err(error) => tracing::warn!(error = format!("{error:#}"), "simulated tick not stored"),
             }
         }
     }

@@ -27,6 +27,14 @@ pub struct CandleRange {
     pub limit: u64,
 }
 
+/// Candles of one series, for [`CandleStore::upsert_all`].
+#[derive(Debug, Clone, Copy)]
+pub struct SeriesCandles<'a> {
+    pub symbol: &'a Symbol,
+    pub interval: Interval,
+    pub candles: &'a [Candle],
+}
+
 #[derive(Clone)]
 pub struct CandleStore {
     db: DatabaseConnection,
@@ -44,38 +52,56 @@ impl CandleStore {
         interval: Interval,
         candles: &[Candle],
     ) -> anyhow::Result<()> {
-        if candles.is_empty() {
+        self.upsert_all(&[SeriesCandles {
+            symbol,
+            interval,
+            candles,
+        }])
+        .await
+    }
+
+    /// Inserts or updates candles of several series, all in one transaction:
+    /// either every series is written or none is.
+    pub async fn upsert_all(&self, series: &[SeriesCandles<'_>]) -> anyhow::Result<()> {
+        if series.iter().all(|one| one.candles.is_empty()) {
             return Ok(());
         }
         let transaction = self.db.begin().await.context("while starting a candle write")?;
-        for batch in candles.chunks(WRITE_BATCH) {
-            let rows = batch.iter().map(|candle| entity::ActiveModel {
-                symbol: Set(symbol.to_string()),
-                interval: Set(interval.as_str().to_string()),
-                open_time: Set(candle.open_time),
-                open: Set(candle.open),
-                high: Set(candle.high),
-                low: Set(candle.low),
-                close: Set(candle.close),
-                volume: Set(candle.volume),
-                trades: Set(candle.trades),
-            });
-            Candles::insert_many(rows)
-                .on_conflict(
-                    OnConflict::columns([Column::Symbol, Column::Interval, Column::OpenTime])
-                        .update_columns([
-                            Column::Open,
-                            Column::High,
-                            Column::Low,
-                            Column::Close,
-                            Column::Volume,
-                            Column::Trades,
-                        ])
-                        .to_owned(),
-                )
-                .exec_without_returning(&transaction)
-                .await
-                .with_context(|| format!("while writing {symbol} {interval} candles"))?;
+        for SeriesCandles {
+            symbol,
+            interval,
+            candles,
+        } in series
+        {
+            for batch in candles.chunks(WRITE_BATCH) {
+                let rows = batch.iter().map(|candle| entity::ActiveModel {
+                    symbol: Set(symbol.to_string()),
+                    interval: Set(interval.as_str().to_string()),
+                    open_time: Set(candle.open_time),
+                    open: Set(candle.open),
+                    high: Set(candle.high),
+                    low: Set(candle.low),
+                    close: Set(candle.close),
+                    volume: Set(candle.volume),
+                    trades: Set(candle.trades),
+                });
+                Candles::insert_many(rows)
+                    .on_conflict(
+                        OnConflict::columns([Column::Symbol, Column::Interval, Column::OpenTime])
+                            .update_columns([
+                                Column::Open,
+                                Column::High,
+                                Column::Low,
+                                Column::Close,
+                                Column::Volume,
+                                Column::Trades,
+                            ])
+                            .to_owned(),
+                    )
+                    .exec_without_returning(&transaction)
+                    .await
+                    .with_context(|| format!("while writing {symbol} {interval} candles"))?;
+            }
         }
         transaction.commit().await.context("while committing candles")?;
         Ok(())

@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use app::market::CandleSeries;
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
@@ -173,7 +174,11 @@ async fn a_trader_sees_the_chart_and_switches_symbol_without_a_reload() {
 
     // Switch symbol through the page's own link: a client-side navigation.
     client
-        .execute("window.__sameDocument = true;", vec![])
+        .execute(
+            "window.__sameDocument = true; \
+             window.__chartHost = document.querySelector('[data-chart] .chart-host');",
+            vec![],
+        )
         .await
         .unwrap();
     client
@@ -220,7 +225,18 @@ async fn a_trader_sees_the_chart_and_switches_symbol_without_a_reload() {
             .await
             .unwrap(),
         json!(1),
-        "the chart was reused, no Vue instance leaked"
+        "no Vue instance leaked"
+    );
+    assert_eq!(
+        client
+            .execute(
+                "return document.querySelector('[data-chart] .chart-host') === window.__chartHost;",
+                vec![]
+            )
+            .await
+            .unwrap(),
+        Value::Bool(true),
+        "the same chart took the new symbol's candles"
     );
     let last_close = client.execute(LAST_CLOSE, vec![]).await.unwrap();
     assert!(last_close.as_f64().is_some_and(|close| close > 0.0));
@@ -229,6 +245,33 @@ async fn a_trader_sees_the_chart_and_switches_symbol_without_a_reload() {
         client.screenshot().await.unwrap(),
     )
     .unwrap();
+
+    // Key 2 picks the second interval, 5m, in the same chart.
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: '2' })
+        .then(KeyAction::Up { value: '2' });
+    client.perform_actions(keys).await.unwrap();
+    let eth_5m: CandleSeries = app
+        .get("/api/v1/candles?symbol=ETHUSDT&interval=5m&limit=1000")
+        .await
+        .json()
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        "the ETHUSDT 5m candles",
+        &format!(
+            // A 5m chart shows ~150 candles: about 12 hours, not 6 days.
+            "const host = document.querySelector('[data-chart][data-state=ready] .chart-host'); \
+             const chart = host && host.__inchartChart; if (!chart) return null; \
+             const range = chart.visibleRange(); \
+             return location.search === '?interval=5m' && chart.candleCount() === {} \
+               && !!range && range[1] - range[0] < 24 * 3600 * 1000;",
+            eth_5m.candles.len()
+        ),
+    )
+    .await;
+    assert_eq!(client.title().await.unwrap(), "ETHUSDT 5m chart · InChart");
 
     // Leaving the chart page destroys the chart.
     client

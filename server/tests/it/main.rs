@@ -7,6 +7,7 @@
 
 mod api;
 mod browser;
+mod cli;
 mod helpers;
 mod migrations;
 mod pages;
