@@ -159,6 +159,7 @@ fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
         .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn(revalidate_assets))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
 }
@@ -181,6 +182,22 @@ const SECURITY_HEADERS: [(HeaderName, &str); 5] = [
          frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
     ),
 ];
+
+/// The site's assets keep their names across releases (`/pkg/inchart.wasm`),
+/// so browsers must revalidate them (a cheap 304) rather than guess a
+/// freshness and pair an old Wasm file with new HTML.
+async fn revalidate_assets(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let asset = ["/pkg/", "/vendor/"]
+        .iter()
+        .any(|prefix| request.uri().path().starts_with(prefix));
+    let mut response = next.run(request).await;
+    if asset {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    response
+}
 
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();

@@ -246,6 +246,49 @@ async fn a_trader_sees_the_chart_and_switches_symbol_without_a_reload() {
     )
     .unwrap();
 
+    // The theme toggle recolours the chart, and the choice is remembered.
+    let background =
+        "return getComputedStyle(document.querySelector('[data-chart] canvas')).backgroundColor;";
+    let before = client.execute(background, vec![]).await.unwrap();
+    client
+        .find(Locator::Css(".top-bar .theme-toggle"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let after = wait_for(
+        &client,
+        "the chart in the other theme",
+        &format!("const now = (() => {{ {background} }})(); return now !== {before} ? now : null;"),
+    )
+    .await;
+    let remembered = client
+        .execute(
+            "const theme = document.documentElement.dataset.theme; \
+             return localStorage.getItem('inchart-theme') === theme ? theme : null;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let expected = if before == json!("rgb(255, 255, 255)") {
+        "dark"
+    } else {
+        "light"
+    };
+    assert_eq!(remembered, json!(expected), "{before} -> {after}");
+
+    // The chart follows its container when the window changes size.
+    let width = "return document.querySelector('[data-chart] canvas').getBoundingClientRect().width;";
+    let wide = client.execute(width, vec![]).await.unwrap().as_f64().unwrap();
+    client.set_window_size(900, 700).await.unwrap();
+    wait_for(
+        &client,
+        "the chart to narrow",
+        &format!("const w = (() => {{ {width} }})(); return w < {wide} - 200 ? w : null;"),
+    )
+    .await;
+
     // Key 2 picks the second interval, 5m, in the same chart.
     let keys = KeyActions::new("keyboard".into())
         .then(KeyAction::Down { value: '2' })
@@ -272,6 +315,11 @@ async fn a_trader_sees_the_chart_and_switches_symbol_without_a_reload() {
     )
     .await;
     assert_eq!(client.title().await.unwrap(), "ETHUSDT 5m chart · InChart");
+    std::fs::write(
+        out.join("chart-ethusdt-5m-other-theme.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
 
     // Leaving the chart page destroys the chart.
     client

@@ -61,3 +61,18 @@ async fn bad_addresses_get_clear_pages() {
     let bad_interval = app.get("/chart/BTCUSDT?interval=2h").await.text().await.unwrap();
     assert!(bad_interval.contains("is not an interval"), "{bad_interval}");
 }
+
+#[tokio::test]
+async fn site_assets_are_served_compressed_and_revalidated() {
+    let app = spawn_app(Db::Sqlite, CacheKind::Memory).await;
+    let css = app
+        .client
+        .get(format!("{}/pkg/inchart.css", app.address))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), 200, "the site is built (scripts/test.sh builds it)");
+    assert_eq!(css.headers()["cache-control"], "no-cache");
+    assert_eq!(css.headers()["content-encoding"], "gzip");
+}
