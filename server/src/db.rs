@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use secrecy::{ExposeSecret, SecretString};
 
 /// Which database a URL names.
@@ -48,9 +48,18 @@ pub async fn connect(url: &SecretString) -> anyhow::Result<DatabaseConnection> {
         options.max_connections(32).min_connections(1);
     }
     // The error names the backend but not the URL, which may hold a password.
-    Database::connect(options)
+    let connection = Database::connect(options)
         .await
-        .with_context(|| format!("while connecting to the {backend:?} database in DATABASE_URL"))
+        .with_context(|| format!("while connecting to the {backend:?} database in DATABASE_URL"))?;
+    if backend == Backend::Sqlite {
+        // Write-ahead logging lets page renders read while the feed writes.
+        // The mode is stored in the file, so every later connection has it.
+        connection
+            .execute_unprepared("PRAGMA journal_mode=WAL")
+            .await
+            .context("while switching SQLite to write-ahead logging")?;
+    }
+    Ok(connection)
 }
 
 fn create_sqlite_folder(url: &str) -> anyhow::Result<()> {

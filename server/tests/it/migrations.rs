@@ -54,3 +54,15 @@ async fn postgres_schema_goes_up_down_and_up_again() {
 async fn sqlite_schema_goes_up_down_and_up_again() {
     up_down_up(Db::Sqlite).await;
 }
+
+#[tokio::test]
+async fn sqlite_runs_in_write_ahead_logging_mode() {
+    let url = fresh_database(Db::Sqlite).await;
+    let db = inchart::db::connect(&url.clone().into()).await.unwrap();
+    let row = db
+        .query_one(Statement::from_string(DbBackend::Sqlite, "PRAGMA journal_mode"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<String>("", "journal_mode").unwrap(), "wal");
+}
