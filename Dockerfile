@@ -14,7 +14,7 @@ COPY . .
 RUN cd chart-bridge/js && npm ci --no-audit --no-fund && npm run build
 RUN cargo leptos build --release \
  && mkdir -p /out \
- && cp "$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/inchart" /out/inchart \
+ && cp target/release/inchart /out/inchart \
  && cp -r target/site /out/site
 
 FROM debian:bookworm-slim
