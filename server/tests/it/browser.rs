@@ -346,5 +346,27 @@ async fn a_trader_sees_the_chart_and_switches_symbol_without_a_reload() {
         json!([true, 0]),
         "left without a reload, and the chart was destroyed"
     );
+
+    // And back in through the landing page's call to action: a client-side
+    // navigation whose data comes from a server function, not the HTML.
+    client
+        .find(Locator::Css("a.button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let count = wait_for(&client, "the chart opened from the landing page", CHART_COUNT).await;
+    assert_eq!(count.as_u64(), Some(btc.candles.len() as u64));
+    assert_eq!(
+        client
+            .execute(
+                "return [window.__sameDocument, InChartChart.liveInstances()];",
+                vec![]
+            )
+            .await
+            .unwrap(),
+        json!([true, 1])
+    );
     client.close().await.unwrap();
 }
