@@ -56,9 +56,6 @@ pub fn Chart(symbol: Signal<Symbol>, interval: Signal<Interval>) -> impl IntoVie
 
 #[cfg(feature = "hydrate")]
 mod browser {
-    use std::cell::Cell;
-    use std::rc::Rc;
-
     use chart_bridge::{Chart as BridgeChart, ChartOptions, Ohlcv};
     use leptos::prelude::*;
     use leptos::task::spawn_local;
@@ -82,20 +79,21 @@ mod browser {
         let observer = StoredValue::new_local(None::<SizeFollower>);
         let theme = use_theme();
         // Each load gets a number; a slow answer for a symbol the trader has
-        // already left is dropped instead of overwriting the newer one.
-        let generation = Rc::new(Cell::new(0_u64));
+        // already left is dropped instead of overwriting the newer one. Once
+        // the component is gone the number is gone too, so a load finishing
+        // after cleanup mounts nothing.
+        let generation = StoredValue::new(0_u64);
 
         Effect::new(move |_| {
             let symbol = symbol.get();
             let interval = interval.get();
             let Some(element) = host.get() else { return };
-            let this_load = generation.get() + 1;
-            generation.set(this_load);
-            let generation = Rc::clone(&generation);
+            let this_load = generation.get_value() + 1;
+            generation.set_value(this_load);
             state.set(ChartState::Loading);
             spawn_local(async move {
                 let loaded = load(&symbol, interval).await;
-                if generation.get() != this_load {
+                if generation.try_get_value() != Some(this_load) {
                     return;
                 }
                 let candles = match loaded {
