@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use app::market::{FeedSource, MarketDirectory, MarketOverview, Symbol};
+use app::market::{FeedSource, MarketDirectory, MarketOverview};
 use app::{App, shell};
 use axum::Router;
 use axum::extract::FromRef;
@@ -27,20 +27,14 @@ use crate::market::simulated::{SimulatedFeed, now_millis};
 use crate::market::store::CandleStore;
 use crate::{db, health, market};
 
-/// What the market part of the app serves.
-#[derive(Debug, Clone)]
-pub struct MarketSettings {
-    pub symbols: Vec<Symbol>,
-    pub source: FeedSource,
-}
-
 /// Everything a request handler may need, cloned cheaply per request.
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub candles: CandleStore,
     pub cache: Cache,
-    pub market: Arc<MarketSettings>,
+    /// The symbols on offer and where their candles come from.
+    pub market: Arc<MarketOverview>,
 }
 
 /// A built application, bound to its port and ready to run.
@@ -71,7 +65,7 @@ impl Application {
             filled_at,
         ))];
 
-        let market = Arc::new(MarketSettings {
+        let market = Arc::new(MarketOverview {
             symbols: settings.symbols.clone(),
             source: FeedSource::Simulated,
         });
@@ -129,10 +123,7 @@ impl Application {
 
 fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let directory = MarketDirectory(MarketOverview {
-        source: state.market.source,
-        symbols: state.market.symbols.clone(),
-    });
+    let directory = MarketDirectory(MarketOverview::clone(&state.market));
     let server_fn_directory = directory.clone();
     let options = state.leptos_options.clone();
 
