@@ -86,12 +86,27 @@ setup_test_services() {
     as_root redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
       --dir /var/lib/redis --logfile /var/log/redis/inchart.log
   fi
+  local up=""
   for _ in $(seq 1 50); do
-    pg_isready -q -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return 0
+    if pg_isready -q -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+      up=1
+      break
+    fi
     sleep 0.2
   done
-  echo "PostgreSQL or Redis did not come up on 127.0.0.1" >&2
-  exit 1
+  if [ -z "$up" ]; then
+    echo "PostgreSQL or Redis did not come up on 127.0.0.1" >&2
+    exit 1
+  fi
+  # The tests connect as postgres over TCP. A cluster Debian has just
+  # installed wants a password there (this machine kind trusts 127.0.0.1):
+  # give the role one and hand it to the tests.
+  if ! psql -w -h 127.0.0.1 -U postgres -d postgres -Atc 'SELECT 1' >/dev/null 2>&1; then
+    log "giving the postgres role a password for TCP connections"
+    as_root su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\""
+    export PGPASSWORD=postgres
+    export INCHART_TEST_POSTGRES_URL="postgres://postgres:postgres@127.0.0.1:5432/postgres"
+  fi
 }
 
 # Builds the server and the hydrating WebAssembly into target/site.

@@ -25,9 +25,9 @@ log "chart bundle tests (headless Chromium)"
 (cd chart-bridge/js && npm test)
 
 # Databases left by earlier runs (a test that panicked keeps its own).
-psql -h 127.0.0.1 -U postgres -d postgres -Atc \
+psql -w -h 127.0.0.1 -U postgres -d postgres -Atc \
   "SELECT datname FROM pg_database WHERE datname LIKE 'inchart_test_%'" |
-  while read -r name; do dropdb -h 127.0.0.1 -U postgres --if-exists "$name"; done
+  while read -r name; do dropdb -w -h 127.0.0.1 -U postgres --if-exists "$name"; done
 rm -f "${TMPDIR:-/tmp}"/inchart_test_*.db*
 
 log "cargo test"
