@@ -13,11 +13,12 @@ use axum::extract::FromRef;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
@@ -42,7 +43,9 @@ pub struct Application {
     port: u16,
     listener: TcpListener,
     router: Router,
-    background: Vec<JoinHandle<()>>,
+    /// Work that runs while the app serves: started by `run_until_stopped`,
+    /// stopped with it, so a built but never run app leaves nothing behind.
+    background: Vec<BoxFuture<'static, ()>>,
 }
 
 impl Application {
@@ -59,11 +62,7 @@ impl Application {
             .await
             .context("while filling the simulated feed")?;
         tracing::info!(written, "simulated market data is filled up to now");
-        let background = vec![tokio::spawn(feed.run(
-            candles.clone(),
-            settings.sim_tick,
-            filled_at,
-        ))];
+        let background = vec![feed.run(candles.clone(), settings.sim_tick, filled_at).boxed()];
 
         let market = Arc::new(MarketOverview {
             symbols: settings.symbols.clone(),
@@ -109,11 +108,12 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let tasks: Vec<_> = self.background.into_iter().map(tokio::spawn).collect();
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
             .context("while serving HTTP");
-        for task in self.background {
+        for task in tasks {
             task.abort();
         }
         tracing::info!("InChart stopped");
