@@ -82,11 +82,27 @@ async fn start_browser() -> (Driver, Client) {
     }
 }
 
+/// Clicks the first element matching `css`.
+async fn click(client: &Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Runs `script` in the page and returns what it returns.
+async fn run(client: &Client, script: &str) -> Value {
+    client.execute(script, vec![]).await.expect("the script runs")
+}
+
 /// Runs `script` until it returns something other than null/false.
 async fn wait_for(client: &Client, what: &str, script: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let value = client.execute(script, vec![]).await.expect("the script runs");
+        let value = run(client, script).await;
         if !value.is_null() && value != Value::Bool(false) {
             return value;
         }
@@ -173,21 +189,13 @@ async fn a_trader_sees_the_chart_and_switches_symbol_without_a_reload() {
     std::fs::write(out.join("chart-btcusdt-1h.png"), screenshot).unwrap();
 
     // Switch symbol through the page's own link: a client-side navigation.
-    client
-        .execute(
-            "window.__sameDocument = true; \
+    run(
+        &client,
+        "window.__sameDocument = true; \
              window.__chartHost = document.querySelector('[data-chart] .chart-host');",
-            vec![],
-        )
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css(r#".symbols a[href^="/chart/ETHUSDT"]"#))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    )
+    .await;
+    click(&client, r#".symbols a[href^="/chart/ETHUSDT"]"#).await;
     let eth = api_series(&app, "ETHUSDT").await;
     let eth_close = eth.candles[eth.candles.len() - 2].close;
     wait_for(
@@ -212,33 +220,25 @@ async fn a_trader_sees_the_chart_and_switches_symbol_without_a_reload() {
     );
     assert_eq!(client.title().await.unwrap(), "ETHUSDT 1h chart · InChart");
     assert_eq!(
-        client
-            .execute("return window.__sameDocument === true;", vec![])
-            .await
-            .unwrap(),
+        run(&client, "return window.__sameDocument === true;").await,
         Value::Bool(true),
         "no full page reload"
     );
     assert_eq!(
-        client
-            .execute("return InChartChart.liveInstances();", vec![])
-            .await
-            .unwrap(),
+        run(&client, "return InChartChart.liveInstances();").await,
         json!(1),
         "no Vue instance leaked"
     );
     assert_eq!(
-        client
-            .execute(
-                "return document.querySelector('[data-chart] .chart-host') === window.__chartHost;",
-                vec![]
-            )
-            .await
-            .unwrap(),
+        run(
+            &client,
+            "return document.querySelector('[data-chart] .chart-host') === window.__chartHost;"
+        )
+        .await,
         Value::Bool(true),
         "the same chart took the new symbol's candles"
     );
-    let last_close = client.execute(LAST_CLOSE, vec![]).await.unwrap();
+    let last_close = run(&client, LAST_CLOSE).await;
     assert!(last_close.as_f64().is_some_and(|close| close > 0.0));
     std::fs::write(
         out.join("chart-ethusdt-1h.png"),
@@ -249,28 +249,20 @@ async fn a_trader_sees_the_chart_and_switches_symbol_without_a_reload() {
     // The theme toggle recolours the chart, and the choice is remembered.
     let background =
         "return getComputedStyle(document.querySelector('[data-chart] canvas')).backgroundColor;";
-    let before = client.execute(background, vec![]).await.unwrap();
-    client
-        .find(Locator::Css(".top-bar .theme-toggle"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let before = run(&client, background).await;
+    click(&client, ".top-bar .theme-toggle").await;
     let after = wait_for(
         &client,
         "the chart in the other theme",
         &format!("const now = (() => {{ {background} }})(); return now !== {before} ? now : null;"),
     )
     .await;
-    let remembered = client
-        .execute(
-            "const theme = document.documentElement.dataset.theme; \
+    let remembered = run(
+        &client,
+        "const theme = document.documentElement.dataset.theme; \
              return localStorage.getItem('inchart-theme') === theme ? theme : null;",
-            vec![],
-        )
-        .await
-        .unwrap();
+    )
+    .await;
     let expected = if before == json!("rgb(255, 255, 255)") {
         "dark"
     } else {
@@ -280,7 +272,7 @@ async fn a_trader_sees_the_chart_and_switches_symbol_without_a_reload() {
 
     // The chart follows its container when the window changes size.
     let width = "return document.querySelector('[data-chart] canvas').getBoundingClientRect().width;";
-    let wide = client.execute(width, vec![]).await.unwrap().as_f64().unwrap();
+    let wide = run(&client, width).await.as_f64().unwrap();
     client.set_window_size(900, 700).await.unwrap();
     wait_for(
         &client,
@@ -322,13 +314,7 @@ async fn a_trader_sees_the_chart_and_switches_symbol_without_a_reload() {
     .unwrap();
 
     // Leaving the chart page destroys the chart.
-    client
-        .find(Locator::Css(".top-bar .brand"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, ".top-bar .brand").await;
     wait_for(
         &client,
         "the landing page",
@@ -336,36 +322,26 @@ async fn a_trader_sees_the_chart_and_switches_symbol_without_a_reload() {
     )
     .await;
     assert_eq!(
-        client
-            .execute(
-                "return [window.__sameDocument, InChartChart.liveInstances()];",
-                vec![]
-            )
-            .await
-            .unwrap(),
+        run(
+            &client,
+            "return [window.__sameDocument, InChartChart.liveInstances()];"
+        )
+        .await,
         json!([true, 0]),
         "left without a reload, and the chart was destroyed"
     );
 
     // And back in through the landing page's call to action: a client-side
     // navigation whose data comes from a server function, not the HTML.
-    client
-        .find(Locator::Css("a.button.primary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "a.button.primary").await;
     let count = wait_for(&client, "the chart opened from the landing page", CHART_COUNT).await;
     assert_eq!(count.as_u64(), Some(btc.candles.len() as u64));
     assert_eq!(
-        client
-            .execute(
-                "return [window.__sameDocument, InChartChart.liveInstances()];",
-                vec![]
-            )
-            .await
-            .unwrap(),
+        run(
+            &client,
+            "return [window.__sameDocument, InChartChart.liveInstances()];"
+        )
+        .await,
         json!([true, 1])
     );
     client.close().await.unwrap();
