@@ -139,6 +139,13 @@ impl Interval {
     }
 }
 
+/// The interval a new visitor sees first.
+impl Default for Interval {
+    fn default() -> Self {
+        Interval::H1
+    }
+}
+
 impl fmt::Display for Interval {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

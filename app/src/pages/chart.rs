@@ -8,8 +8,6 @@ use crate::components::chart::Chart;
 use crate::components::top_bar::{TopBar, chart_href};
 use crate::market::{Interval, Symbol, get_market_overview};
 
-const DEFAULT_INTERVAL: Interval = Interval::H1;
-
 /// What the page shows below the bar; it changes far less often than the
 /// symbol, so the chart survives symbol and interval switches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +30,7 @@ pub fn ChartPage() -> impl IntoView {
         interval_param
             .get()
             .and_then(|raw| raw.parse::<Interval>().ok())
-            .unwrap_or(DEFAULT_INTERVAL)
+            .unwrap_or_default()
     });
     let bad_interval = move || {
         interval_param
@@ -96,7 +94,7 @@ pub fn ChartPage() -> impl IntoView {
                         })}
                         {move || bad_interval().map(|raw| view! {
                             <p class="notice" role="alert">
-                                {format!("\u{201c}{raw}\u{201d} is not an interval; showing {DEFAULT_INTERVAL}. Pick one of 1m 5m 15m 1h 4h 1d.")}
+                                {format!("\u{201c}{raw}\u{201d} is not an interval; showing {}. Pick one of 1m 5m 15m 1h 4h 1d.", Interval::default())}
                             </p>
                         })}
                         {move || match content.get() {
@@ -110,7 +108,7 @@ pub fn ChartPage() -> impl IntoView {
                                 <main class="page narrow">
                                     <h1>"Unknown symbol"</h1>
                                     <p>{move || format!("\u{201c}{}\u{201d} is not a symbol. A symbol is letters and digits, like BTCUSDT.", symbol_param.get())}</p>
-                                    <p><a href="/chart/BTCUSDT">"Open BTCUSDT"</a></p>
+                                    <p><a href=chart_href(&Symbol::default(), Interval::default())>{format!("Open {}", Symbol::default())}</a></p>
                                 </main>
                             }.into_any(),
                         }}

@@ -3,6 +3,8 @@
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, Title};
 
+use crate::components::top_bar::chart_href;
+use crate::market::{Interval, Symbol};
 use crate::theme::ThemeToggle;
 
 const DESCRIPTION: &str = "Live crypto candlestick charts with Python signal scripts that draw \
@@ -22,7 +24,9 @@ pub fn LandingPage() -> impl IntoView {
             <section class="hero">
                 <h1>"Charts that think with you."</h1>
                 <p class="lede">{DESCRIPTION}</p>
-                <a class="button primary" href="/chart/BTCUSDT?interval=1h">"Open the BTCUSDT chart"</a>
+                <a class="button primary" href=chart_href(&Symbol::default(), Interval::default())>
+                    {format!("Open the {} chart", Symbol::default())}
+                </a>
             </section>
             <section class="features" aria-label="Features">
                 <article>
