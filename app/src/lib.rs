@@ -3,6 +3,7 @@
 //! browser from the same code compiled to WebAssembly.
 
 pub mod components;
+pub mod live;
 pub mod market;
 pub mod pages;
 pub mod theme;

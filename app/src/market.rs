@@ -177,6 +177,10 @@ pub struct Candle {
     pub close: f64,
     pub volume: f64,
     pub trades: i64,
+    /// Whether the candle's time is over and its values are final. Only the
+    /// newest candle of a series can be forming.
+    #[serde(default)]
+    pub closed: bool,
 }
 
 /// Where a series' candles come from; the chart labels simulated data.
@@ -185,6 +189,53 @@ pub struct Candle {
 pub enum FeedSource {
     Simulated,
     Binance,
+}
+
+/// How the live feed stands right now, as every chart shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedStatus {
+    /// Binance's stream is connected and candles move as trades happen.
+    Live,
+    /// The stream dropped; the server is reconnecting and will fill the gap.
+    Reconnecting,
+    /// Binance cannot be reached; the candles are simulated.
+    Simulated,
+}
+
+impl FeedStatus {
+    /// Where candles come from in this state.
+    pub const fn source(self) -> FeedSource {
+        match self {
+            FeedStatus::Live | FeedStatus::Reconnecting => FeedSource::Binance,
+            FeedStatus::Simulated => FeedSource::Simulated,
+        }
+    }
+
+    /// The word the status indicator shows.
+    pub const fn label(self) -> &'static str {
+        match self {
+            FeedStatus::Live => "Live",
+            FeedStatus::Reconnecting => "Reconnecting",
+            FeedStatus::Simulated => "Simulated data",
+        }
+    }
+}
+
+/// One entry of `GET /api/v1/symbols`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SymbolInfo {
+    pub symbol: Symbol,
+    pub base: String,
+    pub quote: String,
+    /// Whether InChart carries its candles (only carried symbols have charts).
+    pub carried: bool,
+}
+
+/// The body of `GET /api/v1/symbols?q=&limit=`: matches, carried first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SymbolList {
+    pub symbols: Vec<SymbolInfo>,
 }
 
 /// The body of `GET /api/v1/candles`: a series, ascending by open time,
@@ -217,6 +268,7 @@ pub struct ApiErrorDetail {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MarketOverview {
     pub source: FeedSource,
+    pub status: FeedStatus,
     pub symbols: Vec<Symbol>,
 }
 

@@ -8,12 +8,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_candles;
+mod m20261125_000002_candle_closed_and_feed;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261124_000001_create_candles::Migration)]
+        vec![
+            Box::new(m20261124_000001_create_candles::Migration),
+            Box::new(m20261125_000002_candle_closed_and_feed::Migration),
+        ]
     }
 }

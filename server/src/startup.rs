@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use app::market::{FeedSource, MarketDirectory, MarketOverview};
+use app::market::{FeedSource, FeedStatus, MarketDirectory, MarketOverview};
 use app::{App, shell};
 use axum::Router;
 use axum::extract::FromRef;
@@ -57,6 +57,7 @@ impl Application {
 
         let feed = SimulatedFeed::new(settings.symbols.clone(), settings.sim_history);
         let filled_at = now_millis();
+        candles.claim_for(FeedSource::Simulated, filled_at).await?;
         let written = feed
             .fill(&candles, filled_at)
             .await
@@ -67,6 +68,7 @@ impl Application {
         let market = Arc::new(MarketOverview {
             symbols: settings.symbols.clone(),
             source: FeedSource::Simulated,
+            status: FeedStatus::Simulated,
         });
         let leptos_options = LeptosOptions::builder()
             .output_name("inchart")

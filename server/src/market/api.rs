@@ -229,6 +229,7 @@ mod tests {
             close: 1.0,
             volume: 1.0,
             trades: 1,
+            closed: true,
         }
     }
 

@@ -18,6 +18,7 @@ pub struct Model {
     pub close: f64,
     pub volume: f64,
     pub trades: i64,
+    pub closed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

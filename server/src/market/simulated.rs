@@ -166,7 +166,10 @@ pub fn candle(symbol: &Symbol, interval: Interval, open_time: i64, now_ms: i64) 
         low: round_to(low, decimals),
         close: round_to(close, decimals),
         volume: round_to(volume, 3),
-        trades: (volume * 7.0 / base_volume(base).max(1e-9)).round() as i64 + 1,
+        // From the elapsed share alone, so that a forming candle's count only
+        // grows, as an exchange's does.
+        trades: (minutes * activity * elapsed * 7.0).round() as i64 + 1,
+        closed: now_ms >= close_time,
     }
 }
 

@@ -2,12 +2,12 @@
 //!
 //! Policy: one row per (symbol, interval, open time). Writes are upserts, so
 //! writing the same candle twice (a forming candle, a replayed message, two
-//! instances) leaves one row holding the latest values; reads come back
-//! ascending by open time.
+//! instances) leaves one row holding the furthest-along values; a closed
+//! candle is final. Reads come back ascending by open time.
 
 use anyhow::Context;
-use app::market::{Candle, Interval, Symbol};
-use sea_orm::sea_query::OnConflict;
+use app::market::{Candle, FeedSource, Interval, Symbol};
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
@@ -26,6 +26,13 @@ pub struct CandleRange {
     pub end: Option<i64>,
     pub limit: u64,
 }
+
+/// When a stored candle may be overwritten: never once closed, and while
+/// forming only by a version at least as far along (trades only grow within
+/// a candle). So a late, replayed or reordered message cannot undo a newer
+/// one, whatever order writes arrive in.
+const ONLY_NEWER: &str = "NOT \"candles\".\"closed\" AND \
+     (\"excluded\".\"closed\" OR \"excluded\".\"trades\" >= \"candles\".\"trades\")";
 
 /// Candles of one series, for [`CandleStore::upsert_all`].
 #[derive(Debug, Clone, Copy)]
@@ -84,6 +91,7 @@ impl CandleStore {
                     close: Set(candle.close),
                     volume: Set(candle.volume),
                     trades: Set(candle.trades),
+                    closed: Set(candle.closed),
                 });
                 Candles::insert_many(rows)
                     .on_conflict(
@@ -95,7 +103,9 @@ impl CandleStore {
                                 Column::Close,
                                 Column::Volume,
                                 Column::Trades,
+                                Column::Closed,
                             ])
+                            .action_and_where(Expr::cust(ONLY_NEWER))
                             .to_owned(),
                     )
                     .exec_without_returning(&transaction)
@@ -153,6 +163,54 @@ impl CandleStore {
         Ok(newest.map(|row| row.open_time))
     }
 
+    /// The feed that wrote the stored candles, if any has.
+    pub async fn feed_source(&self) -> anyhow::Result<Option<FeedSource>> {
+        let row = feed::Entity::find_by_id(feed::ROW)
+            .one(&self.db)
+            .await
+            .context("while reading which feed wrote the candles")?;
+        Ok(row.and_then(|row| match row.source.as_str() {
+            "simulated" => Some(FeedSource::Simulated),
+            "binance" => Some(FeedSource::Binance),
+            _ => None,
+        }))
+    }
+
+    /// Makes `source` the writer of the stored candles. When another feed
+    /// wrote them, they are deleted first, in the same transaction: the
+    /// exchange's candles and simulated ones never mix in a series.
+    /// Answers whether anything was deleted.
+    pub async fn claim_for(&self, source: FeedSource, now_ms: i64) -> anyhow::Result<bool> {
+        if self.feed_source().await? == Some(source) {
+            return Ok(false);
+        }
+        let transaction = self.db.begin().await.context("while switching feeds")?;
+        let deleted = Candles::delete_many()
+            .exec(&transaction)
+            .await
+            .context("while deleting the other feed's candles")?
+            .rows_affected;
+        let name = match source {
+            FeedSource::Simulated => "simulated",
+            FeedSource::Binance => "binance",
+        };
+        feed::Entity::insert(feed::ActiveModel {
+            id: Set(feed::ROW),
+            source: Set(name.to_string()),
+            changed_at: Set(now_ms),
+        })
+        .on_conflict(
+            OnConflict::column(feed::Column::Id)
+                .update_columns([feed::Column::Source, feed::Column::ChangedAt])
+                .to_owned(),
+        )
+        .exec_without_returning(&transaction)
+        .await
+        .context("while recording the feed")?;
+        transaction.commit().await.context("while switching feeds")?;
+        Ok(deleted > 0)
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> anyhow::Result<()> {
         self.db.ping().await.context("the database did not answer")
@@ -168,5 +226,27 @@ fn to_candle(row: entity::Model) -> Candle {
         close: row.close,
         volume: row.volume,
         trades: row.trades,
+        closed: row.closed,
     }
+}
+
+/// The one-row `market_feed` table.
+mod feed {
+    use sea_orm::entity::prelude::*;
+
+    pub const ROW: i32 = 1;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "market_feed")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub source: String,
+        pub changed_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
 }
