@@ -50,7 +50,7 @@ pub async fn candles(
     State(state): State<AppState>,
     Query(query): Query<CandleQuery>,
 ) -> Result<Response, ApiError> {
-    let request = validate(query, &state.market.symbols)?;
+    let request = validate(query, &state.symbols)?;
     let now = now_millis();
     let cache_key = cacheable(&request, now).then(|| cache_key(&request));
 
@@ -73,7 +73,7 @@ pub async fn candles(
     let series = CandleSeries {
         symbol: request.symbol,
         interval: request.interval,
-        source: state.market.source,
+        source: state.live.current_status().source(),
         candles,
     };
     let body = serde_json::to_vec(&series).context("while encoding candles")?;

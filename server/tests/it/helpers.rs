@@ -103,6 +103,8 @@ pub async fn spawn_app_with(db: Db, cache: CacheKind, extra: &[(&str, &str)]) ->
         ("INCHART_SYMBOLS".into(), SYMBOLS.into()),
         ("INCHART_SIM_HISTORY".into(), HISTORY.to_string()),
         ("LEPTOS_SITE_ROOT".into(), site_root),
+        // Tests that want Binance pass the fake's URLs and another feed.
+        ("INCHART_FEED".into(), "simulated".into()),
     ];
     if cache == CacheKind::Redis {
         env.push(("REDIS_URL".into(), redis));
@@ -116,8 +118,28 @@ pub async fn spawn_app_with(db: Db, cache: CacheKind, extra: &[(&str, &str)]) ->
     let app = Application::build(settings).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    TestApp {
+    let app = TestApp {
         address,
         client: reqwest::Client::new(),
+    };
+    app.wait_until_filled().await;
+    app
+}
+
+impl TestApp {
+    /// Waits until the app has filled its market data (it ingests alone).
+    pub async fn wait_until_filled(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let ready: serde_json::Value = self.get("/readyz").await.json().await.expect("readyz is JSON");
+            if ready["market"]["filled"] == true {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the app did not fill its market data: {ready}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 }
