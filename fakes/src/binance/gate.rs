@@ -72,11 +72,12 @@ impl Gate {
     pub(crate) fn close(&self) {
         let mut door = lock(&self.door);
         door.listener = None;
+        // Under the door's lock, so no connection is accepted between the
+        // listener closing and the generation moving on.
+        self.generation.send_modify(|generation| *generation += 1);
         if let Some(waker) = door.acceptor.take() {
             waker.wake();
         }
-        drop(door);
-        self.generation.send_modify(|generation| *generation += 1);
     }
 
     /// Binds `addr` again (the same port) if the gate is closed.
@@ -91,11 +92,14 @@ impl Gate {
         Ok(())
     }
 
-    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+    /// Accepts a connection, with the generation it was accepted under.
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr, u64)>> {
         let mut door = lock(&self.door);
         door.acceptor = Some(cx.waker().clone());
         match &door.listener {
-            Some(listener) => listener.poll_accept(cx),
+            Some(listener) => listener
+                .poll_accept(cx)
+                .map_ok(|(stream, peer)| (stream, peer, *self.generation.borrow())),
             None => Poll::Pending,
         }
     }
@@ -113,9 +117,8 @@ impl axum::serve::Listener for GateListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
-            let generation = *self.gate.generation.borrow();
             match poll_fn(|cx| self.gate.poll_accept(cx)).await {
-                Ok((stream, peer)) => {
+                Ok((stream, peer, generation)) => {
                     let mut watcher = self.gate.generation.subscribe();
                     let cut = Box::pin(async move {
                         // An error means the gate is gone: cut as well.
