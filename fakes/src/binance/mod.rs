@@ -431,8 +431,9 @@ impl FakeBinance {
     }
 
     /// The next `n` events on every open stream go out with each pair
-    /// swapped (an odd last one goes out as is). Asked while no stream is
-    /// open, it applies to the next stream that opens.
+    /// swapped (an odd last one goes out as is): the first of a pair is held
+    /// until the second is sent. Asked while no stream is open, it applies to
+    /// the next stream that opens.
     pub fn reorder_next(&self, n: usize) {
         let mut streams = lock(&self.shared.streams);
         if streams.open.is_empty() {

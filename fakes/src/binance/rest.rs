@@ -3,8 +3,16 @@
 //! 429 + `Retry-After` when over the limit, and 418 for a client that keeps
 //! asking while told to back off.
 //!
-//! Policy: every request is weighed and logged, whatever it is answered, so
-//! a test can assert on exactly what a client sent and when.
+//! Policies:
+//! - Every request is weighed and logged, whatever it is answered, so a test
+//!   can assert on exactly what a client sent and when.
+//! - The weight window is the current minute of the fake's clock (so
+//!   `advance` starts a new one); back-off windows are real time, because
+//!   clients sleep in real time. A 418 does not lengthen the back-off.
+//! - Stricter than Binance where a client would be wrong to rely on more:
+//!   klines are served for the configured symbols only (other listed symbols
+//!   answer -1121) and for InChart's six intervals only (others answer -1120);
+//!   `limit` outside 1..=1000 answers -1130.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +28,10 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::{RestRequest, Shared, exchange_info, lock};
+
+/// Binance's legal ranges, quoted in its -1100 errors.
+const LONG: &str = "^[0-9]{1,20}$";
+const SYMBOL_LIST: &str = r#"^\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\]$"#;
 
 const USED_WEIGHT: HeaderName = HeaderName::from_static("x-mbx-used-weight");
 const USED_WEIGHT_1M: HeaderName = HeaderName::from_static("x-mbx-used-weight-1m");
@@ -68,10 +80,10 @@ impl BinanceError {
         )
     }
 
-    fn illegal_chars(param: &str) -> Self {
+    fn illegal_chars(param: &str, legal: &str) -> Self {
         Self::bad_request(
             -1100,
-            format!("Illegal characters found in parameter '{param}'; legal range is '^[0-9]{{1,20}}$'."),
+            format!("Illegal characters found in parameter '{param}'; legal range is '{legal}'."),
         )
     }
 
@@ -127,14 +139,14 @@ async fn weigh(State(shared): State<Arc<Shared>>, request: Request, next: Next) 
             _ if rest.forced_429 > 0 => {
                 rest.forced_429 -= 1;
                 let retry_after_secs = ceil_secs(rest.forced_retry_after);
-                rest.backoff_until = Some(at + Duration::from_secs(retry_after_secs));
+                rest.backoff_until = at.checked_add(Duration::from_secs(retry_after_secs));
                 Verdict::TooManyRequests { retry_after_secs }
             }
             _ if rest.used_weight > limit => {
                 let to_next_minute = (minute + 1) * 60_000 - now_ms;
                 let retry_after_secs =
                     ceil_secs(Duration::from_millis(u64::try_from(to_next_minute).unwrap_or(1)));
-                rest.backoff_until = Some(at + Duration::from_secs(retry_after_secs));
+                rest.backoff_until = at.checked_add(Duration::from_secs(retry_after_secs));
                 Verdict::TooManyRequests { retry_after_secs }
             }
             _ => Verdict::Serve,
@@ -210,9 +222,10 @@ fn long_param(params: &[(String, String)], name: &str) -> Result<Option<i64>, Bi
     param(params, name)
         .map(|raw| {
             if raw.len() <= 20 && raw.bytes().all(|b| b.is_ascii_digit()) {
-                raw.parse::<i64>().map_err(|_| BinanceError::illegal_chars(name))
+                raw.parse::<i64>()
+                    .map_err(|_| BinanceError::illegal_chars(name, LONG))
             } else {
-                Err(BinanceError::illegal_chars(name))
+                Err(BinanceError::illegal_chars(name, LONG))
             }
         })
         .transpose()
@@ -280,7 +293,8 @@ async fn exchange_info(
     let wanted: Option<Vec<String>> = match (param(&params, "symbol"), param(&params, "symbols")) {
         (Some(one), _) => Some(vec![one.to_owned()]),
         (None, Some(list)) => Some(
-            serde_json::from_str::<Vec<String>>(list).map_err(|_| BinanceError::illegal_chars("symbols"))?,
+            serde_json::from_str::<Vec<String>>(list)
+                .map_err(|_| BinanceError::illegal_chars("symbols", SYMBOL_LIST))?,
         ),
         (None, None) => None,
     };

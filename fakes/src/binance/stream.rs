@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use app::market::{Interval, Symbol};
 use axum::Router;
@@ -208,9 +209,9 @@ async fn serve(shared: Arc<Shared>, mut socket: WebSocket, names: Vec<String>, r
     let _registration = Registration { shared: &shared, id };
     let config = &shared.config;
     let opened = Instant::now();
-    let mut pings = tokio::time::interval_at(opened + config.ping_interval, config.ping_interval);
+    let mut pings = tokio::time::interval_at(later(opened, config.ping_interval), config.ping_interval);
     pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let too_old = sleep_until(opened + config.max_connection_age);
+    let too_old = sleep_until(later(opened, config.max_connection_age));
     tokio::pin!(too_old);
     // Pings not yet answered, oldest first: (payload, sent at).
     let mut unanswered: VecDeque<(Bytes, Instant)> = VecDeque::new();
@@ -218,7 +219,9 @@ async fn serve(shared: Arc<Shared>, mut socket: WebSocket, names: Vec<String>, r
     let mut faults = Faults::default();
     let mut ping_count: u64 = 0;
     loop {
-        let pong_deadline = unanswered.front().map(|(_, sent)| *sent + config.pong_timeout);
+        let pong_deadline = unanswered
+            .front()
+            .map(|(_, sent)| later(*sent, config.pong_timeout));
         tokio::select! {
             command = commands.recv() => {
                 // `None`: the fake dropped this stream; end without a close frame.
@@ -236,7 +239,7 @@ async fn serve(shared: Arc<Shared>, mut socket: WebSocket, names: Vec<String>, r
                     Command::RepeatNext(n) => { faults.repeat += n; Vec::new() }
                     Command::ReorderNext(n) => { faults.reorder += n; Vec::new() }
                     Command::ServerShutdown(event) => {
-                        closing_at.get_or_insert(Instant::now() + config.server_shutdown_grace);
+                        closing_at.get_or_insert(later(Instant::now(), config.server_shutdown_grace));
                         vec![event]
                     }
                 };
@@ -287,6 +290,13 @@ async fn serve(shared: Arc<Shared>, mut socket: WebSocket, names: Vec<String>, r
     }
 }
 
+/// `start + by`, or about a century on when a configured duration is absurdly long.
+fn later(start: Instant, by: Duration) -> Instant {
+    start
+        .checked_add(by)
+        .unwrap_or_else(|| start + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
 /// Sends a close frame and waits briefly for the client's, as a clean close does.
 async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
     let frame = CloseFrame {
@@ -294,7 +304,7 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
         reason: reason.into(),
     };
     if socket.send(Message::Close(Some(frame))).await.is_ok() {
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
             while let Some(Ok(message)) = socket.recv().await {
                 if matches!(message, Message::Close(_)) {
                     break;
