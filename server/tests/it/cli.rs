@@ -18,6 +18,7 @@ fn inchart(database_url: &str) -> Command {
         .env("INCHART_LISTEN", "127.0.0.1:0")
         .env("INCHART_SYMBOLS", "BTCUSDT")
         .env("INCHART_SIM_HISTORY", "50")
+        .env("INCHART_FEED", "simulated")
         .env("LEPTOS_SITE_ROOT", site_root())
         .env("NO_COLOR", "1");
     command

@@ -92,6 +92,11 @@ pub async fn spawn_app(db: Db, cache: CacheKind) -> TestApp {
 
 /// Like [`spawn_app`], with extra environment settings.
 pub async fn spawn_app_with(db: Db, cache: CacheKind, extra: &[(&str, &str)]) -> TestApp {
+    // `RUST_LOG=inchart=debug cargo test … -- --nocapture` shows the apps' logs.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let database_url = fresh_database(db).await;
     let prefix = format!("inchart-test-{}", uuid::Uuid::new_v4().simple());
     let site_root = site_root().display().to_string();

@@ -9,5 +9,6 @@ mod api;
 mod browser;
 mod cli;
 mod helpers;
+mod live;
 mod migrations;
 mod pages;

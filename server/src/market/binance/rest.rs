@@ -35,6 +35,10 @@ pub struct RestClient {
     http: reqwest::Client,
     base: Arc<str>,
     gate: Arc<Mutex<Gate>>,
+    /// One request in flight at a time: a request already on its way when
+    /// a 429 comes back would arrive during the back-off, which is what
+    /// gets an IP banned.
+    in_flight: Arc<tokio::sync::Semaphore>,
     metrics: Arc<Metrics>,
 }
 
@@ -64,6 +68,7 @@ impl RestClient {
                 used: 0,
                 blocked_until: None,
             })),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(1)),
             metrics,
         })
     }
@@ -146,6 +151,11 @@ impl RestClient {
     async fn get(&self, path: &str, query: &[(&str, String)], weight: u32) -> anyhow::Result<Vec<u8>> {
         let url = format!("{}{path}", self.base);
         for attempt in 1..=ATTEMPTS {
+            let _turn = self
+                .in_flight
+                .acquire()
+                .await
+                .context("the Binance client is shut down")?;
             self.wait_for_budget(weight).await;
             self.metrics.binance_rest_request();
             let response = self
