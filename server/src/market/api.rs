@@ -103,7 +103,10 @@ async fn from_window(state: &AppState, request: &CandleRequest) -> Option<Vec<u8
     let candles = match state.live.recent(&key, None, limit).await {
         Ok(candles) => candles,
         Err(error) => {
-            tracing::warn!(error = format!("{error:#}"), "window read failed; reading the database");
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "window read failed; reading the database"
+            );
             return None;
         }
     };

@@ -148,7 +148,10 @@ async fn closed_reads_are_cached(cache: CacheKind) {
     .await;
     assert_eq!(from_window.candles.len(), 50);
     assert_eq!(from_window.candles[..49], stored.candles[..49]);
-    let ends_at = format!("/api/v1/candles?symbol=ETHUSDT&interval=5m&end={}&limit=50", i64::MAX / 2);
+    let ends_at = format!(
+        "/api/v1/candles?symbol=ETHUSDT&interval=5m&end={}&limit=50",
+        i64::MAX / 2
+    );
     app.get(&ends_at).await;
     assert_eq!(app.get(&ends_at).await.headers()[CACHE_HEADER], "miss");
 

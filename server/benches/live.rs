@@ -1,0 +1,483 @@
+//! `cargo bench -p server --bench live`: how far live market data scales on
+//! this machine, printed as figures (BENCHMARKS.md records them).
+//!
+//! - **fanout**: a fake Binance updates every series once a second (the
+//!   60 series spread across the second, as Binance's streams are); the
+//!   real `inchart serve` holds 1k, 5k, 10k and 20k WebSocket clients, each
+//!   following one series. For each level: tick-to-client latency as the
+//!   clients see it (exchange event time to frame read), the server's own
+//!   fan-out time (frame received to last socket write, from `/metrics`),
+//!   and the server's resident memory per client. The baseline is one
+//!   client, measured first in the same run.
+//! - **candles**: `GET /api/v1/candles` for 1000 candles at 64 concurrent
+//!   connections, from the Redis window and from PostgreSQL, next to
+//!   `/healthz` as the baseline measured in the same run.
+//!
+//! Arguments: `fanout`, `candles` (both without either);
+//! `--levels 1000,5000` to choose fan-out levels; `--seconds N` per
+//! measurement (default 10 for fan-out, 5 for candles). Both need nothing
+//! but 127.0.0.1; `candles` needs PostgreSQL and Redis
+//! (`INCHART_TEST_POSTGRES_URL`, `INCHART_TEST_REDIS_URL`, as the tests).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use app::live::ClientMessage;
+use app::market::{Interval, Symbol};
+use futures::{SinkExt, StreamExt};
+use inchart::metrics::Histogram;
+use inchart_fakes::binance::{FakeBinance, FakeBinanceConfig};
+use sea_orm::{ConnectionTrait, Database};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+const INCHART: &str = env!("CARGO_BIN_EXE_inchart");
+const SYMBOLS: &str = "BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT,XRPUSDT,DOGEUSDT,ADAUSDT,TRXUSDT,AVAXUSDT,LINKUSDT";
+
+struct Options {
+    fanout: bool,
+    candles: bool,
+    levels: Vec<usize>,
+    seconds: Option<u64>,
+}
+
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let mut options = Options {
+        fanout: args.iter().any(|a| a == "fanout"),
+        candles: args.iter().any(|a| a == "candles"),
+        levels: vec![1_000, 5_000, 10_000, 20_000],
+        seconds: None,
+    };
+    if !options.fanout && !options.candles {
+        options.fanout = true;
+        options.candles = true;
+    }
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--levels" => {
+                options.levels = rest.next().unwrap().split(',').map(|n| n.parse().unwrap()).collect();
+            }
+            "--seconds" => options.seconds = Some(rest.next().unwrap().parse().unwrap()),
+            _ => {}
+        }
+    }
+    options
+}
+
+fn main() {
+    // One load generator thread per core is what the server gets too.
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let options = options();
+    runtime.block_on(async {
+        if options.fanout {
+            fanout(&options.levels, Duration::from_secs(options.seconds.unwrap_or(10))).await;
+        }
+        if options.candles {
+            candles(Duration::from_secs(options.seconds.unwrap_or(5))).await;
+        }
+    });
+}
+
+/// A running `inchart serve`; killed when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(env: &[(&str, String)]) -> Self {
+        let mut command = Command::new(INCHART);
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("INCHART_LISTEN", "127.0.0.1:0")
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "warn,inchart=info")
+            .env("LEPTOS_SITE_ROOT", std::env::temp_dir());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let port = loop {
+            let line = lines.next().expect("inchart printed its port").unwrap();
+            if let Some(rest) = line.split("port=").nth(1) {
+                break rest.split_whitespace().next().unwrap().parse().unwrap();
+            }
+        };
+        // Keep reading so that a full pipe never stalls the server.
+        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+        Self { child, port }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    async fn wait_until_filled(&self) {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            if let Ok(response) = reqwest::get(self.url("/readyz")).await
+                && let Ok(ready) = response.json::<serde_json::Value>().await
+                && ready["market"]["filled"] == true
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the server never filled its market data");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Resident memory in bytes (Linux).
+    fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        kib * 1024
+    }
+
+    /// The fine bucket counts of the server's fan-out histogram.
+    async fn fanout_buckets(&self) -> Vec<u64> {
+        let text = reqwest::get(self.url("/metrics")).await.unwrap().text().await.unwrap();
+        let cumulative: Vec<u64> = text
+            .lines()
+            .filter(|line| line.starts_with("inchart_ws_fanout_seconds_bucket{le=\"") && !line.contains("+Inf"))
+            .map(|line| line.rsplit(' ').next().unwrap().parse().unwrap())
+            .collect();
+        let mut counts: Vec<u64> = cumulative.windows(2).map(|pair| pair[1] - pair[0]).collect();
+        counts.insert(0, cumulative.first().copied().unwrap_or(0));
+        counts
+    }
+
+    async fn metric(&self, name: &str) -> f64 {
+        let text = reqwest::get(self.url("/metrics")).await.unwrap().text().await.unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Quantile of a difference of the server's fine buckets; the first of
+/// them ends at 2^(33/8) µs, as `Histogram::render` writes them.
+fn server_quantile(before: &[u64], after: &[u64], q: f64) -> Duration {
+    let difference: Vec<u64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
+    let mut padded = vec![0u64; 32];
+    padded.extend(difference);
+    Histogram::quantile_of(&padded, q)
+}
+
+struct Load {
+    latency: Histogram,
+    frames: AtomicU64,
+    snapshots: AtomicUsize,
+    failed: AtomicUsize,
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64
+}
+
+/// One chart: follows `series`, records each update's latency.
+async fn client(url: String, symbol: Symbol, interval: Interval, load: Arc<Load>) {
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
+    let Ok((mut ws, _)) = tokio_tungstenite::connect_async_with_config(url, Some(config), false).await else {
+        load.failed.fetch_add(1, Relaxed);
+        return;
+    };
+    let subscribe = ClientMessage::Subscribe {
+        symbol,
+        interval,
+        since: None,
+    };
+    if ws
+        .send(Message::Text(serde_json::to_string(&subscribe).unwrap().into()))
+        .await
+        .is_err()
+    {
+        load.failed.fetch_add(1, Relaxed);
+        return;
+    }
+    while let Some(Ok(message)) = ws.next().await {
+        let Message::Text(text) = message else { continue };
+        if text.starts_with(r#"{"type":"snapshot""#) {
+            load.snapshots.fetch_add(1, Relaxed);
+        } else if let Some(rest) = text.split(r#""event_time":"#).nth(1) {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            if let Ok(event_ms) = digits.parse::<i64>() {
+                let micros = now_micros() - event_ms * 1000;
+                load.latency.record_micros(micros.max(0) as u64);
+                load.frames.fetch_add(1, Relaxed);
+            }
+        }
+    }
+    load.failed.fetch_add(1, Relaxed);
+}
+
+async fn fanout(levels: &[usize], seconds: Duration) {
+    println!("## WebSocket fan-out");
+    let symbols: Vec<Symbol> = SYMBOLS.split(',').map(|s| Symbol::parse(s).unwrap()).collect();
+    let fake = Arc::new(
+        FakeBinance::start(FakeBinanceConfig {
+            symbols: symbols.clone(),
+            history: Duration::from_secs(3 * 3600),
+            ..FakeBinanceConfig::default()
+        })
+        .await
+        .unwrap(),
+    );
+    let database = std::env::temp_dir().join(format!("inchart-bench-{}.db", std::process::id()));
+    let server = Server::start(&[
+        ("DATABASE_URL", format!("sqlite://{}?mode=rwc", database.display())),
+        ("INCHART_SYMBOLS", SYMBOLS.to_string()),
+        ("INCHART_FEED", "binance".to_string()),
+        ("INCHART_BINANCE_REST_URL", fake.rest_url()),
+        ("INCHART_BINANCE_WS_URL", fake.ws_url()),
+        ("INCHART_BACKFILL", "2h".to_string()),
+    ]);
+    server.wait_until_filled().await;
+    let series: Vec<(Symbol, Interval)> = symbols
+        .iter()
+        .flat_map(|s| Interval::ALL.into_iter().map(move |i| (s.clone(), i)))
+        .collect();
+    println!(
+        "{} series, each updated once a second; {}s a level; server RSS at rest {:.1} MiB",
+        series.len(),
+        seconds.as_secs(),
+        server.rss() as f64 / 1048576.0
+    );
+    println!("| clients | held | client p50 | client p99 | server p50 | server p99 | RSS/client | coalesced | dropped |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let ws_url = format!("ws://127.0.0.1:{}/ws", server.port);
+    let load = Arc::new(Load {
+        latency: Histogram::default(),
+        frames: AtomicU64::new(0),
+        snapshots: AtomicUsize::new(0),
+        failed: AtomicUsize::new(0),
+    });
+    let rest_rss = server.rss();
+    let mut opened = 0usize;
+    let mut ticker = None;
+    // Each client is a socket in both processes; leave room for the rest.
+    let open_files = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
+    let most = usize::try_from(open_files.saturating_sub(500)).unwrap_or(usize::MAX);
+    for &wanted in std::iter::once(&1).chain(levels) {
+        let level = wanted.min(most);
+        if level < wanted {
+            println!("({wanted} clients need more than this process's open-file limit of {open_files}; measuring {level})");
+        }
+        // Open clients up to the level, 256 handshakes at a time.
+        let target = level;
+        while opened < target {
+            let batch = (target - opened).min(256);
+            for index in opened..opened + batch {
+                let (symbol, interval) = series[index % series.len()].clone();
+                tokio::spawn(client(ws_url.clone(), symbol, interval, load.clone()));
+            }
+            opened += batch;
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while load.snapshots.load(Relaxed) + load.failed.load(Relaxed) < opened && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        let held = load.snapshots.load(Relaxed) - load.failed.load(Relaxed).min(load.snapshots.load(Relaxed));
+        if ticker.is_none() {
+            ticker = Some(tokio::spawn(staggered_ticks(fake.clone(), series.clone())));
+        }
+        // Let the level settle, then measure.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let client_before = load.latency.counts();
+        let server_before = server.fanout_buckets().await;
+        let coalesced_before = server.metric("inchart_ws_coalesced_total").await;
+        let frames_before = load.frames.load(Relaxed);
+        tokio::time::sleep(seconds).await;
+        let client_after = load.latency.counts();
+        let server_after = server.fanout_buckets().await;
+        let difference: Vec<u64> = client_after.iter().zip(&client_before).map(|(a, b)| a - b).collect();
+        let frames = load.frames.load(Relaxed) - frames_before;
+        let expected = (held as u64) * seconds.as_secs();
+        let rss_per_client = server.rss().saturating_sub(rest_rss) / held.max(1) as u64;
+        let dropped = server.metric("inchart_ws_slow_dropped_total").await;
+        let coalesced = server.metric("inchart_ws_coalesced_total").await - coalesced_before;
+        println!(
+            "| {level} | {held} | {:.1} ms | {:.1} ms | {:.2} ms | {:.2} ms | {:.1} KiB | {coalesced} | {dropped} |",
+            ms(Histogram::quantile_of(&difference, 0.5)),
+            ms(Histogram::quantile_of(&difference, 0.99)),
+            ms(server_quantile(&server_before, &server_after, 0.5)),
+            ms(server_quantile(&server_before, &server_after, 0.99)),
+            rss_per_client as f64 / 1024.0,
+        );
+        if frames + frames / 50 < expected {
+            println!("(clients read {frames} updates of about {expected} expected)");
+        }
+        if held < level {
+            println!(
+                "(stopped: {} of {level} clients connected; the open-file limit is {:?})",
+                held,
+                rlimit::getrlimit(rlimit::Resource::NOFILE).ok()
+            );
+            break;
+        }
+    }
+    if let Some(ticker) = ticker {
+        ticker.abort();
+    }
+    drop(server);
+    let _ = std::fs::remove_file(database);
+    println!();
+}
+
+/// One update per series per second, the series spread evenly across the
+/// second, as Binance's streams (each on its own phase) deliver them.
+async fn staggered_ticks(fake: Arc<FakeBinance>, series: Vec<(Symbol, Interval)>) {
+    let start = tokio::time::Instant::now();
+    let gap = Duration::from_secs(1) / series.len() as u32;
+    for second in 0u32.. {
+        for (index, (symbol, interval)) in series.iter().enumerate() {
+            tokio::time::sleep_until(start + Duration::from_secs(second.into()) + gap * index as u32).await;
+            fake.tick_series(symbol, *interval);
+        }
+    }
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+async fn candles(seconds: Duration) {
+    println!("## GET /api/v1/candles, 1000 candles, 64 connections");
+    let admin_url = std::env::var("INCHART_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let redis_url = std::env::var("INCHART_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let name = format!("inchart_bench_{}", std::process::id());
+    let admin = Database::connect(&admin_url).await.expect("PostgreSQL is reachable");
+    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+    let database_url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+
+    let symbols = "BTCUSDT,ETHUSDT";
+    let fake = FakeBinance::start(FakeBinanceConfig {
+        symbols: symbols.split(',').map(|s| Symbol::parse(s).unwrap()).collect(),
+        history: Duration::from_secs(2 * 86_400),
+        ..FakeBinanceConfig::default()
+    })
+    .await
+    .unwrap();
+    let server = Server::start(&[
+        ("DATABASE_URL", database_url),
+        ("REDIS_URL", redis_url),
+        ("INCHART_CACHE_PREFIX", name.clone()),
+        ("INCHART_SYMBOLS", symbols.to_string()),
+        ("INCHART_FEED", "binance".to_string()),
+        ("INCHART_BINANCE_REST_URL", fake.rest_url()),
+        ("INCHART_BINANCE_WS_URL", fake.ws_url()),
+        ("INCHART_BACKFILL", "1d".to_string()),
+    ]);
+    server.wait_until_filled().await;
+    let ticker = fake.spawn_ticker(Duration::from_secs(1));
+
+    let future_end = fake.now_ms() + 86_400_000;
+    let cases = [
+        ("/healthz (baseline)", "/healthz".to_string(), None),
+        (
+            "latest 1000 (Redis window)",
+            "/api/v1/candles?symbol=BTCUSDT&interval=1m&limit=1000".to_string(),
+            Some("window"),
+        ),
+        (
+            "1000 up to an end (PostgreSQL)",
+            format!("/api/v1/candles?symbol=BTCUSDT&interval=1m&limit=1000&end={future_end}"),
+            Some("miss"),
+        ),
+    ];
+    println!("| read | served by | requests/s | p50 | p99 | p99 / baseline p99 |");
+    println!("|---|---|---:|---:|---:|---:|");
+    let mut baseline_p99 = None;
+    for (label, path, expected_source) in cases {
+        let url = server.url(&path);
+        let probe = reqwest::get(&url).await.unwrap();
+        let served_by = probe
+            .headers()
+            .get("x-inchart-cache")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_else(|| "-".into());
+        if let Some(expected) = expected_source {
+            assert_eq!(served_by, expected, "{label} was not served as intended");
+            let body: serde_json::Value = probe.json().await.unwrap();
+            assert_eq!(body["candles"].as_array().unwrap().len(), 1000, "{label}");
+        }
+        let (rate, p50, p99) = hammer(&url, 64, seconds).await;
+        let baseline = *baseline_p99.get_or_insert(p99);
+        println!(
+            "| {label} | {served_by} | {rate:.0} | {:.2} ms | {:.2} ms | {:.1}× |",
+            ms(p50),
+            ms(p99),
+            p99.as_secs_f64() / baseline.as_secs_f64()
+        );
+    }
+    ticker.abort();
+    drop(server);
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await
+        .ok();
+    println!();
+}
+
+/// `connections` keep-alive connections, each sending requests back to back
+/// for `duration` after a one-second warm-up: requests/s, p50, p99.
+async fn hammer(url: &str, connections: usize, duration: Duration) -> (f64, Duration, Duration) {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().unwrap();
+    let latency = Arc::new(Histogram::default());
+    let done = Arc::new(AtomicU64::new(0));
+    let warm_until = Instant::now() + Duration::from_secs(1);
+    let stop_at = warm_until + duration;
+    let workers: Vec<_> = (0..connections)
+        .map(|_| {
+            let (client, url, latency, done) = (client.clone(), url.to_string(), latency.clone(), done.clone());
+            tokio::spawn(async move {
+                while Instant::now() < stop_at {
+                    let started = Instant::now();
+                    let response = client.get(&url).send().await.unwrap();
+                    let _ = response.bytes().await.unwrap();
+                    if started >= warm_until {
+                        latency.record(started.elapsed());
+                        done.fetch_add(1, Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let rate = done.load(Relaxed) as f64 / duration.as_secs_f64();
+    (rate, latency.quantile(0.5), latency.quantile(0.99))
+}
