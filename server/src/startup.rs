@@ -25,6 +25,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::cache::Cache;
 use crate::config::Settings;
+use crate::market::api::LatestReads;
 use crate::market::binance::rest::RestClient;
 use crate::market::ingest::{IngestSettings, Ingestor};
 use crate::market::lease::Lease;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub binance: RestClient,
     pub metrics: Arc<Metrics>,
+    /// Encoded answers to the newest-candles reads, while current.
+    pub latest_reads: Arc<LatestReads>,
     /// Whether this instance has filled the store (while it ingests).
     pub filled: watch::Receiver<bool>,
 }
@@ -127,6 +130,7 @@ impl Application {
             hub,
             binance,
             metrics,
+            latest_reads: Arc::default(),
             filled,
         };
 

@@ -7,10 +7,12 @@
 //! never changes, so it is kept in the cache and served from there. A read
 //! of the newest candles is served from the live window when it holds them.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use app::market::{Candle, CandleSeries, Interval, Symbol};
+use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -94,12 +96,18 @@ pub async fn candles(
 /// The newest candles of a series straight from the live window, already
 /// encoded, when the window holds all of them without a gap. Only reads of
 /// the latest candles (no `start`, no `end`) qualify: the chart's first read.
-async fn from_window(state: &AppState, request: &CandleRequest) -> Option<Vec<u8>> {
+async fn from_window(state: &AppState, request: &CandleRequest) -> Option<Bytes> {
     if request.range.start.is_some() || request.range.end.is_some() {
         return None;
     }
     let key = SeriesKey::new(&request.symbol, request.interval);
     let limit = usize::try_from(request.range.limit).ok()?;
+    // Read before the window: a change landing meanwhile makes the body
+    // older than its version says, so it is rebuilt on the next read.
+    let version = state.live.version(&key);
+    if let Some(body) = state.latest_reads.get(&key, limit, version) {
+        return Some(body);
+    }
     let candles = match state.live.recent(&key, None, limit).await {
         Ok(candles) => candles,
         Err(error) => {
@@ -132,10 +140,45 @@ async fn from_window(state: &AppState, request: &CandleRequest) -> Option<Vec<u8
         body.extend_from_slice(candle.json.as_bytes());
     }
     body.extend_from_slice(b"]}");
+    let body = Bytes::from(body);
+    state.latest_reads.keep(key, limit, version, body.clone());
     Some(body)
 }
 
-fn json_response(body: Vec<u8>, cache: &'static str) -> Response {
+/// The encoded answers to the chart's usual reads of the newest candles
+/// (500 or 1000 of them), kept until their series changes: thousands of
+/// charts opening at once cost one window read a series and a change.
+/// An answer is also dropped after [`LATEST_READ_AGE`], in case this
+/// instance stops hearing of changes.
+#[derive(Default)]
+pub struct LatestReads {
+    bodies: std::sync::Mutex<HashMap<(SeriesKey, usize), (u64, Instant, Bytes)>>,
+}
+
+const LATEST_READ_AGE: Duration = Duration::from_secs(1);
+
+impl LatestReads {
+    fn get(&self, key: &SeriesKey, limit: usize, version: u64) -> Option<Bytes> {
+        let bodies = self
+            .bodies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (kept_version, kept_at, body) = bodies.get(&(key.clone(), limit))?;
+        (*kept_version == version && kept_at.elapsed() < LATEST_READ_AGE).then(|| body.clone())
+    }
+
+    fn keep(&self, key: SeriesKey, limit: usize, version: u64, body: Bytes) {
+        if limit == DEFAULT_LIMIT as usize || limit == MAX_LIMIT as usize {
+            let mut bodies = self
+                .bodies
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            bodies.insert((key, limit), (version, Instant::now(), body));
+        }
+    }
+}
+
+fn json_response(body: impl Into<Bytes>, cache: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
@@ -144,7 +187,7 @@ fn json_response(body: Vec<u8>, cache: &'static str) -> Response {
                 HeaderValue::from_static(cache),
             ),
         ],
-        body,
+        body.into(),
     )
         .into_response()
 }

@@ -94,6 +94,9 @@ struct Inner {
     window: usize,
     events: broadcast::Sender<LiveEvent>,
     status: watch::Sender<FeedStatus>,
+    /// Counts the changes this instance has heard of, per series, so that
+    /// readers can tell whether something they derived is still current.
+    versions: Mutex<HashMap<SeriesKey, u64>>,
 }
 
 enum Backend {
@@ -137,6 +140,7 @@ impl LiveMarket {
                 window: window.max(1),
                 events,
                 status,
+                versions: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -228,11 +232,21 @@ impl LiveMarket {
                         frame: frame.into(),
                     };
                     // No receiver means no hub is running (a CLI), not a fault.
+                    self.bump(key);
                     let _ = self.inner.events.send(LiveEvent::Candle(Arc::new(change)));
                 }
                 Ok(accepted)
             }
         }
+    }
+
+    /// How many changes of a series this instance has heard of (or seeded).
+    pub fn version(&self, key: &SeriesKey) -> u64 {
+        lock(&self.inner.versions).get(key).copied().unwrap_or(0)
+    }
+
+    fn bump(&self, key: &SeriesKey) {
+        *lock(&self.inner.versions).entry(key.clone()).or_insert(0) += 1;
     }
 
     /// Replaces a series' window with the newest of `candles` (ascending),
@@ -253,11 +267,13 @@ impl LiveMarket {
                     .query_async(&mut connection)
                     .await
                     .context("while seeding a Redis window")?;
+                self.bump(key);
                 Ok(())
             }
             Backend::Memory { windows } => {
                 let window = newest.iter().map(|candle| (candle.open_time, *candle)).collect();
                 lock(windows).insert(key.clone(), window);
+                self.bump(key);
                 Ok(())
             }
         }
@@ -402,6 +418,7 @@ impl LiveMarket {
             }
             match decode_change(channel.strip_prefix(&series_prefix), payload) {
                 Some(change) => {
+                    self.bump(&change.key);
                     let _ = self.inner.events.send(LiveEvent::Candle(Arc::new(change)));
                 }
                 None => tracing::warn!(channel, "skipped an unreadable live message"),
