@@ -366,7 +366,8 @@ impl Ingestor {
                 let held = self.store.count_between(symbol, interval, oldest, latest).await?;
                 let expected = (latest - oldest) / interval.millis() + 1;
                 if held == expected as u64 {
-                    latest
+                    let forming = self.store.oldest_forming(symbol, interval).await?;
+                    forming.map_or(latest, |forming| forming.clamp(oldest, latest))
                 } else {
                     tracing::info!(%symbol, %interval, held, expected, "the stored series has a hole; reading it again");
                     oldest

@@ -164,6 +164,21 @@ impl CandleStore {
         Ok(newest.map(|row| row.open_time))
     }
 
+    /// The open time of the oldest candle of a series not yet closed: a
+    /// close may have been missed there (a disconnect), so reading resumes
+    /// from it.
+    pub async fn oldest_forming(&self, symbol: &Symbol, interval: Interval) -> anyhow::Result<Option<i64>> {
+        let oldest = Candles::find()
+            .filter(Column::Symbol.eq(symbol.as_str()))
+            .filter(Column::Interval.eq(interval.as_str()))
+            .filter(Column::Closed.eq(false))
+            .order_by_asc(Column::OpenTime)
+            .one(&self.db)
+            .await
+            .with_context(|| format!("while reading the oldest forming {symbol} {interval} candle"))?;
+        Ok(oldest.map(|row| row.open_time))
+    }
+
     /// How many candles of a series open from `first` to `last` (inclusive).
     pub async fn count_between(
         &self,

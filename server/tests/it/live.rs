@@ -100,6 +100,11 @@ pub async fn assert_converges(
                     .all(|pair| pair[1].open_time - pair[0].open_time == interval.millis()),
                 "a gap or a duplicate in {symbol} {interval}"
             );
+            let older = &stored[..stored.len().saturating_sub(1)];
+            assert!(
+                older.iter().all(|candle| candle.closed),
+                "{symbol} {interval}: a candle older than the newest is still forming"
+            );
             return;
         }
         if Instant::now() > deadline {

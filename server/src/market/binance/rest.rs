@@ -15,6 +15,7 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use super::wire::{ExchangeInfo, KlineRow, Rejection};
+use crate::market::simulated::now_millis;
 use crate::metrics::Metrics;
 
 /// Binance's documented default; replaced by what `exchangeInfo` states.
@@ -26,6 +27,9 @@ const BUDGET_SHARE: f64 = 0.8;
 pub const KLINES_PER_REQUEST: usize = 1000;
 const KLINES_WEIGHT: u32 = 2;
 const EXCHANGE_INFO_WEIGHT: u32 = 20;
+/// How far our clock may be ahead of Binance's before a candle we think is
+/// over might still be forming.
+const CLOCK_SLACK_MS: i64 = 5_000;
 /// How often one call is tried when told to back off.
 const ATTEMPTS: u32 = 5;
 
@@ -106,8 +110,8 @@ impl RestClient {
     }
 
     /// Every candle of a series from `start` up to the forming one. A row
-    /// followed by a newer one is closed; the newest is taken as forming
-    /// (its close, if it has closed, arrives on the stream).
+    /// followed by a newer one is closed; the newest is closed only when its
+    /// time is well over (otherwise its close arrives on the stream).
     pub async fn candles_since(
         &self,
         symbol: &Symbol,
@@ -138,7 +142,10 @@ impl RestClient {
             }
         }
         if let Some(newest) = candles.last_mut() {
-            newest.closed = false;
+            // Long over by our clock (with room for clocks that disagree),
+            // it is closed; otherwise its close comes on the stream.
+            let over = newest.open_time + interval.millis() + CLOCK_SLACK_MS <= now_millis();
+            newest.closed = over;
         }
         Ok(candles)
     }
