@@ -152,8 +152,11 @@ async fn from_window(state: &AppState, request: &CandleRequest) -> Option<Bytes>
 /// instance stops hearing of changes.
 #[derive(Default)]
 pub struct LatestReads {
-    bodies: std::sync::Mutex<HashMap<(SeriesKey, usize), (u64, Instant, Bytes)>>,
+    bodies: std::sync::Mutex<HashMap<(SeriesKey, usize), KeptRead>>,
 }
+
+/// An answer with the series version it was built at and when.
+type KeptRead = (u64, Instant, Bytes);
 
 const LATEST_READ_AGE: Duration = Duration::from_secs(1);
 
