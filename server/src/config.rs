@@ -13,6 +13,8 @@ use anyhow::{Context, bail};
 use app::market::Symbol;
 use secrecy::SecretString;
 
+use crate::market::ingest::FeedChoice;
+
 /// The ten largest USDT pairs: what a fresh deployment offers.
 pub const DEFAULT_SYMBOLS: &str =
     "BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT,XRPUSDT,DOGEUSDT,ADAUSDT,TRXUSDT,AVAXUSDT,LINKUSDT";
@@ -44,6 +46,29 @@ pub struct Settings {
     pub sim_history: u32,
     /// `INCHART_SIM_TICK_MS`: how often the simulated forming candles move.
     pub sim_tick: Duration,
+    /// `INCHART_FEED`: `auto` (Binance when it answers, simulated until
+    /// then), `binance` or `simulated`.
+    pub feed: FeedChoice,
+    /// `INCHART_BINANCE_REST_URL`: Binance's REST base.
+    pub binance_rest_url: String,
+    /// `INCHART_BINANCE_WS_URL`: Binance's stream base.
+    pub binance_ws_url: String,
+    /// `INCHART_BACKFILL`: how far back an empty store is filled (`30d`).
+    pub backfill: Duration,
+    /// `INCHART_STREAM_ROLLOVER`: how long one Binance connection is used
+    /// before it is replaced (Binance closes them at 24 h).
+    pub stream_rollover: Duration,
+    /// `INCHART_RETRY_MAX`: the longest wait between attempts to reach
+    /// Binance.
+    pub retry_max: Duration,
+    /// `INCHART_LIVE_WINDOW`: recent candles kept per series for fast reads.
+    pub live_window: usize,
+    /// `INCHART_LEASE_TTL`: how long the ingestion lease lasts unrenewed;
+    /// another instance takes over within it when the holder dies.
+    pub lease_ttl: Duration,
+    /// `INCHART_WS_MAX_CLIENTS`: the most chart connections one instance
+    /// holds.
+    pub ws_max_clients: usize,
     /// `LEPTOS_SITE_ROOT`: the folder cargo-leptos built (`pkg/`, `vendor/`,
     /// `favicon.svg` …).
     pub site_root: PathBuf,
@@ -81,7 +106,40 @@ impl Settings {
             Some(other) => bail!("INCHART_LOG_FORMAT must be pretty or json (got {other})"),
         };
 
+        let feed = match get("INCHART_FEED").as_deref() {
+            None | Some("auto") => FeedChoice::Auto,
+            Some("binance") => FeedChoice::Binance,
+            Some("simulated") => FeedChoice::Simulated,
+            Some(other) => bail!("INCHART_FEED must be auto, binance or simulated (got {other})"),
+        };
+        let duration = |name: &str, default: &str| -> anyhow::Result<Duration> {
+            let text = get(name).unwrap_or_else(|| default.to_string());
+            parse_duration(&text).with_context(|| {
+                format!("{name} must be a duration like 30d, 12h, 90s or 500ms (got {text:?})")
+            })
+        };
+        let live_window = parse_number(get("INCHART_LIVE_WINDOW"), "INCHART_LIVE_WINDOW", 1000)?;
+        if !(10..=100_000).contains(&live_window) {
+            bail!("INCHART_LIVE_WINDOW must be between 10 and 100000 candles (got {live_window})");
+        }
+        let ws_max_clients = parse_number(get("INCHART_WS_MAX_CLIENTS"), "INCHART_WS_MAX_CLIENTS", 50_000)?;
+        let lease_ttl = duration("INCHART_LEASE_TTL", "10s")?;
+        if lease_ttl < Duration::from_millis(300) {
+            bail!("INCHART_LEASE_TTL must be at least 300ms");
+        }
+
         Ok(Self {
+            feed,
+            binance_rest_url: get("INCHART_BINANCE_REST_URL")
+                .unwrap_or_else(|| "https://api.binance.com".into()),
+            binance_ws_url: get("INCHART_BINANCE_WS_URL")
+                .unwrap_or_else(|| "wss://stream.binance.com:9443".into()),
+            backfill: duration("INCHART_BACKFILL", "30d")?,
+            stream_rollover: duration("INCHART_STREAM_ROLLOVER", "23h")?,
+            retry_max: duration("INCHART_RETRY_MAX", "30s")?,
+            live_window: live_window as usize,
+            lease_ttl,
+            ws_max_clients: ws_max_clients as usize,
             listen,
             database_url: SecretString::from(
                 get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
@@ -112,6 +170,25 @@ fn parse_symbols(raw: &str) -> anyhow::Result<Vec<Symbol>> {
         bail!("INCHART_SYMBOLS must name at least one symbol, like BTCUSDT");
     }
     Ok(symbols)
+}
+
+/// `30d`, `12h`, `15m`, `90s` or `500ms`.
+fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| anyhow::anyhow!("no unit"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().context("no number")?;
+    let millis = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => bail!("unknown unit {unit:?}"),
+    };
+    Ok(Duration::from_millis(number.saturating_mul(millis)))
 }
 
 fn parse_number(raw: Option<String>, name: &str, default: u32) -> anyhow::Result<u32> {
@@ -148,6 +225,18 @@ mod tests {
         assert!(settings.redis_url.is_none());
         assert_eq!(settings.symbols.len(), 10);
         assert_eq!(settings.sim_history, 1000);
+        assert_eq!(settings.feed, FeedChoice::Auto);
+        assert_eq!(settings.backfill, Duration::from_secs(30 * 86_400));
+        assert_eq!(settings.binance_rest_url, "https://api.binance.com");
+    }
+
+    #[test]
+    fn durations_read_with_their_units() {
+        let read = settings(&[("INCHART_BACKFILL", "2h"), ("INCHART_LEASE_TTL", "1500ms")]).unwrap();
+        assert_eq!(read.backfill, Duration::from_secs(7200));
+        assert_eq!(read.lease_ttl, Duration::from_millis(1500));
+        let error = settings(&[("INCHART_BACKFILL", "2 weeks")]).unwrap_err();
+        assert!(format!("{error:#}").contains("INCHART_BACKFILL must be a duration"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `/healthz`: the process answers. `/readyz`: it can serve, meaning the
 //! database and (when configured) Redis answer; a load balancer sends
-//! traffic only while this is 200.
+//! traffic only while this is 200. It also tells how the market feed stands
+//! and whether this instance ingests.
 
 use axum::Json;
 use axum::extract::State;
@@ -31,6 +32,12 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         "status": if status == StatusCode::OK { "ready" } else { "not_ready" },
         "database": word(&database),
         "cache": { "kind": state.cache.kind(), "status": word(&cache) },
+        "market": {
+            "feed": state.live.current_status(),
+            "ingesting": state.metrics.ingest_leader.load(std::sync::atomic::Ordering::Relaxed) == 1,
+            "filled": *state.filled.borrow(),
+            "chart_connections": state.hub.connected(),
+        },
     });
     (status, Json(body))
 }

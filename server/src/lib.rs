@@ -7,5 +7,6 @@ pub mod db;
 pub mod error;
 pub mod health;
 pub mod market;
+pub mod metrics;
 pub mod startup;
 pub mod telemetry;

@@ -1,12 +1,12 @@
 //! Building and running the application. [`Application::build`] does
 //! everything `inchart serve` does before it accepts connections (connect,
-//! migrate, fill the market data, bind), and returns the bound port, so
-//! tests start the real thing on port 0.
+//! migrate, bind), and returns the bound port, so tests start the real
+//! thing on port 0. Market data fills in the background once it runs.
 
 use std::sync::Arc;
 
 use anyhow::Context;
-use app::market::{FeedSource, FeedStatus, MarketDirectory, MarketOverview};
+use app::market::{MarketDirectory, MarketOverview, Symbol};
 use app::{App, shell};
 use axum::Router;
 use axum::extract::FromRef;
@@ -19,14 +19,21 @@ use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::cache::Cache;
 use crate::config::Settings;
-use crate::market::simulated::{SimulatedFeed, now_millis};
+use crate::market::binance::rest::RestClient;
+use crate::market::ingest::{IngestSettings, Ingestor};
+use crate::market::lease::Lease;
+use crate::market::live::LiveMarket;
+use crate::market::simulated::SimulatedFeed;
 use crate::market::store::CandleStore;
-use crate::{db, health, market};
+use crate::market::ws::Hub;
+use crate::metrics::Metrics;
+use crate::{db, health, market, metrics};
 
 /// Everything a request handler may need, cloned cheaply per request.
 #[derive(Clone, FromRef)]
@@ -34,8 +41,16 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub candles: CandleStore,
     pub cache: Cache,
-    /// The symbols on offer and where their candles come from.
-    pub market: Arc<MarketOverview>,
+    /// The symbols on offer.
+    pub symbols: Arc<[Symbol]>,
+    /// The recent window of each series, its changes and the feed status.
+    pub live: LiveMarket,
+    /// This instance's chart connections.
+    pub hub: Arc<Hub>,
+    pub binance: RestClient,
+    pub metrics: Arc<Metrics>,
+    /// Whether this instance has filled the store (while it ingests).
+    pub filled: watch::Receiver<bool>,
 }
 
 /// A built application, bound to its port and ready to run.
@@ -54,22 +69,49 @@ impl Application {
         db::migrate_up(&connection).await?;
         let cache = Cache::connect(settings.redis_url.as_ref(), &settings.cache_prefix).await?;
         let candles = CandleStore::new(connection);
-
-        let feed = SimulatedFeed::new(settings.symbols.clone(), settings.sim_history);
-        let filled_at = now_millis();
-        candles.claim_for(FeedSource::Simulated, filled_at).await?;
-        let written = feed
-            .fill(&candles, filled_at)
-            .await
-            .context("while filling the simulated feed")?;
-        tracing::info!(written, "simulated market data is filled up to now");
-        let background = vec![feed.run(candles.clone(), settings.sim_tick, filled_at).boxed()];
-
-        let market = Arc::new(MarketOverview {
+        let metrics = Arc::new(Metrics::default());
+        let live = LiveMarket::connect(
+            settings.redis_url.as_ref(),
+            &settings.cache_prefix,
+            settings.live_window,
+        )
+        .await?;
+        let hub = Arc::new(Hub::new(settings.ws_max_clients, metrics.clone()));
+        let binance = RestClient::new(&settings.binance_rest_url, metrics.clone())?;
+        let lease = Lease::new(
+            settings.redis_url.as_ref(),
+            &settings.cache_prefix,
+            settings.lease_ttl,
+        )
+        .await?;
+        let (filled_sender, filled) = watch::channel(false);
+        let ingestor = Ingestor {
             symbols: settings.symbols.clone(),
-            source: FeedSource::Simulated,
-            status: FeedStatus::Simulated,
-        });
+            settings: IngestSettings {
+                feed: settings.feed,
+                stream_url: settings.binance_ws_url.clone(),
+                backfill: settings.backfill,
+                rollover: settings.stream_rollover,
+                retry: settings.retry_max,
+                window: settings.live_window,
+            },
+            store: candles.clone(),
+            live: live.clone(),
+            rest: binance.clone(),
+            lease,
+            simulated: SimulatedFeed::new(settings.symbols.clone(), settings.sim_history),
+            sim_tick: settings.sim_tick,
+            metrics: metrics.clone(),
+            filled: filled_sender,
+        };
+        // Subscribed before anything runs, so the hub misses nothing.
+        let events = live.subscribe();
+        let background = vec![
+            ingestor.run().boxed(),
+            live.clone().listen().boxed(),
+            hub.clone().run(events).boxed(),
+        ];
+
         let leptos_options = LeptosOptions::builder()
             .output_name("inchart")
             .site_root(settings.site_root.to_string_lossy().as_ref())
@@ -80,7 +122,12 @@ impl Application {
             leptos_options,
             candles,
             cache: cache.clone(),
-            market,
+            symbols: settings.symbols.clone().into(),
+            live,
+            hub,
+            binance,
+            metrics,
+            filled,
         };
 
         let listener = TcpListener::bind(settings.listen)
@@ -123,30 +170,45 @@ impl Application {
     }
 }
 
+/// What the pages are told of the market, read anew for every request so
+/// that the feed's status is current.
+fn market_directory(state: &AppState) -> impl Fn() -> MarketDirectory + Clone + Send + Sync + 'static {
+    let live = state.live.clone();
+    let symbols = state.symbols.clone();
+    move || {
+        let status = live.current_status();
+        MarketDirectory(MarketOverview {
+            source: status.source(),
+            status,
+            symbols: symbols.to_vec(),
+        })
+    }
+}
+
 fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let directory = MarketDirectory(MarketOverview::clone(&state.market));
+    let directory = market_directory(&state);
     let server_fn_directory = directory.clone();
     let options = state.leptos_options.clone();
 
     Router::new()
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
+        .route("/metrics", get(metrics::serve))
+        .route("/ws", get(market::ws::upgrade))
         .route("/api/v1/candles", get(market::api::candles))
+        .route("/api/v1/symbols", get(market::symbols::search))
         .route(
             "/api/{*fn_name}",
             axum::routing::post(move |request: axum::extract::Request| {
                 let directory = server_fn_directory.clone();
-                leptos_axum::handle_server_fns_with_context(
-                    move || provide_context(directory.clone()),
-                    request,
-                )
+                leptos_axum::handle_server_fns_with_context(move || provide_context(directory()), request)
             }),
         )
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(directory.clone()),
+            move || provide_context(directory()),
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))

@@ -4,7 +4,8 @@
 //! Binance's klines: from `start` forwards when it is given, otherwise the
 //! most recent `limit` candles up to `end` (or now). Every bad parameter is
 //! a 400 naming the field. A read made only of closed, gap-free candles
-//! never changes, so it is kept in the cache and served from there.
+//! never changes, so it is kept in the cache and served from there. A read
+//! of the newest candles is served from the live window when it holds them.
 
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::live::SeriesKey;
 use super::simulated::now_millis;
 use super::store::CandleRange;
 use crate::error::ApiError;
@@ -50,7 +52,10 @@ pub async fn candles(
     State(state): State<AppState>,
     Query(query): Query<CandleQuery>,
 ) -> Result<Response, ApiError> {
-    let request = validate(query, &state.market.symbols)?;
+    let request = validate(query, &state.symbols)?;
+    if let Some(body) = from_window(&state, &request).await {
+        return Ok(json_response(body, "window"));
+    }
     let now = now_millis();
     let cache_key = cacheable(&request, now).then(|| cache_key(&request));
 
@@ -73,7 +78,7 @@ pub async fn candles(
     let series = CandleSeries {
         symbol: request.symbol,
         interval: request.interval,
-        source: state.market.source,
+        source: state.live.current_status().source(),
         candles,
     };
     let body = serde_json::to_vec(&series).context("while encoding candles")?;
@@ -84,6 +89,47 @@ pub async fn candles(
         tracing::warn!(error = format!("{error:#}"), "cache write failed");
     }
     Ok(json_response(body, "miss"))
+}
+
+/// The newest candles of a series straight from the live window, already
+/// encoded, when the window holds all of them without a gap. Only reads of
+/// the latest candles (no `start`, no `end`) qualify: the chart's first read.
+async fn from_window(state: &AppState, request: &CandleRequest) -> Option<Vec<u8>> {
+    if request.range.start.is_some() || request.range.end.is_some() {
+        return None;
+    }
+    let key = SeriesKey::new(&request.symbol, request.interval);
+    let limit = usize::try_from(request.range.limit).ok()?;
+    let candles = match state.live.recent(&key, None, limit).await {
+        Ok(candles) => candles,
+        Err(error) => {
+            tracing::warn!(error = format!("{error:#}"), "window read failed; reading the database");
+            return None;
+        }
+    };
+    let (first, last) = (candles.first()?, candles.last()?);
+    let whole = candles.len() == limit
+        && last.open_time - first.open_time == (limit as i64 - 1) * request.interval.millis();
+    if !whole {
+        return None;
+    }
+    let source = serde_json::to_string(&state.live.current_status().source()).ok()?;
+    let mut body = Vec::with_capacity(96 + candles.iter().map(|c| c.json.len() + 1).sum::<usize>());
+    body.extend_from_slice(br#"{"symbol":""#);
+    body.extend_from_slice(request.symbol.as_str().as_bytes());
+    body.extend_from_slice(br#"","interval":""#);
+    body.extend_from_slice(request.interval.as_str().as_bytes());
+    body.extend_from_slice(br#"","source":"#);
+    body.extend_from_slice(source.as_bytes());
+    body.extend_from_slice(br#","candles":["#);
+    for (index, candle) in candles.iter().enumerate() {
+        if index > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(candle.json.as_bytes());
+    }
+    body.extend_from_slice(b"]}");
+    Some(body)
 }
 
 fn json_response(body: Vec<u8>, cache: &'static str) -> Response {

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use app::market::{Candle, Interval, Symbol};
 
+use super::live::{LiveMarket, SeriesKey, now_micros};
 use super::store::{CandleStore, SeriesCandles};
 
 /// (period in minutes, amplitude of the log price).
@@ -69,8 +70,9 @@ impl SimulatedFeed {
     /// Moves the forming candles every `tick` until the task is dropped,
     /// starting from the candles that were forming at `filled_at_ms` (the
     /// time of the last [`SimulatedFeed::fill`]). Each tick is written in
-    /// one transaction; a failed one is logged and redone on the next tick.
-    pub async fn run(self, store: CandleStore, tick: Duration, filled_at_ms: i64) {
+    /// one transaction, then published to the live market; a failed one is
+    /// logged and redone on the next tick.
+    pub async fn run(self, store: CandleStore, live: LiveMarket, tick: Duration, filled_at_ms: i64) {
         let mut since = filled_at_ms;
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -99,7 +101,19 @@ impl SimulatedFeed {
                 .collect();
             match store.upsert_all(&series).await {
                 Ok(()) => since = now,
-                Err(error) => tracing::warn!(error = format!("{error:#}"), "simulated tick not stored"),
+                Err(error) => {
+                    tracing::warn!(error = format!("{error:#}"), "simulated tick not stored");
+                    continue;
+                }
+            }
+            let received_us = now_micros();
+            for (symbol, interval, candles) in &updates {
+                let key = SeriesKey::new(symbol, *interval);
+                for candle in candles {
+                    if let Err(error) = live.publish(&key, candle, now, received_us).await {
+                        tracing::warn!(error = format!("{error:#}"), "simulated tick not published");
+                    }
+                }
             }
         }
     }

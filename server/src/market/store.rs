@@ -9,7 +9,8 @@ use anyhow::Context;
 use app::market::{Candle, FeedSource, Interval, Symbol};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
 };
 
 use super::entity::{self, Column, Entity as Candles};
@@ -161,6 +162,40 @@ impl CandleStore {
             .await
             .with_context(|| format!("while reading the newest {symbol} {interval} candle"))?;
         Ok(newest.map(|row| row.open_time))
+    }
+
+    /// How many candles of a series open from `first` to `last` (inclusive).
+    pub async fn count_between(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+        first: i64,
+        last: i64,
+    ) -> anyhow::Result<u64> {
+        Candles::find()
+            .filter(Column::Symbol.eq(symbol.as_str()))
+            .filter(Column::Interval.eq(interval.as_str()))
+            .filter(Column::OpenTime.between(first, last))
+            .count(&self.db)
+            .await
+            .with_context(|| format!("while counting {symbol} {interval} candles"))
+    }
+
+    /// Deletes the candles of a series opening before `open_time`.
+    pub async fn delete_before(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+        open_time: i64,
+    ) -> anyhow::Result<u64> {
+        let result = Candles::delete_many()
+            .filter(Column::Symbol.eq(symbol.as_str()))
+            .filter(Column::Interval.eq(interval.as_str()))
+            .filter(Column::OpenTime.lt(open_time))
+            .exec(&self.db)
+            .await
+            .with_context(|| format!("while deleting old {symbol} {interval} candles"))?;
+        Ok(result.rows_affected)
     }
 
     /// The feed that wrote the stored candles, if any has.

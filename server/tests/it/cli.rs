@@ -1,27 +1,10 @@
 //! The `inchart` binary as an operator runs it: `migrate`, a bad setting,
 //! and `serve` stopping cleanly on SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Db, fresh_database, site_root};
-
-const INCHART: &str = env!("CARGO_BIN_EXE_inchart");
-
-fn inchart(database_url: &str) -> Command {
-    let mut command = Command::new(INCHART);
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", database_url)
-        .env("INCHART_LISTEN", "127.0.0.1:0")
-        .env("INCHART_SYMBOLS", "BTCUSDT")
-        .env("INCHART_SIM_HISTORY", "50")
-        .env("LEPTOS_SITE_ROOT", site_root())
-        .env("NO_COLOR", "1");
-    command
-}
+use crate::helpers::{Db, fresh_database, inchart, serve};
 
 #[tokio::test]
 async fn migrate_applies_lists_and_reverts_the_schema() {
@@ -63,24 +46,8 @@ async fn a_bad_setting_stops_the_start_with_a_message() {
 #[tokio::test]
 async fn serve_stops_cleanly_on_sigterm() {
     let url = fresh_database(Db::Sqlite).await;
-    let mut child = inchart(&url)
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("inchart serve starts");
-
-    // The port is in the "ready" log line.
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
-    let port: u16 = loop {
-        let line = lines
-            .next()
-            .expect("a ready line before the output ends")
-            .unwrap();
-        if let Some(rest) = line.split("port=").nth(1) {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
+    let mut served = serve(inchart(&url));
+    let (child, port) = (&mut served.child, served.port);
     let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
         .await
         .unwrap();
@@ -100,7 +67,7 @@ async fn serve_stops_cleanly_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "exit status {status}");
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let rest = served.logs_after_exit();
     assert!(
         rest.iter().any(|line| line.contains("SIGTERM received")),
         "{rest:?}"

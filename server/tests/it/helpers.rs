@@ -6,7 +6,10 @@
 //! SQLite a fresh file; Redis (`INCHART_TEST_REDIS_URL`, default
 //! `redis://127.0.0.1:6379`) a fresh key prefix.
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use inchart::config::Settings;
 use inchart::startup::Application;
@@ -92,6 +95,11 @@ pub async fn spawn_app(db: Db, cache: CacheKind) -> TestApp {
 
 /// Like [`spawn_app`], with extra environment settings.
 pub async fn spawn_app_with(db: Db, cache: CacheKind, extra: &[(&str, &str)]) -> TestApp {
+    // `RUST_LOG=inchart=debug cargo test … -- --nocapture` shows the apps' logs.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let database_url = fresh_database(db).await;
     let prefix = format!("inchart-test-{}", uuid::Uuid::new_v4().simple());
     let site_root = site_root().display().to_string();
@@ -103,6 +111,8 @@ pub async fn spawn_app_with(db: Db, cache: CacheKind, extra: &[(&str, &str)]) ->
         ("INCHART_SYMBOLS".into(), SYMBOLS.into()),
         ("INCHART_SIM_HISTORY".into(), HISTORY.to_string()),
         ("LEPTOS_SITE_ROOT".into(), site_root),
+        // Tests that want Binance pass the fake's URLs and another feed.
+        ("INCHART_FEED".into(), "simulated".into()),
     ];
     if cache == CacheKind::Redis {
         env.push(("REDIS_URL".into(), redis));
@@ -116,8 +126,115 @@ pub async fn spawn_app_with(db: Db, cache: CacheKind, extra: &[(&str, &str)]) ->
     let app = Application::build(settings).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    TestApp {
+    let app = TestApp {
         address,
         client: reqwest::Client::new(),
+    };
+    app.wait_until_filled().await;
+    app
+}
+
+impl TestApp {
+    /// Waits until the app has filled its market data (it ingests alone).
+    pub async fn wait_until_filled(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let ready: serde_json::Value = self.get("/readyz").await.json().await.expect("readyz is JSON");
+            if ready["market"]["filled"] == true {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the app did not fill its market data: {ready}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The `inchart` binary, built for these tests.
+pub const INCHART: &str = env!("CARGO_BIN_EXE_inchart");
+
+/// `inchart` with a clean environment: SQLite or PostgreSQL at
+/// `database_url`, the simulated feed, one symbol, any free port.
+pub fn inchart(database_url: &str) -> Command {
+    let mut command = Command::new(INCHART);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", database_url)
+        .env("INCHART_LISTEN", "127.0.0.1:0")
+        .env("INCHART_SYMBOLS", "BTCUSDT")
+        .env("INCHART_SIM_HISTORY", "50")
+        .env("INCHART_FEED", "simulated")
+        .env("LEPTOS_SITE_ROOT", site_root())
+        .env("NO_COLOR", "1");
+    command
+}
+
+/// A running `inchart serve` process; killed when dropped. Its output is
+/// read as it comes, so that a full pipe never stalls it.
+pub struct Served {
+    pub child: Child,
+    pub port: u16,
+    logs: Arc<Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Served {
+    pub fn app(&self) -> TestApp {
+        TestApp {
+            address: format!("http://127.0.0.1:{}", self.port),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// Every log line after the "ready" one, once the process has ended.
+    pub fn logs_after_exit(&mut self) -> Vec<String> {
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        self.logs.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `command serve` and waits for its "ready" line, which names the
+/// port.
+pub fn serve(mut command: Command) -> Served {
+    let mut child = command
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("inchart serve starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+    let port: u16 = loop {
+        let line = lines
+            .next()
+            .expect("a ready line before the output ends")
+            .unwrap();
+        if let Some(rest) = line.split("port=").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let sink = logs.clone();
+    let reader = std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    Served {
+        child,
+        port,
+        logs,
+        reader: Some(reader),
     }
 }

@@ -9,5 +9,7 @@ mod api;
 mod browser;
 mod cli;
 mod helpers;
+mod instances;
+mod live;
 mod migrations;
 mod pages;

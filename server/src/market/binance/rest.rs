@@ -1,0 +1,271 @@
+//! Binance's REST market data: klines and exchange info.
+//!
+//! Policy: never risk an IP ban. Every request's weight is counted against
+//! the minute's budget (refreshed from `X-MBX-USED-WEIGHT-1M` on every
+//! answer); past [`BUDGET_SHARE`] of the limit the client waits for the next
+//! minute rather than send. A 429 or 418 stops every request until its
+//! `Retry-After` has passed, and the call is tried again after it.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use app::market::{Candle, Interval, Symbol};
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+use super::wire::{ExchangeInfo, KlineRow, Rejection};
+use crate::metrics::Metrics;
+
+/// Binance's documented default; replaced by what `exchangeInfo` states.
+const DEFAULT_WEIGHT_PER_MINUTE: u32 = 6000;
+/// The share of the minute's weight the client allows itself, leaving room
+/// for clocks that disagree on when the minute starts.
+const BUDGET_SHARE: f64 = 0.8;
+/// Rows per klines request: Binance's maximum.
+pub const KLINES_PER_REQUEST: usize = 1000;
+const KLINES_WEIGHT: u32 = 2;
+const EXCHANGE_INFO_WEIGHT: u32 = 20;
+/// How often one call is tried when told to back off.
+const ATTEMPTS: u32 = 5;
+
+/// A Binance REST client; clones share one weight budget.
+#[derive(Clone)]
+pub struct RestClient {
+    http: reqwest::Client,
+    base: Arc<str>,
+    gate: Arc<Mutex<Gate>>,
+    /// One request in flight at a time: a request already on its way when
+    /// a 429 comes back would arrive during the back-off, which is what
+    /// gets an IP banned.
+    in_flight: Arc<tokio::sync::Semaphore>,
+    metrics: Arc<Metrics>,
+}
+
+/// The minute's weight and any back-off the exchange asked for.
+#[derive(Debug)]
+struct Gate {
+    limit: u32,
+    minute: u64,
+    used: u32,
+    blocked_until: Option<Instant>,
+}
+
+impl RestClient {
+    pub fn new(base: &str, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(20))
+            .user_agent(concat!("inchart/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("while building the Binance HTTP client")?;
+        Ok(Self {
+            http,
+            base: Arc::from(base.trim_end_matches('/')),
+            gate: Arc::new(Mutex::new(Gate {
+                limit: DEFAULT_WEIGHT_PER_MINUTE,
+                minute: current_minute(),
+                used: 0,
+                blocked_until: None,
+            })),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(1)),
+            metrics,
+        })
+    }
+
+    /// The exchange's symbols and limits; also adopts its weight limit.
+    pub async fn exchange_info(&self) -> anyhow::Result<ExchangeInfo> {
+        let body = self
+            .get("/api/v3/exchangeInfo", &[], EXCHANGE_INFO_WEIGHT)
+            .await?;
+        let info: ExchangeInfo =
+            serde_json::from_slice(&body).context("exchangeInfo is not in Binance's shape")?;
+        if let Some(limit) = info.weight_per_minute() {
+            self.lock().limit = limit;
+        }
+        Ok(info)
+    }
+
+    /// Up to [`KLINES_PER_REQUEST`] klines of a series from `start` on,
+    /// ascending. Rows that fail the checks are dropped and counted.
+    pub async fn klines_from(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+        start: i64,
+    ) -> anyhow::Result<Vec<KlineRow>> {
+        let query = [
+            ("symbol", symbol.to_string()),
+            ("interval", interval.as_str().to_string()),
+            ("startTime", start.to_string()),
+            ("limit", KLINES_PER_REQUEST.to_string()),
+        ];
+        let body = self.get("/api/v3/klines", &query, KLINES_WEIGHT).await?;
+        serde_json::from_slice(&body)
+            .with_context(|| format!("{symbol} {interval} klines are not in Binance's shape"))
+    }
+
+    /// Every candle of a series from `start` up to the forming one. A row
+    /// followed by a newer one is closed; the newest is taken as forming
+    /// (its close, if it has closed, arrives on the stream).
+    pub async fn candles_since(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+        start: i64,
+    ) -> anyhow::Result<Vec<Candle>> {
+        let mut candles: Vec<Candle> = Vec::new();
+        let mut from = start;
+        loop {
+            let rows = self.klines_from(symbol, interval, from).await?;
+            let full = rows.len() >= KLINES_PER_REQUEST;
+            for row in &rows {
+                if candles
+                    .last()
+                    .is_some_and(|last| row.open_time() <= last.open_time)
+                {
+                    self.metrics.binance_rejected(Rejection::BadTime);
+                    continue;
+                }
+                match row.to_candle(interval, true) {
+                    Ok(candle) => candles.push(candle),
+                    Err(rejection) => self.metrics.binance_rejected(rejection),
+                }
+            }
+            match (full, candles.last()) {
+                (true, Some(last)) => from = last.open_time + interval.millis(),
+                _ => break,
+            }
+        }
+        if let Some(newest) = candles.last_mut() {
+            newest.closed = false;
+        }
+        Ok(candles)
+    }
+
+    /// Whether Binance answers at all (weight 1).
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        self.get("/api/v3/ping", &[], 1).await.map(drop)
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, String)], weight: u32) -> anyhow::Result<Vec<u8>> {
+        let url = format!("{}{path}", self.base);
+        for attempt in 1..=ATTEMPTS {
+            let _turn = self
+                .in_flight
+                .acquire()
+                .await
+                .context("the Binance client is shut down")?;
+            self.wait_for_budget(weight).await;
+            self.metrics.binance_rest_request();
+            let response = self
+                .http
+                .get(&url)
+                .query(query)
+                .send()
+                .await
+                .with_context(|| format!("while calling Binance {path}"))?;
+            let status = response.status();
+            self.note_weight(response.headers());
+            if status == StatusCode::TOO_MANY_REQUESTS || status.as_u16() == 418 {
+                let wait = retry_after(response.headers());
+                self.metrics.binance_rate_limited();
+                tracing::warn!(
+                    %status,
+                    wait_ms = wait.as_millis() as u64,
+                    attempt,
+                    "Binance asked us to back off; every request waits"
+                );
+                self.block_for(wait);
+                continue;
+            }
+            let body = response
+                .bytes()
+                .await
+                .with_context(|| format!("while reading Binance {path}"))?;
+            if !status.is_success() {
+                bail!(
+                    "Binance {path} answered {status}: {}",
+                    String::from_utf8_lossy(&body[..body.len().min(200)])
+                );
+            }
+            return Ok(body.to_vec());
+        }
+        bail!("Binance {path} kept asking us to back off ({ATTEMPTS} attempts)")
+    }
+
+    /// Sleeps until a request of `weight` fits: after any back-off, and in
+    /// the next minute when this one's budget is spent. Then counts it.
+    async fn wait_for_budget(&self, weight: u32) {
+        loop {
+            let wait = {
+                let mut gate = self.lock();
+                let now = Instant::now();
+                let minute = current_minute();
+                if minute != gate.minute {
+                    gate.minute = minute;
+                    gate.used = 0;
+                }
+                let budget = (f64::from(gate.limit) * BUDGET_SHARE) as u32;
+                match gate.blocked_until {
+                    Some(until) if until > now => until - now,
+                    _ if gate.used + weight > budget => until_next_minute(),
+                    _ => {
+                        gate.blocked_until = None;
+                        gate.used += weight;
+                        return;
+                    }
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn note_weight(&self, headers: &HeaderMap) {
+        let used = headers
+            .get("x-mbx-used-weight-1m")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|text| text.parse::<u32>().ok());
+        if let Some(used) = used {
+            let mut gate = self.lock();
+            gate.minute = current_minute();
+            gate.used = used;
+        }
+    }
+
+    fn block_for(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut gate = self.lock();
+        gate.blocked_until = Some(gate.blocked_until.map_or(until, |at| at.max(until)));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Gate> {
+        self.gate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// `Retry-After` in seconds; a minute when it is missing, as Binance's
+/// weight window is a minute.
+fn retry_after(headers: &HeaderMap) -> Duration {
+    headers
+        .get(RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.trim().parse::<u64>().ok())
+        .map_or(Duration::from_secs(60), Duration::from_secs)
+}
+
+fn current_minute() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() / 60)
+}
+
+fn until_next_minute() -> Duration {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let into_minute = now.as_millis() % 60_000;
+    Duration::from_millis(u64::try_from(60_000 - into_minute).unwrap_or(60_000) + 50)
+}

@@ -1,0 +1,498 @@
+//! `/ws`: live candles for charts (the protocol is `app::live`).
+//!
+//! The [`Hub`] hands every change it hears of to the clients following its
+//! series. Each client has a small pending slot: a newer version of a
+//! waiting candle replaces it, and at most [`PENDING_PER_SERIES`] candles of
+//! a series wait (the oldest goes first; both are counted as coalesced). So
+//! a slow client costs a bounded amount of memory however far behind it
+//! falls, and the server never buffers for it. A client whose socket does not take a write within
+//! [`WRITE_TIMEOUT`] is dropped and counted.
+//!
+//! Policy: every client sees each series in ascending open time; a change
+//! older than what the client already holds is not sent.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use app::live::{
+    ClientMessage, DEFAULT_SNAPSHOT, ErrorCode, HEARTBEAT_MS, MAX_CLIENT_FRAME, MAX_SNAPSHOT,
+    MAX_SUBSCRIPTIONS, ServerMessage,
+};
+use app::market::{Candle, Symbol};
+use axum::extract::State;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use futures::SinkExt;
+use tokio::sync::{Notify, broadcast};
+
+use super::live::{CandleChange, LiveEvent, LiveMarket, SeriesKey, now_micros};
+use super::simulated::now_millis;
+use crate::metrics::Metrics;
+use crate::startup::AppState;
+
+/// How long one batch of writes to a client may take before it is dropped.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// A client silent (not even a pong) for this long is gone.
+const IDLE_LIMIT: Duration = Duration::from_millis(HEARTBEAT_MS * 4);
+/// Bytes tungstenite reads per call; its default (128 KiB) would be most of
+/// a client's memory, while client frames are at most a few hundred bytes.
+const READ_BUFFER: usize = 4 * 1024;
+/// Frames larger than this end the connection; frames above
+/// [`MAX_CLIENT_FRAME`] but below it get an error frame.
+const MAX_PROTOCOL_FRAME: usize = 64 * 1024;
+
+/// The most candles of one series waiting for a client. A newer version of
+/// a waiting candle replaces it; past this many, the oldest waiting candle
+/// goes (a chart notices the hole in open times and reads it from the API).
+const PENDING_PER_SERIES: usize = 4;
+
+/// The clients of this instance, by the series they follow.
+pub struct Hub {
+    series: RwLock<HashMap<SeriesKey, Vec<Arc<Client>>>>,
+    connected: AtomicUsize,
+    max_clients: usize,
+    next_id: AtomicUsize,
+    metrics: Arc<Metrics>,
+}
+
+/// One client's mailbox, shared between the hub and its connection task.
+pub struct Client {
+    id: usize,
+    pending: Mutex<Vec<Queued>>,
+    wake: Notify,
+}
+
+/// A change waiting for one client, holding its share of the delivery.
+struct Queued {
+    change: Arc<CandleChange>,
+    _delivery: DeliveryShare,
+}
+
+/// Counts the clients a change still has to reach; when the last share is
+/// dropped (written, superseded or its client gone) the fan-out time is
+/// recorded.
+struct Delivery {
+    remaining: AtomicUsize,
+    received_us: i64,
+    metrics: Arc<Metrics>,
+}
+
+struct DeliveryShare(Arc<Delivery>);
+
+impl Drop for DeliveryShare {
+    fn drop(&mut self) {
+        if self.0.remaining.fetch_sub(1, Relaxed) == 1 {
+            let micros = (now_micros() - self.0.received_us).max(0);
+            self.0.metrics.ws_fanout.record_micros(micros as u64);
+        }
+    }
+}
+
+impl Hub {
+    pub fn new(max_clients: usize, metrics: Arc<Metrics>) -> Self {
+        Self {
+            series: RwLock::new(HashMap::new()),
+            connected: AtomicUsize::new(0),
+            max_clients,
+            next_id: AtomicUsize::new(0),
+            metrics,
+        }
+    }
+
+    /// Hands changes to clients until the live market stops.
+    pub async fn run(self: Arc<Self>, mut events: broadcast::Receiver<LiveEvent>) {
+        loop {
+            match events.recv().await {
+                Ok(LiveEvent::Candle(change)) => self.dispatch(&change),
+                // Each client watches the status itself.
+                Ok(LiveEvent::Status(_)) => {}
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "the WebSocket hub fell behind and skipped changes");
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    fn dispatch(&self, change: &Arc<CandleChange>) {
+        let series = read(&self.series);
+        let Some(clients) = series.get(&change.key) else {
+            return;
+        };
+        let delivery = Arc::new(Delivery {
+            remaining: AtomicUsize::new(clients.len()),
+            received_us: change.received_us,
+            metrics: self.metrics.clone(),
+        });
+        for client in clients {
+            let queued = Queued {
+                change: change.clone(),
+                _delivery: DeliveryShare(delivery.clone()),
+            };
+            let mut pending = lock(&client.pending);
+            let same_candle = pending.iter_mut().find(|old| {
+                old.change.key == change.key && old.change.candle.open_time == change.candle.open_time
+            });
+            match same_candle {
+                Some(old) => {
+                    *old = queued;
+                    self.metrics.ws_coalesced.fetch_add(1, Relaxed);
+                }
+                None => {
+                    let queued_of_series = pending.iter().filter(|old| old.change.key == change.key).count();
+                    if queued_of_series >= PENDING_PER_SERIES
+                        && let Some(oldest) = pending.iter().position(|old| old.change.key == change.key)
+                    {
+                        pending.remove(oldest);
+                        self.metrics.ws_coalesced.fetch_add(1, Relaxed);
+                    }
+                    pending.push(queued);
+                }
+            }
+            drop(pending);
+            client.wake.notify_one();
+        }
+    }
+
+    fn follow(&self, key: &SeriesKey, client: &Arc<Client>) {
+        write(&self.series)
+            .entry(key.clone())
+            .or_default()
+            .push(client.clone());
+        self.metrics.ws_subscriptions.fetch_add(1, Relaxed);
+    }
+
+    fn unfollow(&self, key: &SeriesKey, client: &Client) {
+        let mut series = write(&self.series);
+        if let Some(clients) = series.get_mut(key) {
+            if let Some(index) = clients.iter().position(|other| other.id == client.id) {
+                clients.swap_remove(index);
+                self.metrics.ws_subscriptions.fetch_sub(1, Relaxed);
+            }
+            if clients.is_empty() {
+                series.remove(key);
+            }
+        }
+        lock(&client.pending).retain(|queued| &queued.change.key != key);
+    }
+
+    /// Counts a new client in, unless the instance is full.
+    fn admit(self: &Arc<Self>) -> Option<Admission> {
+        let before = self.connected.fetch_add(1, Relaxed);
+        if before >= self.max_clients {
+            self.connected.fetch_sub(1, Relaxed);
+            return None;
+        }
+        self.metrics.ws_clients.fetch_add(1, Relaxed);
+        Some(Admission(self.clone()))
+    }
+
+    /// Clients connected now.
+    pub fn connected(&self) -> usize {
+        self.connected.load(Relaxed)
+    }
+}
+
+/// A client's place in the hub; dropping it (the connection ended, or the
+/// upgrade never happened) frees the place.
+struct Admission(Arc<Hub>);
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.0.connected.fetch_sub(1, Relaxed);
+        self.0.metrics.ws_clients.fetch_sub(1, Relaxed);
+    }
+}
+
+pub async fn upgrade(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    let Some(admission) = state.hub.admit() else {
+        state.metrics.ws_refused.fetch_add(1, Relaxed);
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this server holds its most chart connections",
+        )
+            .into_response();
+    };
+    upgrade
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(4 * 1024 * 1024)
+        .max_message_size(MAX_PROTOCOL_FRAME)
+        .max_frame_size(MAX_PROTOCOL_FRAME)
+        .on_upgrade(move |socket| async move {
+            let connection = Connection {
+                hub: admission.0.clone(),
+                live: state.live.clone(),
+                carried: state.symbols.clone(),
+                metrics: state.metrics.clone(),
+                client: Arc::new(Client {
+                    id: admission.0.next_id.fetch_add(1, Relaxed),
+                    pending: Mutex::new(Vec::new()),
+                    wake: Notify::new(),
+                }),
+                following: HashMap::new(),
+            };
+            connection.serve(socket).await;
+            drop(admission);
+        })
+}
+
+/// What a client last received of a series.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sent {
+    newest: Option<Candle>,
+}
+
+impl Sent {
+    fn accepts(&self, candle: &Candle) -> bool {
+        match &self.newest {
+            None => true,
+            Some(newest) => {
+                candle.open_time > newest.open_time
+                    || (candle.open_time == newest.open_time && super::live::supersedes(candle, newest))
+            }
+        }
+    }
+}
+
+struct Connection {
+    hub: Arc<Hub>,
+    live: LiveMarket,
+    carried: Arc<[Symbol]>,
+    metrics: Arc<Metrics>,
+    client: Arc<Client>,
+    following: HashMap<SeriesKey, Sent>,
+}
+
+/// Why a connection ends.
+enum End {
+    Closed,
+    Stalled,
+}
+
+impl Connection {
+    async fn serve(mut self, mut socket: WebSocket) {
+        let mut status = self.live.status();
+        let mut heartbeat = tokio::time::interval(Duration::from_millis(HEARTBEAT_MS));
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        heartbeat.reset();
+        let mut heard = Instant::now();
+        let first = ServerMessage::Status {
+            feed: *status.borrow_and_update(),
+        };
+        let mut outcome = self.send(&mut socket, &[encode(&first)]).await;
+        while outcome.is_ok() {
+            outcome = tokio::select! {
+                () = self.client.wake.notified() => self.flush_pending(&mut socket).await,
+                incoming = socket.recv() => match incoming {
+                    Some(Ok(message)) => {
+                        heard = Instant::now();
+                        self.answer(&mut socket, message).await
+                    }
+                    Some(Err(_)) | None => Err(End::Closed),
+                },
+                changed = status.changed() => match changed {
+                    Ok(()) => {
+                        let feed = *status.borrow_and_update();
+                        self.send(&mut socket, &[encode(&ServerMessage::Status { feed })]).await
+                    }
+                    Err(_) => Err(End::Closed),
+                },
+                _ = heartbeat.tick() => {
+                    if heard.elapsed() > IDLE_LIMIT {
+                        Err(End::Closed)
+                    } else {
+                        let beat = encode(&ServerMessage::Heartbeat { time: now_millis() });
+                        self.send_messages(&mut socket, vec![Message::Text(beat), Message::Ping(Default::default())]).await
+                    }
+                }
+            };
+        }
+        if let Err(End::Stalled) = outcome {
+            self.metrics.ws_slow_dropped.fetch_add(1, Relaxed);
+        }
+        for key in self.following.keys() {
+            self.hub.unfollow(key, &self.client);
+        }
+    }
+
+    async fn flush_pending(&mut self, socket: &mut WebSocket) -> Result<(), End> {
+        let batch = std::mem::take(&mut *lock(&self.client.pending));
+        let mut frames = Vec::with_capacity(batch.len());
+        for queued in &batch {
+            if let Some(sent) = self.following.get_mut(&queued.change.key)
+                && sent.accepts(&queued.change.candle)
+            {
+                sent.newest = Some(queued.change.candle);
+                frames.push(queued.change.frame.clone());
+            }
+        }
+        let result = self.send(socket, &frames).await;
+        // The shares go only now, once the socket has taken the frames.
+        drop(batch);
+        result
+    }
+
+    async fn answer(&mut self, socket: &mut WebSocket, message: Message) -> Result<(), End> {
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Binary(_) => {
+                return self
+                    .refuse(socket, ErrorCode::BadMessage, "frames are JSON text")
+                    .await;
+            }
+            Message::Close(_) => return Err(End::Closed),
+            Message::Ping(_) | Message::Pong(_) => return Ok(()),
+        };
+        if text.len() > MAX_CLIENT_FRAME {
+            let message = format!("a frame holds at most {MAX_CLIENT_FRAME} bytes");
+            return self.refuse(socket, ErrorCode::TooLarge, &message).await;
+        }
+        let request = match serde_json::from_str::<ClientMessage>(text.as_str()) {
+            Ok(request) => request,
+            Err(error) => {
+                let message = format!("not a message this server understands: {error}");
+                return self.refuse(socket, ErrorCode::BadMessage, &message).await;
+            }
+        };
+        match request {
+            ClientMessage::Subscribe {
+                symbol,
+                interval,
+                since,
+            } => {
+                if !self.carried.contains(&symbol) {
+                    let message = format!("{symbol} is not a symbol InChart carries");
+                    return self.refuse(socket, ErrorCode::UnknownSymbol, &message).await;
+                }
+                let key = SeriesKey { symbol, interval };
+                if !self.following.contains_key(&key) {
+                    if self.following.len() >= MAX_SUBSCRIPTIONS {
+                        let message = format!("a connection follows at most {MAX_SUBSCRIPTIONS} series");
+                        return self
+                            .refuse(socket, ErrorCode::TooManySubscriptions, &message)
+                            .await;
+                    }
+                    // Follow first, then read the window: a change landing
+                    // in between waits in the slot and is sent after the
+                    // snapshot only if it is newer.
+                    self.hub.follow(&key, &self.client);
+                    self.following.insert(key.clone(), Sent::default());
+                }
+                self.send_snapshot(socket, &key, since).await
+            }
+            ClientMessage::Unsubscribe { symbol, interval } => {
+                let key = SeriesKey { symbol, interval };
+                if self.following.remove(&key).is_some() {
+                    self.hub.unfollow(&key, &self.client);
+                }
+                let done = ServerMessage::Unsubscribed {
+                    symbol: key.symbol,
+                    interval: key.interval,
+                };
+                self.send(socket, &[encode(&done)]).await
+            }
+            ClientMessage::Ping => {
+                let beat = encode(&ServerMessage::Heartbeat { time: now_millis() });
+                self.send(socket, &[beat]).await
+            }
+        }
+    }
+
+    async fn send_snapshot(
+        &mut self,
+        socket: &mut WebSocket,
+        key: &SeriesKey,
+        since: Option<i64>,
+    ) -> Result<(), End> {
+        let limit = if since.is_some() {
+            MAX_SNAPSHOT
+        } else {
+            DEFAULT_SNAPSHOT
+        };
+        let candles = match self.live.recent(key, since, limit).await {
+            Ok(candles) => candles,
+            Err(error) => {
+                tracing::warn!(error = format!("{error:#}"), "a snapshot could not be read");
+                Vec::new()
+            }
+        };
+        if let Some(newest) = candles.last()
+            && let Ok(candle) = serde_json::from_str::<Candle>(&newest.json)
+            && let Some(sent) = self.following.get_mut(key)
+        {
+            sent.newest = Some(candle);
+        }
+        let mut frame = String::with_capacity(96 + candles.iter().map(|c| c.json.len() + 1).sum::<usize>());
+        frame.push_str(r#"{"type":"snapshot","symbol":""#);
+        frame.push_str(key.symbol.as_str());
+        frame.push_str(r#"","interval":""#);
+        frame.push_str(key.interval.as_str());
+        frame.push_str(r#"","candles":["#);
+        for (index, candle) in candles.iter().enumerate() {
+            if index > 0 {
+                frame.push(',');
+            }
+            frame.push_str(&candle.json);
+        }
+        frame.push_str("]}");
+        self.send(socket, &[frame.into()]).await
+    }
+
+    async fn refuse(&mut self, socket: &mut WebSocket, code: ErrorCode, message: &str) -> Result<(), End> {
+        self.metrics.ws_bad_frames.fetch_add(1, Relaxed);
+        let error = ServerMessage::Error {
+            code,
+            message: message.to_string(),
+        };
+        self.send(socket, &[encode(&error)]).await
+    }
+
+    async fn send(&self, socket: &mut WebSocket, frames: &[Utf8Bytes]) -> Result<(), End> {
+        self.send_messages(socket, frames.iter().cloned().map(Message::Text).collect())
+            .await
+    }
+
+    /// Writes `messages` in one flush, or gives up on a client that does
+    /// not take them within [`WRITE_TIMEOUT`].
+    async fn send_messages(&self, socket: &mut WebSocket, messages: Vec<Message>) -> Result<(), End> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let count = messages.len() as u64;
+        let write = async {
+            for message in messages {
+                socket.feed(message).await?;
+            }
+            socket.flush().await
+        };
+        match tokio::time::timeout(WRITE_TIMEOUT, write).await {
+            Ok(Ok(())) => {
+                self.metrics.ws_frames_sent.fetch_add(count, Relaxed);
+                Ok(())
+            }
+            Ok(Err(_)) => Err(End::Closed),
+            Err(_) => Err(End::Stalled),
+        }
+    }
+}
+
+fn encode(message: &ServerMessage) -> Utf8Bytes {
+    // These messages hold only strings, numbers and enums: they always encode.
+    serde_json::to_string(message).unwrap_or_default().into()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,126 @@
+//! Two `inchart serve` processes on one PostgreSQL and one Redis, as a
+//! horizontally scaled deployment runs: one ingests, both serve every
+//! chart, and when the ingesting one dies the other takes over without a
+//! gap.
+
+use std::time::{Duration, Instant};
+
+use app::live::{ClientMessage, ServerMessage};
+use app::market::Interval;
+use inchart_fakes::binance::FakeBinanceConfig;
+use serde_json::Value;
+
+use crate::helpers::{Db, Served, TestApp, fresh_database, inchart, redis_url, serve};
+use crate::live::{
+    assert_converges, binance_env, btc, candle_update, connect, fake_binance, next_matching, send,
+};
+
+async fn readiness(app: &TestApp) -> Value {
+    app.get("/readyz").await.json().await.unwrap()
+}
+
+async fn wait_for(app: &TestApp, what: &str, check: impl Fn(&Value) -> bool) -> Duration {
+    let started = Instant::now();
+    loop {
+        let ready = readiness(app).await;
+        if check(&ready) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never {what}: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_other_instance_serves_live_candles_and_takes_over_without_a_gap() {
+    let fake = fake_binance(FakeBinanceConfig::default()).await;
+    let database_url = fresh_database(Db::Postgres).await;
+    let prefix = format!("inchart-test-{}", uuid::Uuid::new_v4().simple());
+    let start = || {
+        let mut command = inchart(&database_url);
+        command
+            .env("REDIS_URL", redis_url())
+            .env("INCHART_CACHE_PREFIX", &prefix)
+            .env("INCHART_SYMBOLS", "BTCUSDT,ETHUSDT");
+        for (key, value) in binance_env(&fake) {
+            command.env(key, value);
+        }
+        serve(command)
+    };
+
+    let first: Served = start();
+    let leader = first.app();
+    wait_for(&leader, "ingesting and filled", |r| {
+        r["market"]["ingesting"] == true && r["market"]["filled"] == true
+    })
+    .await;
+    let second = start();
+    let follower = second.app();
+    wait_for(&follower, "ready", |r| {
+        r["status"] == "ready" && r["market"]["feed"] == "live"
+    })
+    .await;
+    assert_eq!(
+        readiness(&follower).await["market"]["ingesting"],
+        false,
+        "two instances ingest"
+    );
+
+    // An update the leader ingests reaches a chart connected to the other.
+    let mut ws = connect(&follower.address).await;
+    send(
+        &mut ws,
+        &ClientMessage::Subscribe {
+            symbol: btc(),
+            interval: Interval::M1,
+            since: None,
+        },
+    )
+    .await;
+    next_matching(&mut ws, |m| {
+        matches!(m, ServerMessage::Snapshot { .. }).then_some(())
+    })
+    .await;
+    fake.tick();
+    let update = candle_update(&mut ws, &btc(), Interval::M1).await;
+    assert_eq!(
+        update.trades,
+        fake.candles(&btc(), Interval::M1).last().unwrap().trades
+    );
+
+    // The leader dies without a word; the market moves on meanwhile.
+    let from = Interval::M1.open_time_of(fake.now_ms() - 3_600_000);
+    let mut first = first;
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let killed = Instant::now();
+    fake.advance(Duration::from_secs(3 * 60));
+    wait_for(&follower, "ingesting", |r| r["market"]["ingesting"] == true).await;
+    let handover = killed.elapsed();
+    assert!(
+        handover < Duration::from_secs(10),
+        "took {handover:?} to take over"
+    );
+
+    assert_converges(&follower, &fake, &btc(), Interval::M1, from).await;
+    assert_converges(
+        &follower,
+        &fake,
+        &btc(),
+        Interval::M5,
+        Interval::M5.open_time_of(from),
+    )
+    .await;
+    fake.tick();
+    let newest = fake.candles(&btc(), Interval::M1).last().copied().unwrap();
+    let heard = loop {
+        let candle = candle_update(&mut ws, &btc(), Interval::M1).await;
+        if candle.open_time == newest.open_time && candle.trades == newest.trades {
+            break candle;
+        }
+    };
+    assert_eq!(heard.close, newest.close);
+}
