@@ -241,6 +241,8 @@ mod browser {
     }
 
     /// Draws the live candles of the series on screen that keep its order.
+    /// A hole between the newest candle and a newer one (the server drops
+    /// a slow client's oldest waiting candles) is read from the API.
     fn apply_live(
         chart: StoredValue<Option<BridgeChart>, LocalStorage>,
         shown: StoredValue<Shown, LocalStorage>,
@@ -248,20 +250,30 @@ mod browser {
         interval: Interval,
         candles: &[Candle],
     ) {
-        let admitted: Vec<Ohlcv> = shown
+        let mut holes = Vec::new();
+        let (admitted, generation): (Vec<Ohlcv>, u64) = shown
             .try_update_value(|s| {
                 let on_screen = s
                     .series
                     .as_ref()
                     .is_some_and(|(sym, int)| sym == symbol && *int == interval);
                 if !on_screen {
-                    return Vec::new();
+                    return (Vec::new(), s.generation);
                 }
-                candles
-                    .iter()
-                    .filter(|candle| s.edge.admit(candle.open_time))
-                    .map(to_ohlcv)
-                    .collect()
+                let mut admitted = Vec::new();
+                for candle in candles {
+                    let before = s.edge.newest();
+                    if !s.edge.admit(candle.open_time) {
+                        continue;
+                    }
+                    if let Some(newest) = before
+                        && candle.open_time > newest + interval.millis()
+                    {
+                        holes.push((newest + 1, candle.open_time - 1));
+                    }
+                    admitted.push(to_ohlcv(candle));
+                }
+                (admitted, s.generation)
             })
             .unwrap_or_default();
         if admitted.is_empty() {
@@ -274,6 +286,31 @@ mod browser {
                 }
             }
         });
+        for (start, end) in holes {
+            let url = format!(
+                "/api/v1/candles?symbol={symbol}&interval={interval}&start={start}&end={end}&limit={INITIAL_CANDLES}"
+            );
+            spawn_local(async move {
+                let Ok(series) = fetch_series(&url).await else {
+                    return;
+                };
+                if shown.try_with_value(|s| s.generation) != Some(generation) {
+                    return;
+                }
+                chart.with_value(|slot| {
+                    if let Some(chart) = slot {
+                        // Inserted in order, between the candles around the hole.
+                        for candle in series
+                            .candles
+                            .iter()
+                            .filter(|c| (start..=end).contains(&c.open_time))
+                        {
+                            chart.upsert_candle(&to_ohlcv(candle));
+                        }
+                    }
+                });
+            });
+        }
     }
 
     /// Fetches the candles before the oldest one once the view comes near
