@@ -4,10 +4,17 @@
 //! component loads the chart bundle, fetches the candles from the API and
 //! mounts the chart once. A new symbol or interval replaces the candles in
 //! the same chart; the container's size and the page's theme are followed;
-//! leaving the page destroys the Vue instance.
+//! leaving the page destroys the Vue instance and closes the live
+//! connection.
+//!
+//! Live candles arrive over `/ws` ([`super::live`]); scrolling back to
+//! within [`HISTORY_MARGIN`] candles of the oldest one loads the
+//! [`INITIAL_CANDLES`] before it, one request at a time, until the API has
+//! no more.
 
 use leptos::prelude::*;
 
+use super::live::FeedIndicator;
 use crate::market::{Interval, Symbol};
 
 /// What the trader sees while the chart is not drawn.
@@ -28,18 +35,24 @@ impl ChartState {
     }
 }
 
-/// How many candles the chart asks for at first: the API's maximum.
+/// How many candles the chart asks for at a time: the API's maximum.
 pub const INITIAL_CANDLES: u32 = 1000;
 
+/// Older candles are fetched when the view starts this many candles or
+/// fewer after the oldest one loaded.
+pub const HISTORY_MARGIN: i64 = 100;
+
+/// The trading-vue-js chart of `symbol` at `interval`. `indicator` shows
+/// the state of its live connection.
 #[component]
-pub fn Chart(symbol: Signal<Symbol>, interval: Signal<Interval>) -> impl IntoView {
+pub fn Chart(symbol: Signal<Symbol>, interval: Signal<Interval>, indicator: FeedIndicator) -> impl IntoView {
     let canvas_host = NodeRef::<leptos::html::Div>::new();
     let state = RwSignal::new(ChartState::Loading);
 
     #[cfg(feature = "hydrate")]
-    browser::drive(canvas_host, symbol, interval, state);
+    browser::drive(canvas_host, symbol, interval, state, indicator);
     #[cfg(not(feature = "hydrate"))]
-    let _ = (symbol, interval);
+    let _ = (symbol, interval, indicator);
 
     view! {
         <section class="chart" data-chart="" data-state=move || state.with(|s| s.as_str()) aria-label="Price chart">
@@ -56,44 +69,102 @@ pub fn Chart(symbol: Signal<Symbol>, interval: Signal<Interval>) -> impl IntoVie
 
 #[cfg(feature = "hydrate")]
 mod browser {
+    use std::rc::Rc;
+
     use chart_bridge::{Chart as BridgeChart, ChartOptions, Ohlcv};
     use leptos::prelude::*;
     use leptos::task::spawn_local;
     use wasm_bindgen::JsCast;
     use wasm_bindgen::prelude::Closure;
 
-    use super::{ChartState, INITIAL_CANDLES};
+    use super::{ChartState, HISTORY_MARGIN, INITIAL_CANDLES};
+    use crate::components::live::socket::LiveSocket;
+    use crate::components::live::{FeedIndicator, LiveEdge};
     use crate::market::{ApiErrorBody, Candle, CandleSeries, Interval, Symbol};
     use crate::theme::use_theme;
 
     /// The observer that resizes the chart, and the callback it calls.
     type SizeFollower = (web_sys::ResizeObserver, Closure<dyn FnMut()>);
 
+    /// A failed request for older candles is not repeated sooner than this.
+    const HISTORY_RETRY_MS: f64 = 5_000.0;
+
+    /// Where older history stands for the series on screen.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum History {
+        Idle,
+        Loading,
+        /// The last request failed at this time (ms since the epoch).
+        FailedAt(f64),
+        /// The API has nothing older.
+        Complete,
+    }
+
+    /// The series the chart shows and what it knows about its ends.
+    #[derive(Debug, Clone)]
+    struct Shown {
+        /// Each load gets a number; a slow answer for a series the trader
+        /// has already left is dropped instead of overwriting the newer one.
+        generation: u64,
+        /// `None` while a series is loading: live frames are not drawn then.
+        series: Option<(Symbol, Interval)>,
+        edge: LiveEdge,
+        oldest: Option<i64>,
+        history: History,
+    }
+
     pub fn drive(
         host: NodeRef<leptos::html::Div>,
         symbol: Signal<Symbol>,
         interval: Signal<Interval>,
         state: RwSignal<ChartState>,
+        indicator: FeedIndicator,
     ) {
         let chart = StoredValue::new_local(None::<BridgeChart>);
         let observer = StoredValue::new_local(None::<SizeFollower>);
         let theme = use_theme();
-        // Each load gets a number; a slow answer for a symbol the trader has
-        // already left is dropped instead of overwriting the newer one. Once
-        // the component is gone the number is gone too, so a load finishing
+        // Once the component is gone this is gone too, so a load finishing
         // after cleanup mounts nothing.
-        let generation = StoredValue::new(0_u64);
+        let shown = StoredValue::new_local(Shown {
+            generation: 0,
+            series: None,
+            edge: LiveEdge::default(),
+            oldest: None,
+            history: History::Idle,
+        });
+
+        let live = LiveSocket::connect(
+            indicator,
+            Rc::new(move || shown.try_with_value(|s| s.edge.newest()).flatten()),
+            Rc::new(move |symbol: &Symbol, interval: Interval, candles: &[Candle]| {
+                apply_live(chart, shown, symbol, interval, candles)
+            }),
+        );
+        let live = StoredValue::new_local(Some(live));
+        let follow = move |series| {
+            live.with_value(|live| {
+                if let Some(live) = live {
+                    live.follow(series);
+                }
+            })
+        };
 
         Effect::new(move |_| {
             let symbol = symbol.get();
             let interval = interval.get();
             let Some(element) = host.get() else { return };
-            let this_load = generation.get_value() + 1;
-            generation.set_value(this_load);
+            let this_load = shown
+                .try_update_value(|s| {
+                    s.generation += 1;
+                    s.series = None;
+                    s.generation
+                })
+                .unwrap_or_default();
+            follow(None);
             state.set(ChartState::Loading);
             spawn_local(async move {
                 let loaded = load(&symbol, interval).await;
-                if generation.try_get_value() != Some(this_load) {
+                if shown.try_with_value(|s| s.generation) != Some(this_load) {
                     return;
                 }
                 let candles = match loaded {
@@ -119,18 +190,31 @@ mod browser {
                             title,
                         };
                         match BridgeChart::mount(html, &options, &candles) {
-                            Ok(mounted) => *slot = Some(mounted),
+                            Ok(mut mounted) => {
+                                mounted.on_range_change(move |first, _last| load_older(chart, shown, first));
+                                *slot = Some(mounted);
+                            }
                             Err(error) => failure = Some(error.to_string()),
                         }
                     }
                 });
-                match failure {
-                    Some(message) => state.set(ChartState::Failed(message)),
-                    None => {
-                        state.set(ChartState::Ready);
-                        follow_size(&element, chart, observer);
-                    }
+                if let Some(message) = failure {
+                    state.set(ChartState::Failed(message));
+                    return;
                 }
+                shown.update_value(|s| {
+                    s.series = Some((symbol.clone(), interval));
+                    s.edge = LiveEdge::at(candles.last().map(|c| c.time_ms));
+                    s.oldest = candles.first().map(|c| c.time_ms);
+                    s.history = if candles.len() < INITIAL_CANDLES as usize {
+                        History::Complete
+                    } else {
+                        History::Idle
+                    };
+                });
+                follow(Some((symbol, interval)));
+                state.set(ChartState::Ready);
+                follow_size(&element, chart, observer);
             });
         });
 
@@ -144,11 +228,161 @@ mod browser {
         });
 
         on_cleanup(move || {
+            if let Some(live) = live.try_update_value(Option::take).flatten() {
+                live.close();
+            }
             if let Some((observer, _closure)) = observer.try_update_value(Option::take).flatten() {
                 observer.disconnect();
             }
             if let Some(chart) = chart.try_update_value(Option::take).flatten() {
                 chart.destroy();
+            }
+        });
+    }
+
+    /// Draws the live candles of the series on screen that keep its order.
+    /// A hole between the newest candle and a newer one (the server drops
+    /// a slow client's oldest waiting candles) is read from the API.
+    fn apply_live(
+        chart: StoredValue<Option<BridgeChart>, LocalStorage>,
+        shown: StoredValue<Shown, LocalStorage>,
+        symbol: &Symbol,
+        interval: Interval,
+        candles: &[Candle],
+    ) {
+        let mut holes = Vec::new();
+        let (admitted, generation): (Vec<Ohlcv>, u64) = shown
+            .try_update_value(|s| {
+                let on_screen = s
+                    .series
+                    .as_ref()
+                    .is_some_and(|(sym, int)| sym == symbol && *int == interval);
+                if !on_screen {
+                    return (Vec::new(), s.generation);
+                }
+                let mut admitted = Vec::new();
+                for candle in candles {
+                    let before = s.edge.newest();
+                    if !s.edge.admit(candle.open_time) {
+                        continue;
+                    }
+                    if let Some(newest) = before
+                        && candle.open_time > newest + interval.millis()
+                    {
+                        holes.push((newest + 1, candle.open_time - 1));
+                    }
+                    admitted.push(to_ohlcv(candle));
+                }
+                (admitted, s.generation)
+            })
+            .unwrap_or_default();
+        if admitted.is_empty() {
+            return;
+        }
+        chart.with_value(|slot| {
+            if let Some(chart) = slot {
+                for candle in &admitted {
+                    chart.upsert_candle(candle);
+                }
+            }
+        });
+        for (start, end) in holes {
+            let url = format!(
+                "/api/v1/candles?symbol={symbol}&interval={interval}&start={start}&end={end}&limit={INITIAL_CANDLES}"
+            );
+            spawn_local(async move {
+                let Ok(series) = fetch_series(&url).await else {
+                    return;
+                };
+                if shown.try_with_value(|s| s.generation) != Some(generation) {
+                    return;
+                }
+                chart.with_value(|slot| {
+                    if let Some(chart) = slot {
+                        // Inserted in order, between the candles around the hole.
+                        for candle in series
+                            .candles
+                            .iter()
+                            .filter(|c| (start..=end).contains(&c.open_time))
+                        {
+                            chart.upsert_candle(&to_ohlcv(candle));
+                        }
+                    }
+                });
+            });
+        }
+    }
+
+    /// Fetches the candles before the oldest one once the view comes near
+    /// it, and puts them in front without moving the view.
+    fn load_older(
+        chart: StoredValue<Option<BridgeChart>, LocalStorage>,
+        shown: StoredValue<Shown, LocalStorage>,
+        first_visible: i64,
+    ) {
+        let request = shown
+            .try_update_value(|s| {
+                let (symbol, interval) = s.series.clone()?;
+                let oldest = s.oldest?;
+                let ready = match s.history {
+                    History::Idle => true,
+                    History::FailedAt(at) => js_sys::Date::now() - at > HISTORY_RETRY_MS,
+                    History::Loading | History::Complete => false,
+                };
+                if !ready || first_visible - oldest > HISTORY_MARGIN * interval.millis() {
+                    return None;
+                }
+                s.history = History::Loading;
+                Some((symbol, interval, oldest, s.generation))
+            })
+            .flatten();
+        let Some((symbol, interval, oldest, generation)) = request else {
+            return;
+        };
+        spawn_local(async move {
+            let url = format!(
+                "/api/v1/candles?symbol={symbol}&interval={interval}&end={}&limit={INITIAL_CANDLES}",
+                oldest - 1
+            );
+            let fetched = fetch_series(&url).await;
+            let older = shown
+                .try_update_value(|s| {
+                    if s.generation != generation {
+                        return None;
+                    }
+                    match fetched {
+                        Ok(series) => {
+                            // Only what is really older: the chart's own
+                            // candles stay as they are.
+                            let older: Vec<Ohlcv> = series
+                                .candles
+                                .iter()
+                                .filter(|c| c.open_time < oldest)
+                                .map(to_ohlcv)
+                                .collect();
+                            s.oldest = older.first().map(|c| c.time_ms).or(s.oldest);
+                            s.history = if series.candles.len() < INITIAL_CANDLES as usize || older.is_empty()
+                            {
+                                History::Complete
+                            } else {
+                                History::Idle
+                            };
+                            Some(older)
+                        }
+                        Err(message) => {
+                            web_sys::console::warn_1(&format!("InChart: older candles: {message}").into());
+                            s.history = History::FailedAt(js_sys::Date::now());
+                            None
+                        }
+                    }
+                })
+                .flatten();
+            if let Some(older) = older.filter(|older| !older.is_empty()) {
+                chart.with_value(|slot| {
+                    if let Some(chart) = slot {
+                        chart.prepend_candles(&older);
+                    }
+                });
             }
         });
     }
@@ -183,10 +417,16 @@ mod browser {
     /// trader.
     async fn load(symbol: &Symbol, interval: Interval) -> Result<Vec<Ohlcv>, String> {
         let url = format!("/api/v1/candles?symbol={symbol}&interval={interval}&limit={INITIAL_CANDLES}");
-        let (bundle, response) =
-            futures::future::join(chart_bridge::load(), gloo_net::http::Request::get(&url).send()).await;
+        let (bundle, series) = futures::future::join(chart_bridge::load(), fetch_series(&url)).await;
         bundle.map_err(|error| format!("{error}. Reload the page to try again."))?;
-        let response = response
+        Ok(series?.candles.iter().map(to_ohlcv).collect())
+    }
+
+    /// One `GET /api/v1/candles`; the message is for the trader.
+    async fn fetch_series(url: &str) -> Result<CandleSeries, String> {
+        let response = gloo_net::http::Request::get(url)
+            .send()
+            .await
             .map_err(|_| "The server could not be reached. Check your connection and reload.".to_string())?;
         if !response.ok() {
             let reason = match response.json::<ApiErrorBody>().await {
@@ -195,11 +435,10 @@ mod browser {
             };
             return Err(format!("Candles could not be loaded: {reason}."));
         }
-        let series: CandleSeries = response
+        response
             .json()
             .await
-            .map_err(|_| "The server sent candles this page cannot read. Reload the page.".to_string())?;
-        Ok(series.candles.iter().map(to_ohlcv).collect())
+            .map_err(|_| "The server sent candles this page cannot read. Reload the page.".to_string())
     }
 
     fn to_ohlcv(candle: &Candle) -> Ohlcv {

@@ -1,4 +1,6 @@
 //! Pieces shared by several pages.
 
 pub mod chart;
+pub mod live;
+pub mod symbol_search;
 pub mod top_bar;

@@ -1,5 +1,5 @@
-//! The slim bar above the chart: symbol, symbol switcher, interval
-//! segmented control, feed status and theme toggle.
+//! The slim bar above the chart: symbol, symbol search, symbol switcher,
+//! interval segmented control, feed status and theme toggle.
 //!
 //! Plain `<a>` links: the router turns their clicks into client-side
 //! navigations, and unlike `<A>` they leave `aria-current` to us (`<A>`
@@ -7,7 +7,9 @@
 
 use leptos::prelude::*;
 
-use crate::market::{FeedSource, Interval, Symbol};
+use super::live::{FeedIndicator, FeedStatusIndicator};
+use super::symbol_search::SymbolSearch;
+use crate::market::{Interval, Symbol};
 use crate::theme::ThemeToggle;
 
 /// The link to a chart.
@@ -20,7 +22,7 @@ pub fn TopBar(
     symbol: Signal<Symbol>,
     interval: Signal<Interval>,
     symbols: Vec<Symbol>,
-    source: FeedSource,
+    indicator: FeedIndicator,
 ) -> impl IntoView {
     let symbol_links = symbols
         .into_iter()
@@ -57,21 +59,14 @@ pub fn TopBar(
         })
         .collect_view();
 
-    let (status_class, status_text) = match source {
-        FeedSource::Simulated => ("status simulated", "Simulated data"),
-        FeedSource::Binance => ("status live", "Live"),
-    };
-
     view! {
         <header class="top-bar">
             <a class="brand" href="/">"InChart"</a>
             <h1 class="symbol">{move || symbol.get().to_string()}</h1>
+            <SymbolSearch interval />
             <nav class="segmented intervals" aria-label="Interval">{interval_links}</nav>
             <nav class="symbols" aria-label="Symbols">{symbol_links}</nav>
-            <span class=status_class role="status" data-feed=move || format!("{source:?}").to_lowercase()>
-                <span class="dot" aria-hidden="true"></span>
-                {status_text}
-            </span>
+            <FeedStatusIndicator indicator />
             <ThemeToggle />
         </header>
     }

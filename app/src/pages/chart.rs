@@ -5,6 +5,7 @@ use leptos_meta::{Link, Meta, Title};
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::components::chart::Chart;
+use crate::components::live::FeedIndicator;
 use crate::components::top_bar::{TopBar, chart_href};
 use crate::market::{Interval, Symbol, get_market_overview};
 
@@ -86,11 +87,13 @@ pub fn ChartPage() -> impl IntoView {
                     });
                     let symbol = Signal::derive(move || parsed_symbol.get().unwrap_or_default());
                     let interval = Signal::from(interval);
-                    let source = overview.source;
+                    // One per page: the top bar shows what the chart's
+                    // connection hears, starting from what the server knew.
+                    let indicator = FeedIndicator::new(overview.status);
                     let symbols = overview.symbols;
                     view! {
                         {move || (content.get() != Content::NotASymbol).then(|| {
-                            view! { <TopBar symbol interval symbols=symbols.clone() source /> }
+                            view! { <TopBar symbol interval symbols=symbols.clone() indicator /> }
                         })}
                         {move || bad_interval().map(|raw| view! {
                             <p class="notice" role="alert">
@@ -98,7 +101,7 @@ pub fn ChartPage() -> impl IntoView {
                             </p>
                         })}
                         {move || match content.get() {
-                            Content::Chart => view! { <Chart symbol interval /> }.into_any(),
+                            Content::Chart => view! { <Chart symbol interval indicator /> }.into_any(),
                             Content::NotCarried => view! {
                                 <p class="notice" role="alert">
                                     {move || format!("InChart does not carry {} yet. Pick one of the symbols above.", symbol.get())}

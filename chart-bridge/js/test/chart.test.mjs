@@ -484,6 +484,127 @@ test('a chart mounted empty fills up through upsertCandle', async () => {
   assert.ok(r.stats.counts.up > 20 && r.stats.counts.down > 20, JSON.stringify(r.stats.counts))
 })
 
+test('live: the forming candle repaints, and the legend shows its close', async () => {
+  const r = await page.evaluate(async (colors) => {
+    const el = document.getElementById('chart')
+    const data = T.candles(600, Date.UTC(2024, 1, 1), 42000)
+    const h = InChartChart.mount(el, { title: 'BTCUSDT · 1h', candles: data })
+    await T.settle()
+    const chartVm = document.querySelector('#chart .trading-vue-chart').__vue__
+    const canvas = el.querySelector('canvas[id$="-grid-0-canvas"]')
+    // Up/down pixels in the column of the forming candle.
+    const column = (t) => {
+      const x = Math.round(chartVm._layout.grids[0].t2screen(t) * devicePixelRatio)
+      const px = canvas.getContext('2d').getImageData(x - 1, 0, 3, canvas.height).data
+      const near = (i, c) => Math.abs(px[i] - c[0]) + Math.abs(px[i + 1] - c[1]) + Math.abs(px[i + 2] - c[2]) <= 6
+      const hex = (c) => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16))
+      let up = 0
+      let down = 0
+      for (let i = 0; i < px.length; i += 4) {
+        if (near(i, hex(colors.up))) up++
+        if (near(i, hex(colors.down))) down++
+      }
+      return { up, down }
+    }
+    const legendClose = () => el.querySelectorAll('.t-vue-lspan')[3].textContent.trim()
+    const last = h.lastCandle()
+    const falling = [last[0], last[1], last[1] * 1.001, last[1] * 0.99, last[1] * 0.992, last[5] + 1]
+    h.upsertCandle(falling)
+    await T.settle()
+    const red = { column: column(last[0]), close: legendClose(), hash: T.chartStats(el).hash }
+    const rising = [last[0], last[1], last[1] * 1.01, last[1] * 0.99, last[1] * 1.008, last[5] + 2]
+    h.upsertCandle(rising)
+    await T.settle()
+    const green = { column: column(last[0]), close: legendClose(), hash: T.chartStats(el).hash }
+    return { red, green, closes: [falling[4].toFixed(2), rising[4].toFixed(2)], count: h.candleCount() }
+  }, DARK)
+  assert.equal(r.count, 600)
+  assert.notEqual(r.green.hash, r.red.hash, 'the chart was repainted')
+  assert.ok(r.red.column.down > 20 && r.red.column.up === 0, `falling: ${JSON.stringify(r.red.column)}`)
+  assert.ok(r.green.column.up > 20 && r.green.column.down === 0, `rising: ${JSON.stringify(r.green.column)}`)
+  assert.deepEqual([r.red.close, r.green.close], r.closes, 'the legend shows the forming close')
+})
+
+test('live: at the live edge each new candle moves the view by one interval; axes stay put', async () => {
+  const r = await page.evaluate(async () => {
+    const el = document.getElementById('chart')
+    const h = el.__inchartChart
+    const chartVm = document.querySelector('#chart .trading-vue-chart').__vue__
+    const steps = []
+    for (let i = 0; i < 30; i++) {
+      const last = h.lastCandle()
+      const r0 = h.visibleRange()
+      const t = last[0] + T.HOUR
+      // The new candle opens, then moves twice while it forms.
+      h.upsertCandle([t, last[4], last[4], last[4], last[4], 0])
+      h.upsertCandle([t, last[4], last[4] * 1.004, last[4] * 0.999, last[4] * 1.002, 3])
+      h.upsertCandle([t, last[4], last[4] * 1.004, last[4] * 0.997, last[4] * 0.998, 6])
+      await T.settle()
+      const grid = chartVm._layout.grids[0]
+      steps.push({
+        shift: [h.visibleRange()[0] - r0[0], h.visibleRange()[1] - r0[1]],
+        x: Math.round(grid.t2screen(t)),
+        axis: grid.sb,
+        // Time-axis labels: their spacing is kept when the view slides.
+        botbar: chartVm._layout.botbar.xs.length,
+      })
+    }
+    return { steps, count: h.candleCount() }
+  })
+  assert.equal(r.count, 630)
+  for (const s of r.steps) assert.deepEqual(s.shift, [3600e3, 3600e3])
+  assert.equal(new Set(r.steps.map((s) => s.x)).size, 1, `x of the newest candle: ${r.steps.map((s) => s.x)}`)
+  assert.equal(new Set(r.steps.map((s) => s.axis)).size, 1, 'price-axis width')
+  assert.ok(new Set(r.steps.map((s) => s.botbar)).size <= 2, `time labels: ${r.steps.map((s) => s.botbar)}`)
+})
+
+test('live: after setCandles and prependCandles, scrolling is reported and the live edge is followed', async () => {
+  await page.evaluate(async () => {
+    const h = document.getElementById('chart').__inchartChart
+    // Another interval of the same symbol: same length, same first price.
+    h.setCandles(T.candles(600, Date.UTC(2024, 1, 1), 42000, 15 * 60e3, 3))
+    await T.settle()
+    window.rangeEvents = []
+    h.onRangeChange((r) => rangeEvents.push(r))
+  })
+  const box = await gridBox()
+  const y = box.y + box.height / 2
+  await page.mouse.move(box.x + 300, y)
+  await page.mouse.down()
+  for (let i = 1; i <= 5; i++) await page.mouse.move(box.x + 300 + i * 20, y)
+  await page.mouse.up()
+  await page.mouse.move(5, 5)
+  const r = await page.evaluate(async () => {
+    const el = document.getElementById('chart')
+    const h = el.__inchartChart
+    await T.settle()
+    const res = { events: rangeEvents.length, scrolled: h.visibleRange(), interval: 15 * 60e3 }
+    // Older history arrives while scrolled back: the view stays.
+    const chartVm = () => document.querySelector('#chart .trading-vue-chart').__vue__
+    const first = chartVm().ohlcv[0]
+    h.prependCandles(T.candles(1000, first[0] - 1000 * res.interval, 40000, res.interval, 8))
+    await T.settle()
+    res.afterPrepend = h.visibleRange()
+    res.count = h.candleCount()
+    res.detected = chartVm().interval_ms
+    // Back to the live edge, then a new candle: the view follows it.
+    const last = h.lastCandle()
+    chartVm().setRange(last[0] - 100 * res.interval, last[0] + 3 * res.interval)
+    const r0 = h.visibleRange()
+    h.upsertCandle([last[0] + res.interval, last[4], last[4] + 5, last[4] - 5, last[4] + 1, 1])
+    await T.settle()
+    res.follow = [h.visibleRange()[0] - r0[0], h.visibleRange()[1] - r0[1]]
+    h.onRangeChange(null)
+    h.destroy()
+    return res
+  })
+  assert.ok(r.events > 0, 'onRangeChange still fires after setCandles')
+  assert.deepEqual(r.afterPrepend, r.scrolled, 'prepend keeps the view')
+  assert.equal(r.count, 1600)
+  assert.equal(r.detected, r.interval, 'the candle width is still the 15m one')
+  assert.deepEqual(r.follow, [r.interval, r.interval])
+})
+
 test('draws under a Content-Security-Policy without unsafe-eval', async () => {
   const csp = await browser.newPage({ viewport: { width: 1000, height: 600 } })
   const evalBlocked = []
