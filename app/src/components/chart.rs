@@ -149,9 +149,13 @@ mod browser {
             })
         };
 
+        // When the feed switches between simulated and Binance candles the
+        // server replaces the series wholesale: so does the chart.
+        let source = Memo::new(move |_| indicator.feed.get().source());
         Effect::new(move |_| {
             let symbol = symbol.get();
             let interval = interval.get();
+            source.track();
             let Some(element) = host.get() else { return };
             let this_load = shown
                 .try_update_value(|s| {

@@ -9,12 +9,14 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use app::market::CandleSeries;
+use app::market::{CandleSeries, Interval};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, ClientBuilder, Locator};
+use inchart_fakes::binance::FakeBinanceConfig;
 use serde_json::{Value, json};
 
-use crate::helpers::{CacheKind, Db, TestApp, site_root, spawn_app};
+use crate::helpers::{CacheKind, Db, TestApp, site_root, spawn_app, spawn_app_with};
+use crate::live::{binance_env, btc, fake_binance};
 
 /// Kills chromedriver (and with it the browser) however the test ends.
 struct Driver(Child);
@@ -346,3 +348,67 @@ async fn a_trader_sees_the_chart_and_switches_symbol_without_a_reload() {
     );
     client.close().await.unwrap();
 }
+
+const FEED: &str = "return document.querySelector('[data-feed]')?.dataset.feed;";
+
+#[tokio::test]
+async fn a_trader_watches_the_forming_candle_move_and_the_next_one_open() {
+    let fake = fake_binance(FakeBinanceConfig::default()).await;
+    let env = binance_env(&fake);
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = spawn_app_with(Db::Sqlite, CacheKind::Memory, &pairs).await;
+    let (_driver, client) = start_browser().await;
+
+    client
+        .goto(&format!("{}/chart/BTCUSDT?interval=1m", app.address))
+        .await
+        .unwrap();
+    let count = wait_for(&client, "the BTCUSDT 1m chart", CHART_COUNT)
+        .await
+        .as_u64()
+        .unwrap();
+    assert_eq!(wait_for(&client, "the live status", FEED).await, "live");
+    run(&client, "window.__sameDocument = true; return null;").await;
+
+    // Each move of the forming candle shows up on the chart by itself.
+    for _ in 0..3 {
+        let shown = run(&client, LAST_CLOSE).await.as_f64().unwrap();
+        let mut truth = *fake.candles(&btc(), Interval::M1).last().unwrap();
+        while truth.close == shown {
+            fake.tick();
+            truth = *fake.candles(&btc(), Interval::M1).last().unwrap();
+        }
+        let expected = truth.close;
+        wait_for(
+            &client,
+            &format!("the forming candle to close at {expected}"),
+            &format!("{LAST_CLOSE_VALUE} return close === {expected} ? close : null;"),
+        )
+        .await;
+    }
+    // The minute ends: the candle closes and the next one opens.
+    fake.advance(Duration::from_secs(60));
+    let opened = fake.candles(&btc(), Interval::M1).last().unwrap().open_time;
+    wait_for(
+        &client,
+        "the next candle",
+        &format!(
+            "const last = document.querySelector('[data-chart] .chart-host').__inchartChart.lastCandle(); \
+             return last[0] === {opened} ? last : null;"
+        ),
+    )
+    .await;
+    let now_count = run(&client, CHART_COUNT).await.as_u64().unwrap();
+    assert_eq!(now_count, count + 1);
+    assert_eq!(
+        run(&client, "return window.__sameDocument === true;").await,
+        true,
+        "the page reloaded"
+    );
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("chart-live.png"), client.screenshot().await.unwrap()).unwrap();
+}
+
+const LAST_CLOSE_VALUE: &str =
+    "const close = document.querySelector('[data-chart] .chart-host').__inchartChart.lastCandle()[4];";
