@@ -15,9 +15,12 @@
 //!   1000 up to an end (read from PostgreSQL every time), next to
 //!   `/healthz` as the baseline measured in the same run.
 //!
-//! Arguments: `fanout`, `candles` (both without either);
+//! Arguments: `fanout`, `candles` (both without either); `--burst` ticks
+//! every series at the same instant (the worst case: an hour's end closes
+//! the 1m to 1h candles of every symbol at once);
 //! `--levels 1000,5000` to choose fan-out levels; `--seconds N` per
-//! measurement (default 10 for fan-out, 5 for candles). Both need nothing
+//! measurement (default 60 for fan-out, so that every level includes a
+//! minute's end, when every 1m candle closes at once; 5 for candles). Both need nothing
 //! but 127.0.0.1; `candles` needs PostgreSQL and Redis
 //! (`INCHART_TEST_POSTGRES_URL`, `INCHART_TEST_REDIS_URL`, as the tests).
 
@@ -46,6 +49,7 @@ struct Options {
     candles: bool,
     levels: Vec<usize>,
     seconds: Option<u64>,
+    burst: bool,
 }
 
 fn options() -> Options {
@@ -53,6 +57,7 @@ fn options() -> Options {
     let mut options = Options {
         fanout: args.iter().any(|a| a == "fanout"),
         candles: args.iter().any(|a| a == "candles"),
+        burst: args.iter().any(|a| a == "--burst"),
         levels: vec![1_000, 5_000, 10_000, 20_000],
         seconds: None,
     };
@@ -90,7 +95,8 @@ fn main() {
         if options.fanout {
             fanout(
                 &options.levels,
-                Duration::from_secs(options.seconds.unwrap_or(10)),
+                Duration::from_secs(options.seconds.unwrap_or(60)),
+                options.burst,
             )
             .await;
         }
@@ -271,8 +277,12 @@ async fn client(url: String, symbol: Symbol, interval: Interval, load: Arc<Load>
     load.failed.fetch_add(1, Relaxed);
 }
 
-async fn fanout(levels: &[usize], seconds: Duration) {
-    println!("## WebSocket fan-out");
+async fn fanout(levels: &[usize], seconds: Duration, burst: bool) {
+    if burst {
+        println!("## WebSocket fan-out, every series updated at the same instant");
+    } else {
+        println!("## WebSocket fan-out");
+    }
     let symbols: Vec<Symbol> = SYMBOLS.split(',').map(|s| Symbol::parse(s).unwrap()).collect();
     let fake = Arc::new(
         FakeBinance::start(FakeBinanceConfig {
@@ -348,7 +358,11 @@ async fn fanout(levels: &[usize], seconds: Duration) {
         }
         let held = load.snapshots.load(Relaxed) - load.failed.load(Relaxed).min(load.snapshots.load(Relaxed));
         if ticker.is_none() {
-            ticker = Some(tokio::spawn(staggered_ticks(fake.clone(), series.clone())));
+            ticker = Some(if burst {
+                fake.spawn_ticker(Duration::from_secs(1))
+            } else {
+                tokio::spawn(staggered_ticks(fake.clone(), series.clone()))
+            });
         }
         // Let the level settle, then measure.
         tokio::time::sleep(Duration::from_secs(2)).await;

@@ -40,6 +40,8 @@ const IDLE_LIMIT: Duration = Duration::from_millis(HEARTBEAT_MS * 4);
 /// Bytes tungstenite reads per call; its default (128 KiB) would be most of
 /// a client's memory, while client frames are at most a few hundred bytes.
 const READ_BUFFER: usize = 4 * 1024;
+/// Bytes of frames gathered before a write; a flush writes them anyway.
+const WRITE_BUFFER: usize = 16 * 1024;
 /// Frames larger than this end the connection; frames above
 /// [`MAX_CLIENT_FRAME`] but below it get an error frame.
 const MAX_PROTOCOL_FRAME: usize = 64 * 1024;
@@ -104,20 +106,45 @@ impl Hub {
 
     /// Hands changes to clients until the live market stops.
     pub async fn run(self: Arc<Self>, mut events: broadcast::Receiver<LiveEvent>) {
+        let mut woken = Vec::new();
         loop {
-            match events.recv().await {
-                Ok(LiveEvent::Candle(change)) => self.dispatch(&change),
-                // Each client watches the status itself.
-                Ok(LiveEvent::Status(_)) => {}
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "the WebSocket hub fell behind and skipped changes");
+            let first = events.recv().await;
+            if matches!(first, Err(broadcast::error::RecvError::Closed)) {
+                return;
+            }
+            self.take(first, &mut woken);
+            // Whatever else is already waiting goes out with it: at a
+            // minute's end a client gets a candle's close and the next
+            // candle's open in one write, not two.
+            loop {
+                match events.try_recv() {
+                    Ok(event) => self.take(Ok(event), &mut woken),
+                    Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                        self.take(Err(broadcast::error::RecvError::Lagged(missed)), &mut woken);
+                    }
+                    Err(_) => break,
                 }
-                Err(broadcast::error::RecvError::Closed) => return,
+            }
+            for client in woken.drain(..) {
+                client.wake.notify_one();
             }
         }
     }
 
-    fn dispatch(&self, change: &Arc<CandleChange>) {
+    fn take(&self, event: Result<LiveEvent, broadcast::error::RecvError>, woken: &mut Vec<Arc<Client>>) {
+        match event {
+            Ok(LiveEvent::Candle(change)) => self.dispatch(&change, woken),
+            // Each client watches the status itself.
+            Ok(LiveEvent::Status(_)) | Err(broadcast::error::RecvError::Closed) => {}
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "the WebSocket hub fell behind and skipped changes");
+            }
+        }
+    }
+
+    /// Queues `change` for every client following its series; the caller
+    /// wakes them (`woken`) once it has queued everything at hand.
+    fn dispatch(&self, change: &Arc<CandleChange>, woken: &mut Vec<Arc<Client>>) {
         let series = read(&self.series);
         let Some(clients) = series.get(&change.key) else {
             return;
@@ -153,7 +180,7 @@ impl Hub {
                 }
             }
             drop(pending);
-            client.wake.notify_one();
+            woken.push(client.clone());
         }
     }
 
@@ -218,7 +245,8 @@ pub async fn upgrade(State(state): State<AppState>, upgrade: WebSocketUpgrade) -
     };
     upgrade
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
+        // Frames are written out at each flush, which follows a batch.
+        .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(4 * 1024 * 1024)
         .max_message_size(MAX_PROTOCOL_FRAME)
         .max_frame_size(MAX_PROTOCOL_FRAME)
