@@ -106,6 +106,15 @@ fn main() {
     });
 }
 
+/// The settings that point the server at `fake`.
+fn binance_env(fake: &FakeBinance) -> [(&'static str, String); 3] {
+    [
+        ("INCHART_FEED", "binance".to_string()),
+        ("INCHART_BINANCE_REST_URL", fake.rest_url()),
+        ("INCHART_BINANCE_WS_URL", fake.ws_url()),
+    ]
+}
+
 /// A running `inchart serve`; killed when dropped.
 struct Server {
     child: Child,
@@ -294,17 +303,19 @@ async fn fanout(levels: &[usize], seconds: Duration, burst: bool) {
         .unwrap(),
     );
     let database = std::env::temp_dir().join(format!("inchart-bench-{}.db", std::process::id()));
-    let server = Server::start(&[
-        (
-            "DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", database.display()),
-        ),
-        ("INCHART_SYMBOLS", SYMBOLS.to_string()),
-        ("INCHART_FEED", "binance".to_string()),
-        ("INCHART_BINANCE_REST_URL", fake.rest_url()),
-        ("INCHART_BINANCE_WS_URL", fake.ws_url()),
-        ("INCHART_BACKFILL", "2h".to_string()),
-    ]);
+    let server = Server::start(
+        &[
+            (
+                "DATABASE_URL",
+                format!("sqlite://{}?mode=rwc", database.display()),
+            ),
+            ("INCHART_SYMBOLS", SYMBOLS.to_string()),
+            ("INCHART_BACKFILL", "2h".to_string()),
+        ]
+        .into_iter()
+        .chain(binance_env(&fake))
+        .collect::<Vec<_>>(),
+    );
     server.wait_until_filled().await;
     let series: Vec<(Symbol, Interval)> = symbols
         .iter()
@@ -452,16 +463,18 @@ async fn candles(seconds: Duration) {
     })
     .await
     .unwrap();
-    let server = Server::start(&[
-        ("DATABASE_URL", database_url),
-        ("REDIS_URL", redis_url),
-        ("INCHART_CACHE_PREFIX", name.clone()),
-        ("INCHART_SYMBOLS", symbols.to_string()),
-        ("INCHART_FEED", "binance".to_string()),
-        ("INCHART_BINANCE_REST_URL", fake.rest_url()),
-        ("INCHART_BINANCE_WS_URL", fake.ws_url()),
-        ("INCHART_BACKFILL", "1d".to_string()),
-    ]);
+    let server = Server::start(
+        &[
+            ("DATABASE_URL", database_url),
+            ("REDIS_URL", redis_url),
+            ("INCHART_CACHE_PREFIX", name.clone()),
+            ("INCHART_SYMBOLS", symbols.to_string()),
+            ("INCHART_BACKFILL", "1d".to_string()),
+        ]
+        .into_iter()
+        .chain(binance_env(&fake))
+        .collect::<Vec<_>>(),
+    );
     server.wait_until_filled().await;
     let ticker = fake.spawn_ticker(Duration::from_secs(1));
 

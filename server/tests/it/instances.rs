@@ -5,14 +5,14 @@
 
 use std::time::{Duration, Instant};
 
-use app::live::{ClientMessage, ServerMessage};
+use app::live::ServerMessage;
 use app::market::Interval;
 use inchart_fakes::binance::FakeBinanceConfig;
 use serde_json::Value;
 
 use crate::helpers::{Db, Served, TestApp, fresh_database, inchart, redis_url, serve};
 use crate::live::{
-    assert_converges, binance_env, btc, candle_update, connect, fake_binance, next_matching, send,
+    assert_converges, binance_env, btc, candle_update, connect, fake_binance, next_matching, subscribe,
 };
 
 async fn readiness(app: &TestApp) -> Value {
@@ -71,15 +71,7 @@ async fn the_other_instance_serves_live_candles_and_takes_over_without_a_gap() {
 
     // An update the leader ingests reaches a chart connected to the other.
     let mut ws = connect(&follower.address).await;
-    send(
-        &mut ws,
-        &ClientMessage::Subscribe {
-            symbol: btc(),
-            interval: Interval::M1,
-            since: None,
-        },
-    )
-    .await;
+    subscribe(&mut ws, &btc(), Interval::M1).await;
     next_matching(&mut ws, |m| {
         matches!(m, ServerMessage::Snapshot { .. }).then_some(())
     })

@@ -152,6 +152,16 @@ pub async fn send(ws: &mut Ws, message: &ClientMessage) {
         .unwrap();
 }
 
+/// Follows a series, as a chart does on opening.
+pub async fn subscribe(ws: &mut Ws, symbol: &Symbol, interval: Interval) {
+    let message = ClientMessage::Subscribe {
+        symbol: symbol.clone(),
+        interval,
+        since: None,
+    };
+    send(ws, &message).await;
+}
+
 /// The next server message for which `pick` says yes, skipping others.
 pub async fn next_matching<T>(ws: &mut Ws, mut pick: impl FnMut(ServerMessage) -> Option<T>) -> T {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -216,15 +226,7 @@ async fn binance_history_fills_the_store_and_live_candles_reach_a_chart() {
     })
     .await;
     assert_eq!(status, FeedStatus::Live);
-    send(
-        &mut ws,
-        &ClientMessage::Subscribe {
-            symbol: btc(),
-            interval: Interval::M1,
-            since: None,
-        },
-    )
-    .await;
+    subscribe(&mut ws, &btc(), Interval::M1).await;
     let snapshot = next_matching(&mut ws, |m| match m {
         ServerMessage::Snapshot { candles, .. } => Some(candles),
         _ => None,
@@ -262,15 +264,7 @@ async fn a_disconnect_leaves_no_gap() {
     let from = Interval::M1.open_time_of(fake.now_ms() - 3_600_000);
     assert_converges(&app, &fake, &btc(), Interval::M1, from).await;
     let mut ws = connect(&app.address).await;
-    send(
-        &mut ws,
-        &ClientMessage::Subscribe {
-            symbol: btc(),
-            interval: Interval::M1,
-            since: None,
-        },
-    )
-    .await;
+    subscribe(&mut ws, &btc(), Interval::M1).await;
 
     // Binance goes away for five candles, then comes back.
     fake.set_offline(true);
@@ -320,15 +314,7 @@ async fn repeated_reordered_and_malformed_frames_never_corrupt_the_series() {
     let from = Interval::M1.open_time_of(fake.now_ms() - 3_600_000);
     assert_converges(&app, &fake, &btc(), Interval::M1, from).await;
     let mut ws = connect(&app.address).await;
-    send(
-        &mut ws,
-        &ClientMessage::Subscribe {
-            symbol: btc(),
-            interval: Interval::M1,
-            since: None,
-        },
-    )
-    .await;
+    subscribe(&mut ws, &btc(), Interval::M1).await;
 
     fake.repeat_next(40);
     fake.reorder_next(40);
