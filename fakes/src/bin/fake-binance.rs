@@ -21,8 +21,12 @@ struct Args {
     /// Milliseconds between market ticks (each pushes one event per series).
     #[arg(long, default_value_t = 1000)]
     tick_ms: u64,
-    /// Comma-separated symbols to serve.
-    #[arg(long, value_delimiter = ',', default_value = "BTCUSDT,ETHUSDT")]
+    /// Comma-separated symbols to serve (by default InChart's defaults).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT,XRPUSDT,DOGEUSDT,ADAUSDT,TRXUSDT,AVAXUSDT,LINKUSDT"
+    )]
     symbols: Vec<String>,
     /// Hours of REST history.
     #[arg(long, default_value_t = 48)]

@@ -21,7 +21,7 @@ use app::market::{Candle, FeedSource, FeedStatus, Interval, Symbol};
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::binance::rest::RestClient;
+use super::binance::rest::{Refused, RestClient};
 use super::binance::stream::{self, StreamItem};
 use super::binance::wire::{KlineUpdate, StreamEvent, parse_stream_frame};
 use super::lease::Lease;
@@ -346,7 +346,18 @@ impl Ingestor {
         let mut results = futures::stream::iter(reads).buffer_unordered(PARALLEL_READS);
         let mut read = 0;
         while let Some(result) = results.next().await {
-            read += result?;
+            match result {
+                Ok(count) => read += count,
+                // One series Binance refuses (a delisted symbol) must not
+                // keep every other series from going live.
+                Err(error) if error.chain().any(|cause| cause.is::<Refused>()) => {
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "Binance refuses this series; it is not ingested"
+                    );
+                }
+                Err(error) => return Err(error),
+            }
         }
         tracing::info!(
             read,

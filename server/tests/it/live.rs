@@ -580,3 +580,19 @@ async fn symbols_are_searched_from_exchange_info() {
     let bad = app.get("/api/v1/symbols?limit=0").await;
     assert_eq!(bad.status(), 400);
 }
+
+#[tokio::test]
+async fn a_symbol_binance_refuses_does_not_hold_the_others_back() {
+    // The fake lists only BTCUSDT: for ETHUSDT it answers -1121 Invalid symbol.
+    let fake = fake_binance(FakeBinanceConfig {
+        symbols: vec![btc()],
+        ..FakeBinanceConfig::default()
+    })
+    .await;
+    let app = spawn_live(Db::Sqlite, CacheKind::Memory, &fake, &[]).await;
+    let from = Interval::M1.open_time_of(fake.now_ms() - 3_600_000);
+    assert_converges(&app, &fake, &btc(), Interval::M1, from).await;
+    let ready: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(ready["market"]["feed"], "live");
+    assert!(series(&app, &eth(), Interval::M1, "").await.candles.is_empty());
+}

@@ -190,6 +190,14 @@ impl RestClient {
                 .bytes()
                 .await
                 .with_context(|| format!("while reading Binance {path}"))?;
+            if status.is_client_error() {
+                return Err(Refused {
+                    path: path.to_string(),
+                    status: status.as_u16(),
+                    body: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+                }
+                .into());
+            }
             if !status.is_success() {
                 bail!(
                     "Binance {path} answered {status}: {}",
@@ -251,6 +259,16 @@ impl RestClient {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// Binance refused the request itself (a 4xx other than a rate limit, such
+/// as `-1121 Invalid symbol`): asking again will not help.
+#[derive(Debug, thiserror::Error)]
+#[error("Binance {path} refused the request ({status}): {body}")]
+pub struct Refused {
+    pub path: String,
+    pub status: u16,
+    pub body: String,
 }
 
 /// `Retry-After` in seconds; a minute when it is missing, as Binance's
