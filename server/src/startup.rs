@@ -64,6 +64,8 @@ pub struct Application {
     /// Work that runs while the app serves: started by `run_until_stopped`,
     /// stopped with it, so a built but never run app leaves nothing behind.
     background: Vec<BoxFuture<'static, ()>>,
+    /// Given up on a clean stop, so another instance ingests at once.
+    lease: Arc<Lease>,
 }
 
 impl Application {
@@ -81,12 +83,14 @@ impl Application {
         .await?;
         let hub = Arc::new(Hub::new(settings.ws_max_clients, metrics.clone()));
         let binance = RestClient::new(&settings.binance_rest_url, metrics.clone())?;
-        let lease = Lease::new(
-            settings.redis_url.as_ref(),
-            &settings.cache_prefix,
-            settings.lease_ttl,
-        )
-        .await?;
+        let lease = Arc::new(
+            Lease::new(
+                settings.redis_url.as_ref(),
+                &settings.cache_prefix,
+                settings.lease_ttl,
+            )
+            .await?,
+        );
         let (filled_sender, filled) = watch::channel(false);
         let ingestor = Ingestor {
             symbols: settings.symbols.clone(),
@@ -101,7 +105,7 @@ impl Application {
             store: candles.clone(),
             live: live.clone(),
             rest: binance.clone(),
-            lease,
+            lease: lease.clone(),
             simulated: SimulatedFeed::new(settings.symbols.clone(), settings.sim_history),
             sim_tick: settings.sim_tick,
             metrics: metrics.clone(),
@@ -148,6 +152,7 @@ impl Application {
             listener,
             router: router(state),
             background,
+            lease,
         })
     }
 
@@ -169,6 +174,7 @@ impl Application {
         for task in tasks {
             task.abort();
         }
+        self.lease.release().await;
         tracing::info!("InChart stopped");
         served
     }

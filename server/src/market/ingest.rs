@@ -71,7 +71,7 @@ pub struct Ingestor {
     pub store: CandleStore,
     pub live: LiveMarket,
     pub rest: RestClient,
-    pub lease: Lease,
+    pub lease: Arc<Lease>,
     pub simulated: SimulatedFeed,
     pub sim_tick: Duration,
     pub metrics: Arc<Metrics>,

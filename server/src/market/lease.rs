@@ -1,7 +1,8 @@
 //! Who ingests: one instance at a time holds a lease in Redis
 //! (`<prefix>:ingest:lease`, a `SET NX PX` renewed every third of its time
 //! to live). When the holder dies the lease runs out and another instance
-//! takes it within a time to live. Without Redis there is one instance, and
+//! takes it within a time to live; an instance that stops cleanly gives it
+//! up, and another takes it within a third of that. Without Redis there is one instance, and
 //! it always holds the lease.
 //!
 //! Two holders at once (a stalled one that has not noticed yet) would be

@@ -116,3 +116,39 @@ async fn the_other_instance_serves_live_candles_and_takes_over_without_a_gap() {
     };
     assert_eq!(heard.close, newest.close);
 }
+
+#[tokio::test]
+async fn a_clean_stop_hands_ingestion_over_at_once() {
+    let fake = fake_binance(FakeBinanceConfig::default()).await;
+    let database_url = fresh_database(Db::Postgres).await;
+    let prefix = format!("inchart-test-{}", uuid::Uuid::new_v4().simple());
+    let start = || {
+        let mut command = inchart(&database_url);
+        command
+            .env("REDIS_URL", redis_url())
+            .env("INCHART_CACHE_PREFIX", &prefix)
+            .env("INCHART_SYMBOLS", "BTCUSDT,ETHUSDT");
+        for (key, value) in binance_env(&fake) {
+            command.env(key, value);
+        }
+        // Long enough that only a released lease explains a quick takeover.
+        command.env("INCHART_LEASE_TTL", "12s");
+        serve(command)
+    };
+    let first = start();
+    wait_for(&first.app(), "ingesting", |r| r["market"]["ingesting"] == true).await;
+    let second = start();
+    let follower = second.app();
+    wait_for(&follower, "ready", |r| r["status"] == "ready").await;
+
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &first.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let handover = wait_for(&follower, "ingesting", |r| r["market"]["ingesting"] == true).await;
+    assert!(
+        handover < Duration::from_secs(8),
+        "took {handover:?}: the lease was not given up"
+    );
+}
