@@ -9,8 +9,8 @@ use anyhow::Context;
 use app::market::{Candle, FeedSource, Interval, Symbol};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Set, TransactionTrait,
 };
 
 use super::entity::{self, Column, Entity as Candles};
@@ -34,6 +34,18 @@ pub struct CandleRange {
 /// one, whatever order writes arrive in.
 const ONLY_NEWER: &str = "NOT \"candles\".\"closed\" AND \
      (\"excluded\".\"closed\" OR \"excluded\".\"trades\" >= \"candles\".\"trades\")";
+
+/// The columns of a [`Candle`], in its fields' order.
+const CANDLE_COLUMNS: [Column; 8] = [
+    Column::OpenTime,
+    Column::Open,
+    Column::High,
+    Column::Low,
+    Column::Close,
+    Column::Volume,
+    Column::Trades,
+    Column::Closed,
+];
 
 /// Candles of one series, for [`CandleStore::upsert_all`].
 #[derive(Debug, Clone, Copy)]
@@ -140,16 +152,39 @@ impl CandleStore {
         } else {
             sea_orm::Order::Asc
         };
-        let mut rows = query
+        // Only the candle's columns, read by position: decoding rows by
+        // column name into whole models was most of a read's time.
+        let statement = query
+            .select_only()
+            .columns(CANDLE_COLUMNS)
             .order_by(Column::OpenTime, order)
             .limit(range.limit)
-            .all(&self.db)
+            .build(self.db.get_database_backend());
+        let rows = self
+            .db
+            .query_all(statement)
             .await
             .with_context(|| format!("while reading {symbol} {interval} candles"))?;
+        let mut candles = rows
+            .iter()
+            .map(|row| {
+                Ok(Candle {
+                    open_time: row.try_get_by_index(0)?,
+                    open: row.try_get_by_index(1)?,
+                    high: row.try_get_by_index(2)?,
+                    low: row.try_get_by_index(3)?,
+                    close: row.try_get_by_index(4)?,
+                    volume: row.try_get_by_index(5)?,
+                    trades: row.try_get_by_index(6)?,
+                    closed: row.try_get_by_index(7)?,
+                })
+            })
+            .collect::<Result<Vec<_>, sea_orm::DbErr>>()
+            .with_context(|| format!("while decoding {symbol} {interval} candles"))?;
         if newest_first {
-            rows.reverse();
+            candles.reverse();
         }
-        Ok(rows.into_iter().map(to_candle).collect())
+        Ok(candles)
     }
 
     /// The open time of the newest stored candle of a series.
@@ -264,19 +299,6 @@ impl CandleStore {
     /// Whether the database answers.
     pub async fn ping(&self) -> anyhow::Result<()> {
         self.db.ping().await.context("the database did not answer")
-    }
-}
-
-fn to_candle(row: entity::Model) -> Candle {
-    Candle {
-        open_time: row.open_time,
-        open: row.open,
-        high: row.high,
-        low: row.low,
-        close: row.close,
-        volume: row.volume,
-        trades: row.trades,
-        closed: row.closed,
     }
 }
 
