@@ -444,11 +444,6 @@ impl LiveMarket {
         }
         Ok(())
     }
-
-    /// Whether several instances can share this live market.
-    pub fn is_shared(&self) -> bool {
-        matches!(self.inner.backend, Backend::Redis { .. })
-    }
 }
 
 /// A window candle with its open time read from the window's score.

@@ -109,15 +109,8 @@ impl CandleStore {
                 Candles::insert_many(rows)
                     .on_conflict(
                         OnConflict::columns([Column::Symbol, Column::Interval, Column::OpenTime])
-                            .update_columns([
-                                Column::Open,
-                                Column::High,
-                                Column::Low,
-                                Column::Close,
-                                Column::Volume,
-                                Column::Trades,
-                                Column::Closed,
-                            ])
+                            // Every candle column but the open time, a key.
+                            .update_columns(CANDLE_COLUMNS[1..].iter().copied())
                             .action_and_where(Expr::cust(ONLY_NEWER))
                             .to_owned(),
                     )

@@ -7,13 +7,44 @@ use std::time::{Duration, Instant};
 
 use app::live::ServerMessage;
 use app::market::Interval;
-use inchart_fakes::binance::FakeBinanceConfig;
+use inchart_fakes::binance::{FakeBinance, FakeBinanceConfig};
 use serde_json::Value;
 
 use crate::helpers::{Db, Served, TestApp, fresh_database, inchart, redis_url, serve};
 use crate::live::{
     assert_converges, binance_env, btc, candle_update, connect, fake_binance, next_matching, subscribe,
 };
+
+/// Instances of one deployment: one PostgreSQL database, one Redis key
+/// prefix, one fake Binance.
+struct Deployment {
+    env: Vec<(String, String)>,
+    database_url: String,
+}
+
+impl Deployment {
+    async fn new(fake: &FakeBinance, extra: &[(&str, &str)]) -> Self {
+        let prefix = format!("inchart-test-{}", uuid::Uuid::new_v4().simple());
+        let mut env = vec![
+            ("REDIS_URL".to_string(), redis_url()),
+            ("INCHART_CACHE_PREFIX".to_string(), prefix),
+            ("INCHART_SYMBOLS".to_string(), "BTCUSDT,ETHUSDT".to_string()),
+        ];
+        env.extend(binance_env(fake));
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Self {
+            env,
+            database_url: fresh_database(Db::Postgres).await,
+        }
+    }
+
+    /// One more `inchart serve` of the deployment.
+    fn start(&self) -> Served {
+        let mut command = inchart(&self.database_url);
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        serve(command)
+    }
+}
 
 async fn readiness(app: &TestApp) -> Value {
     app.get("/readyz").await.json().await.unwrap()
@@ -37,19 +68,8 @@ async fn wait_for(app: &TestApp, what: &str, check: impl Fn(&Value) -> bool) -> 
 #[tokio::test]
 async fn the_other_instance_serves_live_candles_and_takes_over_without_a_gap() {
     let fake = fake_binance(FakeBinanceConfig::default()).await;
-    let database_url = fresh_database(Db::Postgres).await;
-    let prefix = format!("inchart-test-{}", uuid::Uuid::new_v4().simple());
-    let start = || {
-        let mut command = inchart(&database_url);
-        command
-            .env("REDIS_URL", redis_url())
-            .env("INCHART_CACHE_PREFIX", &prefix)
-            .env("INCHART_SYMBOLS", "BTCUSDT,ETHUSDT");
-        for (key, value) in binance_env(&fake) {
-            command.env(key, value);
-        }
-        serve(command)
-    };
+    let deployment = Deployment::new(&fake, &[]).await;
+    let start = || deployment.start();
 
     let first: Served = start();
     let leader = first.app();
@@ -120,21 +140,9 @@ async fn the_other_instance_serves_live_candles_and_takes_over_without_a_gap() {
 #[tokio::test]
 async fn a_clean_stop_hands_ingestion_over_at_once() {
     let fake = fake_binance(FakeBinanceConfig::default()).await;
-    let database_url = fresh_database(Db::Postgres).await;
-    let prefix = format!("inchart-test-{}", uuid::Uuid::new_v4().simple());
-    let start = || {
-        let mut command = inchart(&database_url);
-        command
-            .env("REDIS_URL", redis_url())
-            .env("INCHART_CACHE_PREFIX", &prefix)
-            .env("INCHART_SYMBOLS", "BTCUSDT,ETHUSDT");
-        for (key, value) in binance_env(&fake) {
-            command.env(key, value);
-        }
-        // Long enough that only a released lease explains a quick takeover.
-        command.env("INCHART_LEASE_TTL", "12s");
-        serve(command)
-    };
+    // Long enough that only a released lease explains a quick takeover.
+    let deployment = Deployment::new(&fake, &[("INCHART_LEASE_TTL", "12s")]).await;
+    let start = || deployment.start();
     let first = start();
     wait_for(&first.app(), "ingesting", |r| r["market"]["ingesting"] == true).await;
     let second = start();
