@@ -2,6 +2,7 @@
 //! server (readable with JavaScript off, indexable), then hydrates in the
 //! browser from the same code compiled to WebAssembly.
 
+pub mod account;
 pub mod components;
 pub mod live;
 pub mod market;
@@ -13,6 +14,9 @@ use leptos_meta::{MetaTags, Stylesheet, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
+use crate::components::account::provide_page_session;
+use crate::pages::account::AccountPage;
+use crate::pages::auth::{ForgotPasswordPage, LoginPage, ResetPasswordPage, SignUpPage, VerifyEmailPage};
 use crate::pages::{chart::ChartPage, landing::LandingPage, not_found::NotFound};
 
 /// The HTML document around the app, rendered only on the server.
@@ -43,6 +47,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     theme::provide_theme();
+    provide_page_session();
 
     view! {
         <Stylesheet id="inchart" href="/pkg/inchart.css" />
@@ -52,6 +57,14 @@ pub fn App() -> impl IntoView {
                 // Async: the page is sent once the symbol list is known, so the
                 // whole page is in the HTML before any script runs.
                 <Route path=path!("/chart/:symbol") view=ChartPage ssr=SsrMode::Async />
+                // Async: forms and their messages are whole in the HTML, and
+                // a signed-out visit to /account redirects before any byte.
+                <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::Async />
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async />
+                <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async />
+                <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async />
+                <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

@@ -277,8 +277,9 @@ pub struct MarketOverview {
 #[derive(Debug, Clone)]
 pub struct MarketDirectory(pub MarketOverview);
 
-/// The feed source and the symbols on offer.
-#[leptos::server]
+/// The feed source and the symbols on offer. A GET: it changes nothing,
+/// so it needs no form token.
+#[leptos::server(input = leptos::server_fn::codec::GetUrl)]
 pub async fn get_market_overview() -> Result<MarketOverview, leptos::prelude::ServerFnError> {
     leptos::prelude::use_context::<MarketDirectory>()
         .map(|MarketDirectory(overview)| overview)

@@ -4,3 +4,4 @@
 //! (clock, data, faults) and observe what clients did.
 
 pub mod binance;
+pub mod smtp;

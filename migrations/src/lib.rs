@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_candles;
 mod m20261125_000002_candle_closed_and_feed;
+mod m20261126_000003_accounts;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_create_candles::Migration),
             Box::new(m20261125_000002_candle_closed_and_feed::Migration),
+            Box::new(m20261126_000003_accounts::Migration),
         ]
     }
 }

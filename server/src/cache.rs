@@ -101,6 +101,82 @@ impl Cache {
         }
     }
 
+    /// Adds one to the counter at `key` and returns its new value and how
+    /// long it has left. The counter starts at one when absent and lives
+    /// `window` from then: a fixed window, shared by every instance.
+    pub async fn increment(&self, key: &str, window: Duration) -> anyhow::Result<(u64, Duration)> {
+        let key = self.key(key);
+        let millis = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+        match &self.kind {
+            CacheKind::Redis(manager) => {
+                let mut connection = manager.clone();
+                let (count, left): (u64, i64) = redis::pipe()
+                    .atomic()
+                    .incr(&key, 1u64)
+                    .cmd("PEXPIRE")
+                    .arg(&key)
+                    .arg(millis)
+                    .arg("NX")
+                    .ignore()
+                    .cmd("PTTL")
+                    .arg(&key)
+                    .query_async(&mut connection)
+                    .await
+                    .context("while counting in Redis")?;
+                Ok((count, Duration::from_millis(left.max(0) as u64)))
+            }
+            CacheKind::Memory(memory) => {
+                let now = Instant::now();
+                let mut memory = lock(memory);
+                let (expires, count) = match memory.entries.get(&key) {
+                    Some((expires, value)) if *expires > now => (*expires, counter_value(value) + 1),
+                    _ => (now + Duration::from_millis(millis), 1),
+                };
+                memory.set(key, count.to_le_bytes().to_vec(), expires);
+                Ok((count, expires - now))
+            }
+        }
+    }
+
+    /// The counter at `key` and how long it has left, without adding to it.
+    pub async fn counter(&self, key: &str) -> anyhow::Result<(u64, Duration)> {
+        let key = self.key(key);
+        match &self.kind {
+            CacheKind::Redis(manager) => {
+                let mut connection = manager.clone();
+                let (count, left): (Option<u64>, i64) = redis::pipe()
+                    .get(&key)
+                    .cmd("PTTL")
+                    .arg(&key)
+                    .query_async(&mut connection)
+                    .await
+                    .context("while reading a counter from Redis")?;
+                Ok((count.unwrap_or(0), Duration::from_millis(left.max(0) as u64)))
+            }
+            CacheKind::Memory(memory) => {
+                let now = Instant::now();
+                Ok(match lock(memory).entries.get(&key) {
+                    Some((expires, value)) if *expires > now => (counter_value(value), *expires - now),
+                    _ => (0, Duration::ZERO),
+                })
+            }
+        }
+    }
+
+    pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        let key = self.key(key);
+        match &self.kind {
+            CacheKind::Redis(manager) => {
+                let mut connection = manager.clone();
+                let _: () = connection.del(&key).await.context("while deleting from Redis")?;
+            }
+            CacheKind::Memory(memory) => {
+                lock(memory).entries.remove(&key);
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the cache answers; the in-process one always does.
     pub async fn ping(&self) -> anyhow::Result<()> {
         match &self.kind {
@@ -115,6 +191,11 @@ impl Cache {
             CacheKind::Memory(_) => Ok(()),
         }
     }
+}
+
+/// The in-process cache keeps a counter as eight little-endian bytes.
+fn counter_value(bytes: &[u8]) -> u64 {
+    bytes.try_into().map(u64::from_le_bytes).unwrap_or(0)
 }
 
 fn lock(memory: &Mutex<MemoryCache>) -> std::sync::MutexGuard<'_, MemoryCache> {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use app::market::Symbol;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::market::ingest::FeedChoice;
 
@@ -74,6 +74,52 @@ pub struct Settings {
     pub site_root: PathBuf,
     /// `INCHART_LOG_FORMAT`: `pretty` or `json`.
     pub log_format: LogFormat,
+    /// `INCHART_METRICS_TOKEN`: the bearer token `/metrics` asks for.
+    /// Unset, `/metrics` answers only to this machine.
+    pub metrics_token: Option<SecretString>,
+    /// Accounts, sessions and mail.
+    pub auth: AuthSettings,
+}
+
+/// How accounts and sessions behave.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// `INCHART_PUBLIC_URL`: where users reach InChart (`https://inchart.example`),
+    /// for the links in mail and the origin forms must come from. Defaults
+    /// to `http://` and the listen address.
+    pub public_url: String,
+    /// `INCHART_COOKIE_SECURE`: whether cookies are `Secure` (and so named
+    /// `__Host-…`). On by default when the public URL is `https://`; turn
+    /// it off only for plain-http local development.
+    pub cookie_secure: bool,
+    /// `INCHART_JWT_SECRET`: the key access tokens are signed with, at least
+    /// 32 bytes. Unset, each process makes its own: sessions survive a
+    /// restart through their refresh tokens, but several instances must
+    /// share one.
+    pub jwt_secret: Option<SecretString>,
+    /// `INCHART_ACCESS_TTL`: how long an access token is good for (`15m`).
+    pub access_ttl: Duration,
+    /// `INCHART_SESSION_TTL`: how long a session lasts unused (`30d`).
+    pub session_ttl: Duration,
+    /// `INCHART_REFRESH_GRACE`: how long after a refresh token is used a
+    /// second use still counts as the same browser racing itself (two tabs
+    /// at once) rather than a stolen token (`10s`; `0s` turns it off).
+    pub refresh_grace: Duration,
+    /// `INCHART_SMTP_URL`: `smtp://user:pass@host:587?tls=required`,
+    /// `smtps://…`, or `smtp://host:port` for a plain local relay. Unset,
+    /// mail is not sent and its links are written to the log.
+    pub smtp_url: Option<SecretString>,
+    /// `INCHART_MAIL_FROM`: the sender of InChart's mail.
+    pub mail_from: String,
+    /// `INCHART_LOGIN_LIMIT`: failed logins allowed per account per window.
+    pub login_limit_account: u32,
+    /// `INCHART_LOGIN_IP_LIMIT`: failed logins allowed per IP per window.
+    pub login_limit_ip: u32,
+    /// `INCHART_LOGIN_WINDOW`: the throttling window (`15m`).
+    pub login_window: Duration,
+    /// `INCHART_TRUST_PROXY`: take the client's address from the last
+    /// `X-Forwarded-For` hop (set it behind Caddy or Nginx, never without).
+    pub trust_proxy: bool,
 }
 
 impl Settings {
@@ -153,6 +199,67 @@ impl Settings {
                 .unwrap_or_else(|| "target/site".into())
                 .into(),
             log_format,
+            metrics_token: get("INCHART_METRICS_TOKEN").map(SecretString::from),
+            auth: AuthSettings::read(&get, &duration, listen)?,
+        })
+    }
+}
+
+impl AuthSettings {
+    fn read(
+        get: &impl Fn(&str) -> Option<String>,
+        duration: &impl Fn(&str, &str) -> anyhow::Result<Duration>,
+        listen: SocketAddr,
+    ) -> anyhow::Result<Self> {
+        let public_url = get("INCHART_PUBLIC_URL")
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_string();
+        let https = public_url.starts_with("https://");
+        if !https && !public_url.starts_with("http://") {
+            bail!("INCHART_PUBLIC_URL must start with https:// or http:// (got {public_url:?})");
+        }
+        let cookie_secure = match get("INCHART_COOKIE_SECURE").as_deref() {
+            None => https,
+            Some("true" | "1" | "on") => true,
+            Some("false" | "0" | "off") => false,
+            Some(other) => bail!("INCHART_COOKIE_SECURE must be true or false (got {other})"),
+        };
+        let jwt_secret = get("INCHART_JWT_SECRET").map(SecretString::from);
+        if let Some(secret) = &jwt_secret
+            && secret.expose_secret().len() < 32
+        {
+            bail!("INCHART_JWT_SECRET must be at least 32 bytes; `openssl rand -base64 48` makes one");
+        }
+        let limit = |name: &str, default: u32| -> anyhow::Result<u32> {
+            let value = parse_number(get(name), name, default)?;
+            if value == 0 {
+                bail!("{name} must be at least 1");
+            }
+            Ok(value)
+        };
+        let trust_proxy = match get("INCHART_TRUST_PROXY").as_deref() {
+            None | Some("false" | "0" | "off") => false,
+            Some("true" | "1" | "on") => true,
+            Some(other) => bail!("INCHART_TRUST_PROXY must be true or false (got {other})"),
+        };
+        let access_ttl = duration("INCHART_ACCESS_TTL", "15m")?;
+        if access_ttl < Duration::from_secs(1) {
+            bail!("INCHART_ACCESS_TTL must be at least 1s");
+        }
+        Ok(Self {
+            public_url,
+            cookie_secure,
+            jwt_secret,
+            access_ttl,
+            session_ttl: duration("INCHART_SESSION_TTL", "30d")?,
+            refresh_grace: duration("INCHART_REFRESH_GRACE", "10s")?,
+            smtp_url: get("INCHART_SMTP_URL").map(SecretString::from),
+            mail_from: get("INCHART_MAIL_FROM").unwrap_or_else(|| "InChart <no-reply@localhost>".into()),
+            login_limit_account: limit("INCHART_LOGIN_LIMIT", 5)?,
+            login_limit_ip: limit("INCHART_LOGIN_IP_LIMIT", 30)?,
+            login_window: duration("INCHART_LOGIN_WINDOW", "15m")?,
+            trust_proxy,
         })
     }
 }
@@ -254,6 +361,20 @@ mod tests {
         assert!(format!("{error:#}").contains("INCHART_SIM_HISTORY must be a whole number"));
         let error = settings(&[("INCHART_LOG_FORMAT", "xml")]).unwrap_err();
         assert!(error.to_string().contains("pretty or json"));
+    }
+
+    #[test]
+    fn cookies_are_secure_behind_https_and_the_jwt_key_is_long() {
+        let local = settings(&[]).unwrap().auth;
+        assert_eq!(local.public_url, "http://127.0.0.1:3000");
+        assert!(!local.cookie_secure);
+        let public = settings(&[("INCHART_PUBLIC_URL", "https://inchart.example/")])
+            .unwrap()
+            .auth;
+        assert_eq!(public.public_url, "https://inchart.example");
+        assert!(public.cookie_secure);
+        let error = settings(&[("INCHART_JWT_SECRET", "short")]).unwrap_err();
+        assert!(error.to_string().contains("at least 32 bytes"));
     }
 
     #[test]

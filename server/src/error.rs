@@ -8,7 +8,9 @@
 
 use app::market::{ApiErrorBody, ApiErrorDetail};
 use axum::Json;
-use axum::http::StatusCode;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +21,22 @@ pub enum ApiError {
     /// The parameter is well-formed, but names something we do not have.
     #[error("{message}")]
     Unknown { field: &'static str, message: String },
+    /// The value clashes with something that exists (an email in use).
+    #[error("{message}")]
+    Conflict { field: &'static str, message: String },
+    /// Nobody is signed in, or their session has ended.
+    #[error("Log in to continue.")]
+    Unauthenticated,
+    /// A login with an email and password that do not match an account.
+    /// One message for both, so it never says whether the email exists.
+    #[error("The email or password is not right.")]
+    InvalidCredentials,
+    /// Signed in, but this is not allowed (or the CSRF check failed).
+    #[error("{message}")]
+    Forbidden { field: &'static str, message: String },
+    /// Too many attempts; the answer carries `Retry-After`.
+    #[error("{message}")]
+    Throttled { retry_after: Duration, message: String },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -38,12 +56,48 @@ impl ApiError {
         }
     }
 
+    pub fn conflict(field: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Conflict {
+            field,
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(field: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Forbidden {
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// The sentence for a person. An internal error's cause is logged here
+    /// and never shown.
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "request failed");
+                "Something went wrong on our side; please try again.".to_string()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The field the error is about, if any.
+    pub fn field(&self) -> Option<&'static str> {
+        self.parts().2
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, Option<&'static str>) {
         match self {
             ApiError::InvalidParameter { field, .. } => {
                 (StatusCode::BAD_REQUEST, "invalid_parameter", Some(field))
             }
             ApiError::Unknown { field, .. } => (StatusCode::BAD_REQUEST, "unknown_value", Some(field)),
+            ApiError::Conflict { field, .. } => (StatusCode::CONFLICT, "conflict", Some(field)),
+            ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", None),
+            ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials", None),
+            ApiError::Forbidden { field, .. } => (StatusCode::FORBIDDEN, "forbidden", Some(field)),
+            ApiError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled", None),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
         }
     }
@@ -52,13 +106,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, kind, field) = self.parts();
-        let message = match &self {
-            ApiError::Internal(cause) => {
-                tracing::error!(error = format!("{cause:#}"), "request failed");
-                "Something went wrong on our side; please try again.".to_string()
-            }
-            other => other.to_string(),
-        };
+        let message = self.message();
         let body = ApiErrorBody {
             error: ApiErrorDetail {
                 kind: kind.into(),
@@ -66,6 +114,13 @@ impl IntoResponse for ApiError {
                 message,
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::Throttled { retry_after, .. } = &self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after.as_secs().max(1)),
+            );
+        }
+        response
     }
 }

@@ -1,6 +1,7 @@
 //! The InChart server as a library, so that tests start it exactly as the
 //! `inchart` binary does ([`startup::Application::build`]).
 
+pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod db;

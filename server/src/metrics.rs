@@ -6,16 +6,24 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use std::net::IpAddr;
 
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use secrecy::ExposeSecret;
+use subtle::ConstantTimeEq;
+
+use crate::auth::session::device_of;
+use crate::error::ApiError;
 use crate::market::binance::wire::Rejection;
 use crate::startup::AppState;
 
 #[derive(Default)]
 pub struct Metrics {
     pub ws_clients: AtomicI64,
+    /// Chart clients whose page is signed in.
+    pub ws_clients_signed_in: AtomicI64,
     pub ws_subscriptions: AtomicI64,
     pub ws_frames_sent: AtomicU64,
     /// Updates replaced by a newer one of the same series before a slow
@@ -145,6 +153,11 @@ impl Metrics {
             self.ws_clients.load(Relaxed),
         );
         gauge(
+            "inchart_ws_clients_signed_in",
+            "Chart clients whose page is signed in.",
+            self.ws_clients_signed_in.load(Relaxed),
+        );
+        gauge(
             "inchart_ws_subscriptions",
             "Series followed, over all clients.",
             self.ws_subscriptions.load(Relaxed),
@@ -163,11 +176,37 @@ impl Metrics {
     }
 }
 
-pub async fn serve(State(state): State<AppState>) -> impl IntoResponse {
+/// `GET /metrics`. With `INCHART_METRICS_TOKEN` set, for requests that
+/// carry it as a bearer token; without, for requests from this machine
+/// only (behind a trusted proxy, the proxied client's address counts).
+pub async fn serve(State(state): State<AppState>, request: Request) -> Response {
+    let allowed = match &state.metrics_token {
+        Some(token) => request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .is_some_and(|presented| {
+                let expected = token.expose_secret().as_bytes();
+                presented.len() == expected.len() && bool::from(presented.as_bytes().ct_eq(expected))
+            }),
+        None => {
+            let device = device_of(&request, state.auth.settings.trust_proxy);
+            device.ip.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+    };
+    if !allowed {
+        return ApiError::forbidden(
+            "authorization",
+            "Metrics are for this machine, or for requests with INCHART_METRICS_TOKEN as a bearer token.",
+        )
+        .into_response();
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
+        .into_response()
 }
 
 /// Durations in log-spaced buckets (about 9% wide, 1 µs to 100 s): quantiles

@@ -3,9 +3,11 @@
 //! migrate, bind), and returns the bound port, so tests start the real
 //! thing on port 0. Market data fills in the background once it runs.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use app::account::AccountService;
 use app::market::{MarketDirectory, MarketOverview, Symbol};
 use app::{App, shell};
 use axum::Router;
@@ -18,11 +20,14 @@ use futures::future::BoxFuture;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::Auth;
+use crate::auth::pages::AccountReader;
 use crate::cache::Cache;
 use crate::config::Settings;
 use crate::market::api::LatestReads;
@@ -34,7 +39,7 @@ use crate::market::simulated::SimulatedFeed;
 use crate::market::store::CandleStore;
 use crate::market::ws::Hub;
 use crate::metrics::Metrics;
-use crate::{db, health, market, metrics};
+use crate::{auth, db, health, market, metrics};
 
 /// Everything a request handler may need, cloned cheaply per request.
 #[derive(Clone, FromRef)]
@@ -54,6 +59,10 @@ pub struct AppState {
     pub latest_reads: Arc<LatestReads>,
     /// Whether this instance has filled the store (while it ingests).
     pub filled: watch::Receiver<bool>,
+    /// Accounts and sessions.
+    pub auth: Auth,
+    /// What `/metrics` asks for, when set.
+    pub metrics_token: Option<SecretString>,
 }
 
 /// A built application, bound to its port and ready to run.
@@ -69,10 +78,19 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("while binding {} (INCHART_LISTEN)", settings.listen))?;
+        let bound = listener.local_addr().context("while reading the bound port")?;
+        // On port 0 (tests) the default public URL names the port bound.
+        if settings.auth.public_url == format!("http://{}", settings.listen) {
+            settings.auth.public_url = format!("http://{bound}");
+        }
         let connection = db::connect(&settings.database_url).await?;
         db::migrate_up(&connection).await?;
         let cache = Cache::connect(settings.redis_url.as_ref(), &settings.cache_prefix).await?;
+        let auth = Auth::new(&settings.auth, connection.clone(), cache.clone())?;
         let candles = CandleStore::new(connection);
         let metrics = Arc::new(Metrics::default());
         let live = LiveMarket::connect(
@@ -136,15 +154,11 @@ impl Application {
             metrics,
             latest_reads: Arc::default(),
             filled,
+            auth,
+            metrics_token: settings.metrics_token.clone(),
         };
 
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("while binding {} (INCHART_LISTEN)", settings.listen))?;
-        let port = listener
-            .local_addr()
-            .context("while reading the bound port")?
-            .port();
+        let port = bound.port();
         tracing::info!(port, cache = cache.kind(), "InChart is ready");
 
         Ok(Self {
@@ -167,7 +181,8 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let tasks: Vec<_> = self.background.into_iter().map(tokio::spawn).collect();
-        let served = axum::serve(self.listener, self.router)
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await
             .context("while serving HTTP");
@@ -198,8 +213,14 @@ fn market_directory(state: &AppState) -> impl Fn() -> MarketDirectory + Clone + 
 fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let directory = market_directory(&state);
-    let server_fn_directory = directory.clone();
+    let accounts = AccountService(Arc::new(AccountReader(state.auth.store.clone())));
+    let page_context = move || {
+        provide_context(directory());
+        provide_context(accounts.clone());
+    };
+    let server_fn_context = page_context.clone();
     let options = state.leptos_options.clone();
+    let auth = state.auth.clone();
 
     Router::new()
         .route("/healthz", get(health::alive))
@@ -211,18 +232,20 @@ fn router(state: AppState) -> Router {
         .route(
             "/api/{*fn_name}",
             axum::routing::post(move |request: axum::extract::Request| {
-                let directory = server_fn_directory.clone();
-                leptos_axum::handle_server_fns_with_context(move || provide_context(directory()), request)
+                leptos_axum::handle_server_fns_with_context(server_fn_context.clone(), request)
             }),
         )
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(directory()),
-            move || shell(options.clone()),
-        )
+        .leptos_routes_with_context(&state, routes, page_context, move || shell(options.clone()))
+        .merge(auth::handlers::routes())
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
+        // The session middleware runs inside the CSRF check: a forged
+        // request is refused before it can rotate anything.
+        .layer(axum::middleware::from_fn_with_state(
+            auth.clone(),
+            auth::session::middleware,
+        ))
+        .layer(axum::middleware::from_fn_with_state(auth, auth::csrf::middleware))
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn(revalidate_assets))
         .layer(CompressionLayer::new())

@@ -1,5 +1,6 @@
 //! Pieces shared by several pages.
 
+pub mod account;
 pub mod chart;
 pub mod live;
 pub mod symbol_search;

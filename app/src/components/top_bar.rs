@@ -7,6 +7,7 @@
 
 use leptos::prelude::*;
 
+use super::account::AccountLink;
 use super::live::{FeedIndicator, FeedStatusIndicator};
 use super::symbol_search::SymbolSearch;
 use crate::market::{Interval, Symbol};
@@ -67,6 +68,7 @@ pub fn TopBar(
             <nav class="segmented intervals" aria-label="Interval">{interval_links}</nav>
             <nav class="symbols" aria-label="Symbols">{symbol_links}</nav>
             <FeedStatusIndicator indicator />
+            <AccountLink />
             <ThemeToggle />
         </header>
     }

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, Title};
 
+use crate::components::account::AccountLink;
 use crate::components::top_bar::chart_href;
 use crate::market::{Interval, Symbol};
 use crate::theme::ThemeToggle;
@@ -18,6 +19,7 @@ pub fn LandingPage() -> impl IntoView {
         <Link rel="canonical" href="/" />
         <header class="site-header">
             <a class="brand" href="/">"InChart"</a>
+            <nav class="site-nav" aria-label="Account"><AccountLink /></nav>
             <ThemeToggle />
         </header>
         <main class="page landing">

@@ -1,5 +1,7 @@
 //! One module per page.
 
+pub mod account;
+pub mod auth;
 pub mod chart;
 pub mod landing;
 pub mod not_found;

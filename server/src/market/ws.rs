@@ -21,15 +21,19 @@ use app::live::{
     MAX_SUBSCRIPTIONS, ServerMessage,
 };
 use app::market::{Candle, Symbol};
+use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::SinkExt;
 use tokio::sync::{Notify, broadcast};
 
 use super::live::{CandleChange, LiveEvent, LiveMarket, SeriesKey, now_micros};
 use super::simulated::now_millis;
+use crate::auth::csrf::same_origin;
+use crate::auth::session::RequestAuth;
+use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::startup::AppState;
 
@@ -234,7 +238,20 @@ impl Drop for Admission {
     }
 }
 
-pub async fn upgrade(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+/// Opens a chart connection. A browser's connection must come from one of
+/// InChart's pages (its `Origin`), so another site cannot open one with
+/// the visitor's cookies; it is signed in when the page is.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    request: Option<Extension<RequestAuth>>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if headers.contains_key(header::ORIGIN) && !same_origin(&headers, &state.auth.settings.public_url) {
+        return ApiError::forbidden("origin", "Chart connections are open to InChart's own pages.")
+            .into_response();
+    }
+    let user = request.and_then(|Extension(request)| request.signed_in.map(|signed_in| signed_in.user));
     let Some(admission) = state.hub.admit() else {
         state.metrics.ws_refused.fetch_add(1, Relaxed);
         return (
@@ -263,9 +280,26 @@ pub async fn upgrade(State(state): State<AppState>, upgrade: WebSocketUpgrade) -
                 }),
                 following: HashMap::new(),
             };
+            let _signed_in = user.map(|_| SignedInGauge::new(state.metrics.clone()));
             connection.serve(socket).await;
             drop(admission);
         })
+}
+
+/// Counts a signed-in chart connection while it lasts.
+struct SignedInGauge(Arc<Metrics>);
+
+impl SignedInGauge {
+    fn new(metrics: Arc<Metrics>) -> Self {
+        metrics.ws_clients_signed_in.fetch_add(1, Relaxed);
+        Self(metrics)
+    }
+}
+
+impl Drop for SignedInGauge {
+    fn drop(&mut self) {
+        self.0.ws_clients_signed_in.fetch_sub(1, Relaxed);
+    }
 }
 
 /// What a client last received of a series.

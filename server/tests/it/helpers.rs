@@ -35,6 +35,8 @@ pub enum CacheKind {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    /// The app's own database (empty when the app is another process's).
+    pub database_url: String,
 }
 
 impl TestApp {
@@ -101,6 +103,7 @@ pub async fn spawn_app_with(db: Db, cache: CacheKind, extra: &[(&str, &str)]) ->
         .with_test_writer()
         .try_init();
     let database_url = fresh_database(db).await;
+    let own_database = database_url.clone();
     let prefix = format!("inchart-test-{}", uuid::Uuid::new_v4().simple());
     let site_root = site_root().display().to_string();
     let redis = redis_url();
@@ -129,6 +132,7 @@ pub async fn spawn_app_with(db: Db, cache: CacheKind, extra: &[(&str, &str)]) ->
     let app = TestApp {
         address,
         client: reqwest::Client::new(),
+        database_url: own_database,
     };
     app.wait_until_filled().await;
     app
@@ -186,6 +190,7 @@ impl Served {
         TestApp {
             address: format!("http://127.0.0.1:{}", self.port),
             client: reqwest::Client::new(),
+            database_url: String::new(),
         }
     }
 

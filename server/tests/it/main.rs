@@ -5,6 +5,7 @@
 // A test's helpers fail the test by panicking, like its assertions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod api;
 mod browser;
 mod cli;

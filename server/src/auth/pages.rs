@@ -1,0 +1,53 @@
+//! The account page's content, read for the Leptos pages through
+//! [`AccountPages`].
+
+use std::future::Future;
+use std::pin::Pin;
+
+use app::account::{AccountOverview, AccountPages, SessionInfo};
+use uuid::Uuid;
+
+use super::now_ms;
+use super::session::describe_device;
+use super::store::AccountStore;
+
+pub struct AccountReader(pub AccountStore);
+
+impl AccountPages for AccountReader {
+    fn overview(
+        &self,
+        user: String,
+        session: String,
+    ) -> Pin<Box<dyn Future<Output = Result<AccountOverview, String>> + Send>> {
+        let store = self.0.clone();
+        Box::pin(async move {
+            let read = async {
+                let user = Uuid::parse_str(&user)?;
+                let Some(found) = store.user(user).await? else {
+                    anyhow::bail!("the account is gone");
+                };
+                let sessions = store.sessions(user, now_ms()).await?;
+                Ok(AccountOverview {
+                    email: found.email,
+                    email_verified: found.email_verified_at.is_some(),
+                    created_at: found.created_at,
+                    sessions: sessions
+                        .into_iter()
+                        .map(|listed| SessionInfo {
+                            current: listed.id.to_string() == session,
+                            id: listed.id.to_string(),
+                            device: describe_device(&listed.user_agent),
+                            ip: listed.ip,
+                            created_at: listed.created_at,
+                            last_seen_at: listed.last_seen_at,
+                        })
+                        .collect(),
+                })
+            };
+            read.await.map_err(|error: anyhow::Error| {
+                tracing::error!(error = format!("{error:#}"), "account page read failed");
+                "Your account could not be read; please reload.".to_string()
+            })
+        })
+    }
+}
