@@ -19,8 +19,30 @@ use crate::pages::account::AccountPage;
 use crate::pages::auth::{ForgotPasswordPage, LoginPage, ResetPasswordPage, SignUpPage, VerifyEmailPage};
 use crate::pages::{chart::ChartPage, landing::LandingPage, not_found::NotFound};
 
+/// The Content-Security-Policy: scripts from this site, inline scripts
+/// only with the page's nonce (Leptos's hydration and streaming scripts,
+/// the theme script), WebAssembly compiled by the page, connections to
+/// this site only (the API and `/ws`). Styles allow inline ones: the chart
+/// widget injects its own.
+pub fn content_security_policy(nonce: Option<&str>) -> String {
+    let nonce = nonce.map(|nonce| format!(" 'nonce-{nonce}'")).unwrap_or_default();
+    format!(
+        "default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+         object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )
+}
+
 /// The HTML document around the app, rendered only on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let nonce = leptos::nonce::use_nonce();
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        let policy = content_security_policy(nonce.as_ref().map(|nonce| nonce.as_inner().as_ref()));
+        if let Ok(value) = http::HeaderValue::from_str(&policy) {
+            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -30,7 +52,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 // Sets the remembered theme before the first paint, so a
                 // light-mode reader never sees a dark flash.
-                <script>{theme::EARLY_THEME_SCRIPT}</script>
+                <script nonce=nonce>{theme::EARLY_THEME_SCRIPT}</script>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <HydrationScripts options />
                 <MetaTags />

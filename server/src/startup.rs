@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use app::account::AccountService;
 use app::market::{MarketDirectory, MarketOverview, Symbol};
-use app::{App, shell};
+use app::{App, content_security_policy, shell};
 use axum::Router;
 use axum::extract::FromRef;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -253,21 +253,13 @@ fn router(state: AppState) -> Router {
 }
 
 /// Headers every response carries, unless the handler set its own.
-const SECURITY_HEADERS: [(HeaderName, &str); 5] = [
+const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
     (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     (header::X_FRAME_OPTIONS, "DENY"),
     (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
     (
         HeaderName::from_static("permissions-policy"),
         "camera=(), microphone=(), geolocation=()",
-    ),
-    // 'wasm-unsafe-eval' lets the page compile its own WebAssembly; the
-    // inline scripts are Leptos's hydration bootstrap and the theme script.
-    (
-        header::CONTENT_SECURITY_POLICY,
-        "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; \
-         style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; \
-         frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
     ),
 ];
 
@@ -291,6 +283,13 @@ async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     for (name, value) in SECURITY_HEADERS {
         headers.entry(name).or_insert(HeaderValue::from_static(value));
+    }
+    // Pages set their own policy, with their nonce; everything else gets
+    // the same policy without one.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY)
+        && let Ok(policy) = HeaderValue::from_str(&content_security_policy(None))
+    {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     }
     response
 }

@@ -23,6 +23,55 @@ async fn the_landing_page_is_complete_html() {
 }
 
 #[tokio::test]
+async fn inline_scripts_run_only_with_the_pages_nonce() {
+    let app = spawn_app(Db::Sqlite, CacheKind::Memory).await;
+    let page = app.get("/login").await;
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let script_src = policy
+        .split(';')
+        .map(str::trim)
+        .find(|directive| directive.starts_with("script-src"))
+        .unwrap()
+        .to_string();
+    assert!(!script_src.contains("unsafe-inline"), "{policy}");
+    let nonce = script_src
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("the policy names a nonce");
+    let html = page.text().await.unwrap();
+    let inline_scripts = html.matches("<script").count() - html.matches("<script src").count();
+    assert!(
+        inline_scripts >= 2,
+        "the theme script and the hydration bootstrap"
+    );
+    assert_eq!(
+        html.matches(&format!("nonce=\"{nonce}\"")).count(),
+        inline_scripts,
+        "{html}"
+    );
+
+    let another = app.get("/login").await;
+    assert!(
+        !another.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains(nonce),
+        "a nonce per page"
+    );
+    let api = app.get("/api/v1/symbols").await;
+    assert!(
+        !api.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("nonce")
+    );
+}
+
+#[tokio::test]
 async fn the_chart_page_is_rendered_before_any_script_runs() {
     let app = spawn_app(Db::Sqlite, CacheKind::Memory).await;
     let html = app.get("/chart/BTCUSDT?interval=4h").await.text().await.unwrap();
