@@ -35,10 +35,14 @@ pub fn content_security_policy(nonce: Option<&str>) -> String {
 
 /// The HTML document around the app, rendered only on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    let nonce = leptos::nonce::use_nonce();
+    // The server's integration makes a nonce for every page it renders.
+    #[cfg(feature = "ssr")]
+    let nonce = leptos::nonce::use_nonce().map(|nonce| nonce.as_inner().to_string());
+    #[cfg(not(feature = "ssr"))]
+    let nonce: Option<String> = None;
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        let policy = content_security_policy(nonce.as_ref().map(|nonce| nonce.as_inner().as_ref()));
+        let policy = content_security_policy(nonce.as_deref());
         if let Ok(value) = http::HeaderValue::from_str(&policy) {
             response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
         }
@@ -98,4 +102,11 @@ pub fn App() -> impl IntoView {
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(App);
+    // Tells end-to-end tests (and anyone curious) the page is interactive.
+    if let Some(root) = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.document_element())
+    {
+        let _ = root.set_attribute("data-hydrated", "");
+    }
 }

@@ -69,13 +69,26 @@ fn starting_problem(flash: Option<&Flash>) -> Option<FormProblem> {
         })
 }
 
-/// A notice carried to this page for `form` (a success).
+/// A notice carried to this page for `form` (a success); its problems
+/// too with `errors`, for actions that are a bare button rather than an
+/// [`AccountForm`] (which shows its own).
 #[component]
-pub fn FlashNotice(session: PageSession, form: &'static str) -> impl IntoView {
+pub fn FlashNotice(
+    session: PageSession,
+    form: &'static str,
+    #[prop(optional)] errors: bool,
+) -> impl IntoView {
     session
         .flash_for(form)
-        .filter(|flash| flash.tone == Tone::Notice)
-        .map(|flash| view! { <p class="form-notice" role="status">{flash.message.clone()}</p> })
+        .filter(|flash| errors || flash.tone == Tone::Notice)
+        .map(|flash| match flash.tone {
+            Tone::Notice => {
+                view! { <p class="form-notice" role="status">{flash.message.clone()}</p> }.into_any()
+            }
+            Tone::Error => {
+                view! { <p class="form-error" role="alert">{flash.message.clone()}</p> }.into_any()
+            }
+        })
 }
 
 /// A POST form with the CSRF token. Without JavaScript the browser posts
@@ -92,6 +105,9 @@ pub fn AccountForm(
     /// The button's words while the form is on its way.
     busy_label: &'static str,
     #[prop(optional)] danger: bool,
+    /// A secondary action: an outlined button.
+    #[prop(optional)]
+    quiet: bool,
     #[prop(optional)] children: Option<Children>,
 ) -> impl IntoView {
     let state = FormState {
@@ -115,7 +131,11 @@ pub fn AccountForm(
         #[cfg(not(feature = "hydrate"))]
         let _ = event;
     };
-    let button_class = if danger { "button danger" } else { "button primary" };
+    let button_class = match (danger, quiet) {
+        (true, _) => "button danger",
+        (false, true) => "button",
+        (false, false) => "button primary",
+    };
     view! {
         <form class="account-form" method="post" action=action on:submit=on_submit novalidate>
             <input type="hidden" name="csrf" value=session.csrf.clone() />

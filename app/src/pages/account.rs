@@ -54,9 +54,15 @@ fn Account(overview: AccountOverview, session: PageSession) -> impl IntoView {
                 }}
             </p>
             {(!overview.email_verified).then(|| view! {
-                <p class="muted">"Open the link we mailed you to verify this address."</p>
+                <p class="muted">
+                    {if session.mail_sends {
+                        "Open the link we mailed you to verify this address."
+                    } else {
+                        "This server does not send mail: the verification link is in its log."
+                    }}
+                </p>
                 <AccountForm session=session.clone() name="verification" action="/account/verification".to_string()
-                    submit="Send a new link" busy_label="Sending…" />
+                    submit="Send a new link" busy_label="Sending…" quiet=true />
             })}
             <p class="muted small">{format!("Member since {}", format_day(overview.created_at))}</p>
         </section>
@@ -74,7 +80,7 @@ fn Account(overview: AccountOverview, session: PageSession) -> impl IntoView {
 
         <section class="account-section" aria-labelledby="sessions-heading">
             <h2 id="sessions-heading">"Signed-in devices"</h2>
-            <FlashNotice session=session.clone() form="sessions" />
+            <FlashNotice session=session.clone() form="sessions" errors=true />
             <ul class="sessions">{sessions}</ul>
             <form method="post" action="/logout-everywhere" class="inline-form">
                 <input type="hidden" name="csrf" value=session.csrf.clone() />

@@ -7,7 +7,9 @@ use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_query_map;
 
 use crate::account::{PageSession, safe_next};
-use crate::components::account::{AccountForm, Field, FlashNotice, Hidden, page_session};
+use crate::components::account::{AccountForm, AccountLink, Field, FlashNotice, Hidden, page_session};
+use crate::components::top_bar::chart_href;
+use crate::market::{Interval, Symbol};
 use crate::theme::ThemeToggle;
 
 /// The frame of the account pages: the header and a narrow card.
@@ -18,6 +20,10 @@ pub fn AccountShell(title: &'static str, children: Children) -> impl IntoView {
         <Meta name="robots" content="noindex" />
         <header class="site-header">
             <a class="brand" href="/">"InChart"</a>
+            <nav class="site-nav" aria-label="Site">
+                <a href=chart_href(&Symbol::default(), Interval::default())>"Charts"</a>
+                <AccountLink />
+            </nav>
             <ThemeToggle />
         </header>
         <main class="page auth">

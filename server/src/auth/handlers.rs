@@ -296,7 +296,7 @@ async fn log_out(
     if let Some(user) = &request.signed_in {
         match auth.store.revoke_session(user.user, user.session, now_ms()).await {
             Ok(_) => auth.forget_sessions(&[user.session]).await,
-            Err(error) => return answer.failed(&auth, "logout", "/account", error.into(), None),
+            Err(error) => return answer.failed(&auth, "sessions", "/account", error.into(), None),
         }
     }
     answer.with(auth.signed_out_cookies()).done(&auth, "/", None)
@@ -568,7 +568,7 @@ async fn resend_verification(
     .await;
     match result {
         Ok(message) => answer.done(&auth, "/account", Some(("account", message))),
-        Err(error) => answer.failed(&auth, "account", "/account", error, None),
+        Err(error) => answer.failed(&auth, "verification", "/account", error, None),
     }
 }
 

@@ -108,13 +108,13 @@ pub fn now_ms() -> i64 {
 
 /// An email address as accounts key it: trimmed and lower-cased, if it
 /// looks like one a mail server would take.
-pub fn normalize_email(raw: &str) -> Result<String, &'static str> {
+pub fn normalize_email(raw: &str) -> Result<String, String> {
     let email = raw.trim().to_lowercase();
     if email.is_empty() {
-        return Err("Enter your email address.");
+        return Err("Enter your email address.".into());
     }
     let Some((local, domain)) = email.rsplit_once('@') else {
-        return Err("An email address has an @, like ann@example.com.");
+        return Err("An email address has an @, like ann@example.com.".into());
     };
     let labels_ok = domain.split('.').count() >= 2
         && domain.split('.').all(|label| {
@@ -130,9 +130,61 @@ pub fn normalize_email(raw: &str) -> Result<String, &'static str> {
         || local.contains('@')
         || !labels_ok
     {
-        return Err("That does not look like an email address; check it for typos.");
+        return Err("That does not look like an email address; check it for typos.".into());
+    }
+    if let Some(meant) = likely_domain_typo(domain) {
+        return Err(format!(
+            "Did you mean {local}@{meant}? Check the address for typos."
+        ));
     }
     Ok(email)
+}
+
+/// Mail providers most addresses are at. A domain one letter away from one
+/// of them (`gmial.com`, `gmail.co`) is a typo: nobody receives mail there.
+const COMMON_MAIL_DOMAINS: [&str; 14] = [
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "icloud.com",
+    "me.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.com",
+    "gmx.de",
+    "yandex.ru",
+];
+
+fn likely_domain_typo(domain: &str) -> Option<&'static str> {
+    if COMMON_MAIL_DOMAINS.contains(&domain) {
+        return None;
+    }
+    COMMON_MAIL_DOMAINS
+        .into_iter()
+        .find(|known| one_edit_apart(domain, known))
+}
+
+/// Whether one insertion, deletion, substitution or swap of neighbours
+/// turns `a` into `b`.
+fn one_edit_apart(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let suffix = a[prefix..]
+        .iter()
+        .rev()
+        .zip(b[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (rest_a, rest_b) = (a.len() - prefix - suffix, b.len() - prefix - suffix);
+    match (rest_a, rest_b) {
+        (1, 1) | (0, 1) | (1, 0) => true,
+        (2, 2) => a[prefix] == b[prefix + 1] && a[prefix + 1] == b[prefix],
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -142,6 +194,21 @@ mod tests {
     #[test]
     fn emails_are_normalised_and_typos_caught() {
         assert_eq!(normalize_email(" Ann@Example.COM ").unwrap(), "ann@example.com");
+        assert_eq!(normalize_email("ann@gmail.com").unwrap(), "ann@gmail.com");
+        for typo in [
+            "ann@gmial.com",
+            "ann@gmail.co",
+            "ann@gmaill.com",
+            "ann@hotmal.com",
+        ] {
+            assert!(
+                normalize_email(typo)
+                    .unwrap_err()
+                    .starts_with("Did you mean ann@"),
+                "{typo}"
+            );
+        }
+        assert!(normalize_email("ann@gnu.org").is_ok());
         for typo in [
             "",
             "ann",

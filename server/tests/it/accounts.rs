@@ -525,7 +525,11 @@ async fn login_throttling_kicks_in_and_releases() {
         Db::Postgres,
         CacheKind::Redis,
         &sink,
-        &[("INCHART_LOGIN_LIMIT", "3"), ("INCHART_LOGIN_WINDOW", "2s")],
+        &[
+            ("INCHART_LOGIN_LIMIT", "3"),
+            ("INCHART_LOGIN_IP_LIMIT", "5"),
+            ("INCHART_LOGIN_WINDOW", "2s"),
+        ],
     )
     .await;
     let ann = Visitor::new(&app).await;
@@ -565,11 +569,33 @@ async fn login_throttling_kicks_in_and_releases() {
             .contains("Try again in")
     );
 
+    // Guessing across accounts from one address meets the address's limit.
+    let bob = Visitor::new(&app).await;
+    bob.sign_up("bob@example.com").await;
+    for who in ["carol@example.com", "dan@example.com"] {
+        let (status, _) = guesser
+            .form_json("/login", &[("email", who), ("password", "guess guess guess")])
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _) = guesser
+        .form_json("/login", &[("email", "bob@example.com"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "five failures from this address"
+    );
+
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let (status, _) = guesser
         .form_json("/login", &[("email", "ann@example.com"), ("password", PASSWORD)])
         .await;
     assert_eq!(status, StatusCode::OK, "the window has passed");
+    let (status, _) = guesser
+        .form_json("/login", &[("email", "bob@example.com"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -951,4 +977,90 @@ async fn metrics_want_this_machine_or_the_token() {
             .unwrap()
             .contains("inchart_ws_clients_signed_in")
     );
+}
+
+#[tokio::test]
+async fn changing_the_password_keeps_this_device_and_ends_the_others() {
+    let sink = SmtpSink::start().await.unwrap();
+    let app = app_with_mail(Db::Postgres, CacheKind::Redis, &sink, &[]).await;
+    let laptop = Visitor::new(&app).await;
+    laptop.sign_up("ann@example.com").await;
+    let phone = Visitor::new(&app).await;
+    phone.log_in("ann@example.com", PASSWORD).await;
+
+    let (status, body) = laptop
+        .form_json(
+            "/account/password",
+            &[("current", "wrong one"), ("password", "copper kettle hums")],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("current"))
+    );
+    let (status, body) = laptop
+        .form_json(
+            "/account/password",
+            &[("current", PASSWORD), ("password", "qwertyuiop")],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("password"))
+    );
+    let changed = laptop
+        .form(
+            "/account/password",
+            &[("current", PASSWORD), ("password", "copper kettle hums")],
+        )
+        .await;
+    assert_eq!(location(&changed), "/account");
+    assert!(
+        laptop
+            .html("/account")
+            .await
+            .contains("every other device is logged out")
+    );
+    assert_eq!(laptop.me().await.0, StatusCode::OK);
+    assert_eq!(phone.me().await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(phone.refresh().await, StatusCode::UNAUTHORIZED);
+    let (status, _) = phone
+        .form_json(
+            "/login",
+            &[("email", "ann@example.com"), ("password", "copper kettle hums")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn chart_connections_carry_the_session_and_refuse_other_sites() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let sink = SmtpSink::start().await.unwrap();
+    let app = app_with_mail(Db::Sqlite, CacheKind::Memory, &sink, &[]).await;
+    let ann = Visitor::new(&app).await;
+    ann.sign_up("ann@example.com").await;
+    let ws_url = format!("{}/ws", app.address.replace("http://", "ws://"));
+    let connect = |origin: &str, cookie: Option<String>| {
+        let mut request = ws_url.as_str().into_client_request().unwrap();
+        request.headers_mut().insert("origin", origin.parse().unwrap());
+        if let Some(cookie) = cookie {
+            request.headers_mut().insert("cookie", cookie.parse().unwrap());
+        }
+        tokio_tungstenite::connect_async(request)
+    };
+    let access = format!("inchart_access={}", ann.cookie("inchart_access").unwrap());
+
+    match connect("https://evil.example", Some(access.clone())).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), StatusCode::FORBIDDEN.as_u16())
+        }
+        other => panic!("another site's page must not connect: {:?}", other.map(|_| ())),
+    }
+    let (_signed_in, _) = connect(&app.address, Some(access)).await.unwrap();
+    let (_anonymous, _) = connect(&app.address, None).await.unwrap();
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("inchart_ws_clients_signed_in 1\n"), "{metrics}");
+    assert!(metrics.contains("inchart_ws_clients 2\n"), "{metrics}");
 }

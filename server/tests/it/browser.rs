@@ -412,3 +412,123 @@ async fn a_trader_watches_the_forming_candle_move_and_the_next_one_open() {
 
 const LAST_CLOSE_VALUE: &str =
     "const close = document.querySelector('[data-chart] .chart-host').__inchartChart.lastCandle()[4];";
+
+/// Types `text` into the field named `name`.
+async fn type_into(client: &Client, name: &str, text: &str) {
+    let field = client
+        .find(Locator::Css(&format!("input[name={name}]")))
+        .await
+        .unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+const HYDRATED: &str = "return document.documentElement.hasAttribute('data-hydrated');";
+
+#[tokio::test]
+async fn a_visitor_signs_up_logs_out_and_logs_in_again() {
+    let app = spawn_app(Db::Sqlite, CacheKind::Memory).await;
+    let (_driver, client) = start_browser().await;
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e");
+    std::fs::create_dir_all(&out).unwrap();
+
+    client.goto(&format!("{}/signup", app.address)).await.unwrap();
+    assert_eq!(client.title().await.unwrap(), "Create your account · InChart");
+    wait_for(&client, "the page to hydrate", HYDRATED).await;
+    run(&client, "window.__sameDocument = true;").await;
+
+    // A mistyped email is caught on the page, next to its field.
+    type_into(&client, "email", "ann@example").await;
+    type_into(&client, "password", "violet heron sails at dusk").await;
+    click(&client, "form.account-form button[type=submit]").await;
+    let problem = wait_for(
+        &client,
+        "the email's problem",
+        "return document.querySelector('#field-email-error')?.textContent ?? null;",
+    )
+    .await;
+    assert!(problem.as_str().unwrap().contains("email address"), "{problem}");
+    // A weak password is the server's answer, shown in place without a reload.
+    type_into(&client, "email", "ann@example.com").await;
+    type_into(&client, "password", "password123").await;
+    click(&client, "form.account-form button[type=submit]").await;
+    let weak = wait_for(
+        &client,
+        "the password's problem",
+        "return document.querySelector('#field-password-error')?.textContent ?? null;",
+    )
+    .await;
+    assert!(
+        weak.as_str().unwrap().contains("Add a few uncommon words"),
+        "{weak}"
+    );
+    assert_eq!(run(&client, "return window.__sameDocument === true;").await, true);
+    std::fs::write(
+        out.join("signup-weak-password.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    type_into(&client, "password", "violet heron sails at dusk").await;
+    click(&client, "form.account-form button[type=submit]").await;
+    wait_for(
+        &client,
+        "the account page",
+        "return location.pathname === '/account';",
+    )
+    .await;
+    let account = wait_for(
+        &client,
+        "the account's content",
+        "return document.querySelector('.account-email')?.textContent ?? null;",
+    )
+    .await;
+    assert!(account.as_str().unwrap().contains("ann@example.com"), "{account}");
+    let body = run(&client, "return document.body.innerText;").await;
+    let body = body.as_str().unwrap();
+    assert!(
+        body.contains("Not verified") && body.contains("Welcome!"),
+        "{body}"
+    );
+    assert!(body.contains("This device"), "{body}");
+    std::fs::write(out.join("account.png"), client.screenshot().await.unwrap()).unwrap();
+
+    // Log out, then in again: the login lands on the chart, signed in.
+    click(&client, "form[action='/logout'] button").await;
+    wait_for(&client, "the landing page", "return location.pathname === '/';").await;
+    let link = wait_for(
+        &client,
+        "the log-in link",
+        "return document.querySelector('.account-link')?.textContent ?? null;",
+    )
+    .await;
+    assert_eq!(link, "Log in");
+    client.goto(&format!("{}/login", app.address)).await.unwrap();
+    wait_for(&client, "the page to hydrate", HYDRATED).await;
+    type_into(&client, "email", "ann@example.com").await;
+    type_into(&client, "password", "not the password").await;
+    click(&client, "form.account-form button[type=submit]").await;
+    let wrong = wait_for(
+        &client,
+        "the login's problem",
+        "return document.querySelector('.form-error')?.textContent ?? null;",
+    )
+    .await;
+    assert_eq!(wrong, "The email or password is not right.");
+    type_into(&client, "password", "violet heron sails at dusk").await;
+    click(&client, "form.account-form button[type=submit]").await;
+    wait_for(
+        &client,
+        "the chart",
+        "return location.pathname.startsWith('/chart/');",
+    )
+    .await;
+    let signed_in = wait_for(
+        &client,
+        "the account link",
+        "const a = document.querySelector('.account-link'); return a && a.textContent !== 'Log in' ? a.textContent : null;",
+    )
+    .await;
+    assert_eq!(signed_in, "ann@example.com");
+    wait_for(&client, "the chart under the page's CSP", CHART_COUNT).await;
+}
