@@ -26,8 +26,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -41,7 +41,8 @@ use sea_orm::{ConnectionTrait, Database};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-const INCHART: &str = env!("CARGO_BIN_EXE_inchart");
+use support::{Server, hammer, ms};
+
 const SYMBOLS: &str = "BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT,XRPUSDT,DOGEUSDT,ADAUSDT,TRXUSDT,AVAXUSDT,LINKUSDT";
 
 struct Options {
@@ -113,116 +114,6 @@ fn binance_env(fake: &FakeBinance) -> [(&'static str, String); 3] {
         ("INCHART_BINANCE_REST_URL", fake.rest_url()),
         ("INCHART_BINANCE_WS_URL", fake.ws_url()),
     ]
-}
-
-/// A running `inchart serve`; killed when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(env: &[(&str, String)]) -> Self {
-        let mut command = Command::new(INCHART);
-        command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("INCHART_LISTEN", "127.0.0.1:0")
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "warn,inchart=info")
-            .env("LEPTOS_SITE_ROOT", std::env::temp_dir());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let mut child = command
-            .arg("serve")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let port = loop {
-            let line = lines.next().expect("inchart printed its port").unwrap();
-            if let Some(rest) = line.split("port=").nth(1) {
-                break rest.split_whitespace().next().unwrap().parse().unwrap();
-            }
-        };
-        // Keep reading so that a full pipe never stalls the server.
-        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-        Self { child, port }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    async fn wait_until_filled(&self) {
-        let deadline = Instant::now() + Duration::from_secs(300);
-        loop {
-            if let Ok(response) = reqwest::get(self.url("/readyz")).await
-                && let Ok(ready) = response.json::<serde_json::Value>().await
-                && ready["market"]["filled"] == true
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server never filled its market data"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// Resident memory in bytes (Linux).
-    fn rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kib: u64 = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap();
-        kib * 1024
-    }
-
-    /// The fine bucket counts of the server's fan-out histogram.
-    async fn fanout_buckets(&self) -> Vec<u64> {
-        let text = reqwest::get(self.url("/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let cumulative: Vec<u64> = text
-            .lines()
-            .filter(|line| {
-                line.starts_with("inchart_ws_fanout_seconds_bucket{le=\"") && !line.contains("+Inf")
-            })
-            .map(|line| line.rsplit(' ').next().unwrap().parse().unwrap())
-            .collect();
-        let mut counts: Vec<u64> = cumulative.windows(2).map(|pair| pair[1] - pair[0]).collect();
-        counts.insert(0, cumulative.first().copied().unwrap_or(0));
-        counts
-    }
-
-    async fn metric(&self, name: &str) -> f64 {
-        let text = reqwest::get(self.url("/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
-            .unwrap_or(0.0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Quantile of a difference of the server's fine buckets; the first of
@@ -435,10 +326,6 @@ async fn staggered_ticks(fake: Arc<FakeBinance>, series: Vec<(Symbol, Interval)>
     }
 }
 
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
-
 async fn candles(seconds: Duration) {
     println!("## GET /api/v1/candles, 1000 candles, 64 connections");
     let admin_url = std::env::var("INCHART_TEST_POSTGRES_URL")
@@ -513,7 +400,8 @@ async fn candles(seconds: Duration) {
             let body: serde_json::Value = probe.json().await.unwrap();
             assert!(body["candles"].as_array().unwrap().len() >= 999, "{label}");
         }
-        let (rate, p50, p99) = hammer(&url, 64, seconds).await;
+        let target = url.clone();
+        let (rate, p50, p99) = hammer(64, seconds, move |client| client.get(&target)).await;
         let baseline = *baseline_p99.get_or_insert(p99);
         println!(
             "| {label} | {served_by} | {rate:.0} | {:.2} ms | {:.2} ms | {:.1}× |",
@@ -529,39 +417,4 @@ async fn candles(seconds: Duration) {
         .await
         .ok();
     println!();
-}
-
-/// `connections` keep-alive connections, each sending requests back to back
-/// for `duration` after a one-second warm-up: requests/s, p50, p99.
-async fn hammer(url: &str, connections: usize, duration: Duration) -> (f64, Duration, Duration) {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(connections)
-        .build()
-        .unwrap();
-    let latency = Arc::new(Histogram::default());
-    let done = Arc::new(AtomicU64::new(0));
-    let warm_until = Instant::now() + Duration::from_secs(1);
-    let stop_at = warm_until + duration;
-    let workers: Vec<_> = (0..connections)
-        .map(|_| {
-            let (client, url, latency, done) =
-                (client.clone(), url.to_string(), latency.clone(), done.clone());
-            tokio::spawn(async move {
-                while Instant::now() < stop_at {
-                    let started = Instant::now();
-                    let response = client.get(&url).send().await.unwrap();
-                    let _ = response.bytes().await.unwrap();
-                    if started >= warm_until {
-                        latency.record(started.elapsed());
-                        done.fetch_add(1, Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.await.unwrap();
-    }
-    let rate = done.load(Relaxed) as f64 / duration.as_secs_f64();
-    (rate, latency.quantile(0.5), latency.quantile(0.99))
 }

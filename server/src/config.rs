@@ -115,6 +115,8 @@ pub struct AuthSettings {
     pub login_limit_account: u32,
     /// `INCHART_LOGIN_IP_LIMIT`: failed logins allowed per IP per window.
     pub login_limit_ip: u32,
+    /// `INCHART_SIGNUP_LIMIT`: sign-ups allowed per client address per hour.
+    pub signup_limit: u32,
     /// `INCHART_LOGIN_WINDOW`: the throttling window (`15m`).
     pub login_window: Duration,
     /// `INCHART_TRUST_PROXY`: take the client's address from the last
@@ -258,6 +260,7 @@ impl AuthSettings {
             mail_from: get("INCHART_MAIL_FROM").unwrap_or_else(|| "InChart <no-reply@localhost>".into()),
             login_limit_account: limit("INCHART_LOGIN_LIMIT", 5)?,
             login_limit_ip: limit("INCHART_LOGIN_IP_LIMIT", 30)?,
+            signup_limit: limit("INCHART_SIGNUP_LIMIT", 20)?,
             login_window: duration("INCHART_LOGIN_WINDOW", "15m")?,
             trust_proxy,
         })

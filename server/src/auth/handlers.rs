@@ -180,7 +180,12 @@ async fn sign_up_inner(
 ) -> Result<(User, Uuid, String), ApiError> {
     if let Verdict::Blocked(wait) = auth
         .throttle
-        .attempt("signup", &request.device.ip, 20, Duration::from_secs(3600))
+        .attempt(
+            "signup",
+            &request.device.ip,
+            u64::from(auth.settings.signup_limit),
+            Duration::from_secs(3600),
+        )
         .await
     {
         return Err(throttled(wait, "sign-ups from your network"));
