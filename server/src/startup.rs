@@ -135,6 +135,7 @@ impl Application {
             ingestor.run().boxed(),
             live.clone().listen().boxed(),
             hub.clone().run(events).boxed(),
+            auth.clone().housekeeping().boxed(),
         ];
 
         let leptos_options = LeptosOptions::builder()

@@ -33,8 +33,10 @@ pub fn AccountLink() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 match page_session().await.viewer {
+                    // A full page load: the account page reads the session
+                    // on the server, refreshing it when it has run out.
                     Some(viewer) => view! {
-                        <a class="account-link" href="/account" title="Your account">{viewer.email}</a>
+                        <a class="account-link" href="/account" rel="external" title="Your account">{viewer.email}</a>
                     }
                     .into_any(),
                     None => view! { <a class="account-link" href="/login">"Log in"</a> }.into_any(),

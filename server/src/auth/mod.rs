@@ -95,6 +95,33 @@ impl Auth {
     }
 }
 
+/// How long an ended session is kept (for an operator looking into it)
+/// before housekeeping deletes it.
+const KEEP_ENDED: Duration = Duration::from_secs(24 * 3600);
+
+impl Auth {
+    /// Deletes ended sessions and spent mail tokens, every hour while the
+    /// app runs (every instance may; the deletes do not mind).
+    pub async fn housekeeping(self) {
+        let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every_hour.tick().await;
+            let before = now_ms() - KEEP_ENDED.as_millis() as i64;
+            match self.store.purge(before).await {
+                Ok((0, 0)) => {}
+                Ok((sessions, mail_tokens)) => {
+                    tracing::info!(
+                        sessions,
+                        mail_tokens,
+                        "deleted ended sessions and spent mail tokens"
+                    )
+                }
+                Err(error) => tracing::warn!(error = format!("{error:#}"), "housekeeping failed"),
+            }
+        }
+    }
+}
+
 fn revoked_key(session: uuid::Uuid) -> String {
     format!("auth:revoked:{session}")
 }

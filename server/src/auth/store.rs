@@ -404,6 +404,47 @@ impl AccountStore {
             .context("while changing a password")
     }
 
+    /// Deletes what nobody can use any more: sessions that ended (revoked
+    /// or expired) before `before`, with their refresh tokens, and mailed
+    /// tokens that expired before it. Returns how many of each went.
+    pub async fn purge(&self, before: i64) -> anyhow::Result<(u64, u64)> {
+        self.db
+            .transaction::<_, _, DbErr>(|txn| {
+                Box::pin(async move {
+                    let ended = sea_orm::Condition::any()
+                        .add(session::Column::RevokedAt.lt(before))
+                        .add(session::Column::ExpiresAt.lt(before));
+                    let ids: Vec<Uuid> = session::Entity::find()
+                        .filter(ended)
+                        .all(txn)
+                        .await?
+                        .into_iter()
+                        .map(|session| session.id)
+                        .collect();
+                    let mut sessions = 0;
+                    for chunk in ids.chunks(500) {
+                        refresh_token::Entity::delete_many()
+                            .filter(refresh_token::Column::SessionId.is_in(chunk.to_vec()))
+                            .exec(txn)
+                            .await?;
+                        sessions += session::Entity::delete_many()
+                            .filter(session::Column::Id.is_in(chunk.to_vec()))
+                            .exec(txn)
+                            .await?
+                            .rows_affected;
+                    }
+                    let mailed = email_token::Entity::delete_many()
+                        .filter(email_token::Column::ExpiresAt.lt(before))
+                        .exec(txn)
+                        .await?
+                        .rows_affected;
+                    Ok((sessions, mailed))
+                })
+            })
+            .await
+            .context("while purging ended sessions")
+    }
+
     /// Deletes the user and everything that is theirs, in one transaction.
     /// Returns the sessions that ended.
     pub async fn delete_user(&self, user: Uuid) -> anyhow::Result<Vec<Uuid>> {

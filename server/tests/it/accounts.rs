@@ -1064,3 +1064,41 @@ async fn chart_connections_carry_the_session_and_refuse_other_sites() {
     assert!(metrics.contains("inchart_ws_clients_signed_in 1\n"), "{metrics}");
     assert!(metrics.contains("inchart_ws_clients 2\n"), "{metrics}");
 }
+
+#[tokio::test]
+async fn housekeeping_deletes_ended_sessions_and_keeps_live_ones() {
+    use inchart::auth::store::AccountStore;
+
+    let sink = SmtpSink::start().await.unwrap();
+    let app = app_with_mail(Db::Sqlite, CacheKind::Memory, &sink, &[]).await;
+    let leaving = Visitor::new(&app).await;
+    leaving.sign_up("ann@example.com").await;
+    let staying = Visitor::new(&app).await;
+    staying.log_in("ann@example.com", PASSWORD).await;
+    leaving.form("/logout", &[]).await;
+
+    let db = Database::connect(&app.database_url).await.unwrap();
+    let store = AccountStore::new(db.clone());
+    let now = inchart::auth::now_ms();
+    let (sessions, mailed) = store.purge(now - 60_000).await.unwrap();
+    assert_eq!((sessions, mailed), (0, 0), "nothing ended a minute ago");
+    let far_future = now + 2 * 86_400_000;
+    let (sessions, mailed) = store.purge(now + 1).await.unwrap();
+    assert_eq!(
+        (sessions, mailed),
+        (1, 0),
+        "the logged-out session goes, the live one and the link stay"
+    );
+    assert_eq!(count(&db, "SELECT COUNT(*) AS n FROM sessions").await, 1);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) AS n FROM refresh_tokens WHERE session_id NOT IN (SELECT id FROM sessions)"
+        )
+        .await,
+        0
+    );
+    assert_eq!(staying.me().await.0, StatusCode::OK);
+    let (_, mailed) = store.purge(far_future).await.unwrap();
+    assert_eq!(mailed, 1, "the verification link has expired by then");
+}
