@@ -23,9 +23,8 @@ use std::time::{Duration, Instant};
 
 use inchart::auth::password::Passwords;
 use inchart::metrics::Histogram;
-use sea_orm::{ConnectionTrait, Database};
 
-use support::{Server, hammer, ms};
+use support::{BenchDatabase, Server, hammer, ms};
 
 const USERS: usize = 64;
 const PASSWORD: &str = "violet heron sails at dusk";
@@ -88,23 +87,11 @@ fn cookie_value(response: &reqwest::Response, name: &str) -> Option<String> {
 }
 
 async fn requests(seconds: Duration) {
-    let admin_url = std::env::var("INCHART_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let redis_url =
-        std::env::var("INCHART_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let name = format!("inchart_bench_accounts_{}", std::process::id());
-    let admin = Database::connect(&admin_url)
-        .await
-        .expect("PostgreSQL is reachable");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .unwrap();
-    let database_url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+    let database = BenchDatabase::create("inchart_bench_accounts").await;
     let server = Server::start(&[
-        ("DATABASE_URL", database_url),
-        ("REDIS_URL", redis_url),
-        ("INCHART_CACHE_PREFIX", name.clone()),
+        ("DATABASE_URL", database.url.clone()),
+        ("REDIS_URL", database.redis_url.clone()),
+        ("INCHART_CACHE_PREFIX", database.name.clone()),
         ("INCHART_SYMBOLS", "BTCUSDT".to_string()),
         ("INCHART_SIM_HISTORY", "50".to_string()),
         ("INCHART_FEED", "simulated".to_string()),
@@ -183,10 +170,7 @@ async fn requests(seconds: Duration) {
     println!();
 
     drop(server);
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .await
-        .ok();
+    database.drop_now().await;
 }
 
 fn row(label: &str, connections: usize, rate: f64, p50: Duration, p99: Duration, baseline: Duration) {

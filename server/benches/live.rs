@@ -37,11 +37,10 @@ use app::market::{Interval, Symbol};
 use futures::{SinkExt, StreamExt};
 use inchart::metrics::Histogram;
 use inchart_fakes::binance::{FakeBinance, FakeBinanceConfig};
-use sea_orm::{ConnectionTrait, Database};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use support::{Server, hammer, ms};
+use support::{BenchDatabase, Server, hammer, ms};
 
 const SYMBOLS: &str = "BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT,XRPUSDT,DOGEUSDT,ADAUSDT,TRXUSDT,AVAXUSDT,LINKUSDT";
 
@@ -328,19 +327,7 @@ async fn staggered_ticks(fake: Arc<FakeBinance>, series: Vec<(Symbol, Interval)>
 
 async fn candles(seconds: Duration) {
     println!("## GET /api/v1/candles, 1000 candles, 64 connections");
-    let admin_url = std::env::var("INCHART_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let redis_url =
-        std::env::var("INCHART_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let name = format!("inchart_bench_{}", std::process::id());
-    let admin = Database::connect(&admin_url)
-        .await
-        .expect("PostgreSQL is reachable");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .unwrap();
-    let database_url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+    let database = BenchDatabase::create("inchart_bench").await;
 
     let symbols = "BTCUSDT,ETHUSDT";
     let fake = FakeBinance::start(FakeBinanceConfig {
@@ -352,9 +339,9 @@ async fn candles(seconds: Duration) {
     .unwrap();
     let server = Server::start(
         &[
-            ("DATABASE_URL", database_url),
-            ("REDIS_URL", redis_url),
-            ("INCHART_CACHE_PREFIX", name.clone()),
+            ("DATABASE_URL", database.url.clone()),
+            ("REDIS_URL", database.redis_url.clone()),
+            ("INCHART_CACHE_PREFIX", database.name.clone()),
             ("INCHART_SYMBOLS", symbols.to_string()),
             ("INCHART_BACKFILL", "1d".to_string()),
         ]
@@ -412,9 +399,6 @@ async fn candles(seconds: Duration) {
     }
     ticker.abort();
     drop(server);
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .await
-        .ok();
+    database.drop_now().await;
     println!();
 }

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use inchart::metrics::Histogram;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
 pub const INCHART: &str = env!("CARGO_BIN_EXE_inchart");
 
@@ -165,4 +166,46 @@ pub async fn hammer(
     }
     let rate = done.load(Relaxed) as f64 / duration.as_secs_f64();
     (rate, latency.quantile(0.5), latency.quantile(0.99))
+}
+
+/// A PostgreSQL database of the benchmark's own (from
+/// `INCHART_TEST_POSTGRES_URL`, as the tests), and the Redis the tests use
+/// (`INCHART_TEST_REDIS_URL`); the database is dropped by [`Self::drop_now`].
+pub struct BenchDatabase {
+    admin: DatabaseConnection,
+    pub name: String,
+    pub url: String,
+    pub redis_url: String,
+}
+
+impl BenchDatabase {
+    pub async fn create(name: &str) -> Self {
+        let admin_url = std::env::var("INCHART_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let redis_url =
+            std::env::var("INCHART_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let name = format!("{name}_{}", std::process::id());
+        let admin = Database::connect(&admin_url)
+            .await
+            .expect("PostgreSQL is reachable");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+        Self {
+            admin,
+            name,
+            url,
+            redis_url,
+        }
+    }
+
+    /// Drops the database (the server using it must be stopped first).
+    pub async fn drop_now(self) {
+        self.admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
+            .await
+            .ok();
+    }
 }

@@ -153,7 +153,7 @@ async fn sign_up(
     let answer = Answer::new(&headers);
     let typed = Some(form.email.trim().to_string());
     match sign_up_inner(&auth, &request, &form).await {
-        Ok((user, session, refresh)) => {
+        Ok((user, cookies)) => {
             let notice = if auth.mailer.sends() {
                 format!(
                     "Welcome! We sent a link to {} to verify your address.",
@@ -162,12 +162,9 @@ async fn sign_up(
             } else {
                 "Welcome! Mail is off on this server: the verification link is in its log.".to_string()
             };
-            match auth.session_cookies(&user, session, Some(refresh)) {
-                Ok(cookies) => answer
-                    .with(cookies)
-                    .done(&auth, "/account", Some(("account", notice))),
-                Err(error) => answer.failed(&auth, "signup", "/signup", error.into(), typed),
-            }
+            answer
+                .with(cookies)
+                .done(&auth, "/account", Some(("account", notice)))
         }
         Err(error) => answer.failed(&auth, "signup", "/signup", error, typed),
     }
@@ -177,7 +174,7 @@ async fn sign_up_inner(
     auth: &Auth,
     request: &RequestAuth,
     form: &Credentials,
-) -> Result<(User, Uuid, String), ApiError> {
+) -> Result<(User, Vec<Cookie<'static>>), ApiError> {
     if let Verdict::Blocked(wait) = auth
         .throttle
         .attempt(
@@ -205,11 +202,18 @@ async fn sign_up_inner(
     };
     tracing::info!(user = %user.id, "account created");
     send_link(auth, &user, EmailPurpose::Verify).await?;
+    let cookies = sign_in(auth, &user, request).await?;
+    Ok((user, cookies))
+}
+
+/// Starts a session for `user` in this browser: the cookies that carry it.
+async fn sign_in(auth: &Auth, user: &User, request: &RequestAuth) -> anyhow::Result<Vec<Cookie<'static>>> {
     let (session, refresh) = auth
         .store
         .start_session(user.id, &request.device, now_ms(), auth.settings.session_ttl)
         .await?;
-    Ok((user, session, refresh))
+    tracing::info!(user = %user.id, %session, "signed in");
+    auth.session_cookies(user, session, Some(refresh))
 }
 
 /// Mails `user` a one-time link for `purpose`.
@@ -284,12 +288,7 @@ async fn log_in_inner(
         return Err(ApiError::InvalidCredentials);
     };
     auth.throttle.login_succeeded(&email).await;
-    let (session, refresh) = auth
-        .store
-        .start_session(user.id, &request.device, now_ms(), auth.settings.session_ttl)
-        .await?;
-    tracing::info!(user = %user.id, %session, "logged in");
-    Ok(auth.session_cookies(&user, session, Some(refresh))?)
+    Ok(sign_in(auth, &user, request).await?)
 }
 
 async fn log_out(
@@ -477,11 +476,7 @@ async fn reset_password_inner(
     };
     auth.forget_sessions(&ended).await;
     tracing::info!(user = %user.id, ended = ended.len(), "password reset");
-    let (session, refresh) = auth
-        .store
-        .start_session(user.id, &request.device, now_ms(), auth.settings.session_ttl)
-        .await?;
-    Ok(auth.session_cookies(&user, session, Some(refresh))?)
+    Ok(sign_in(auth, &user, request).await?)
 }
 
 #[derive(Debug, Default, Deserialize)]
