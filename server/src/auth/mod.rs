@@ -85,7 +85,9 @@ impl Auth {
     pub async fn forget_sessions(&self, sessions: &[uuid::Uuid]) {
         for session in sessions {
             let key = revoked_key(*session);
-            if let Err(error) = self.cache.set(&key, b"1", self.settings.access_ttl).await {
+            // An access token's lifetime, plus the leeway its check allows.
+            let remembered = self.settings.access_ttl + Duration::from_secs(10);
+            if let Err(error) = self.cache.set(&key, b"1", remembered).await {
                 tracing::warn!(
                     error = format!("{error:#}"),
                     "a revoked session is not in the cache"
