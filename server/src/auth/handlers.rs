@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use super::mail::Mail;
 use super::password::check_strength;
-use super::session::RequestAuth;
+use super::session::{RequestAuth, new_csrf_token};
 use super::store::{EmailPurpose, SignUpError, User};
 use super::throttle::{Verdict, describe_wait};
 use super::{Auth, RESET_LINK_LIFETIME, VERIFY_LINK_LIFETIME, normalize_email, now_ms};
@@ -206,14 +206,17 @@ async fn sign_up_inner(
     Ok((user, cookies))
 }
 
-/// Starts a session for `user` in this browser: the cookies that carry it.
+/// Starts a session for `user` in this browser: the cookies that carry it,
+/// and a new CSRF token, so that none known before the login outlives it.
 async fn sign_in(auth: &Auth, user: &User, request: &RequestAuth) -> anyhow::Result<Vec<Cookie<'static>>> {
     let (session, refresh) = auth
         .store
         .start_session(user.id, &request.device, now_ms(), auth.settings.session_ttl)
         .await?;
     tracing::info!(user = %user.id, %session, "signed in");
-    auth.session_cookies(user, session, Some(refresh))
+    let mut cookies = auth.session_cookies(user, session, Some(refresh))?;
+    cookies.push(auth.csrf_cookie(new_csrf_token()));
+    Ok(cookies)
 }
 
 /// Mails `user` a one-time link for `purpose`.

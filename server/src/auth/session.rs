@@ -85,6 +85,16 @@ impl Auth {
         cookie
     }
 
+    /// The CSRF cookie, kept for a year: a form left open in a tab still
+    /// works tomorrow.
+    pub fn csrf_cookie(&self, token: String) -> Cookie<'static> {
+        self.cookie(
+            &self.cookie_names().csrf,
+            token,
+            Some(Duration::from_secs(365 * 86_400)),
+        )
+    }
+
     fn removal(&self, name: &str) -> Cookie<'static> {
         self.cookie(name, String::new(), Some(Duration::ZERO))
     }
@@ -180,6 +190,11 @@ impl Auth {
     }
 }
 
+/// A fresh CSRF token: 32 random bytes.
+pub fn new_csrf_token() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+}
+
 fn signed_in(user: &User, session: Uuid) -> SignedIn {
     SignedIn {
         user: user.id,
@@ -231,12 +246,8 @@ pub async fn middleware(State(auth): State<Auth>, mut request: Request, next: Ne
     let csrf = match jar.get(&names.csrf).map(Cookie::value) {
         Some(token) if token.len() >= 32 => token.to_string(),
         _ => {
-            let token = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
-            set_cookies.push(auth.cookie(
-                &names.csrf,
-                token.clone(),
-                Some(Duration::from_secs(365 * 86_400)),
-            ));
+            let token = new_csrf_token();
+            set_cookies.push(auth.csrf_cookie(token.clone()));
             token
         }
     };

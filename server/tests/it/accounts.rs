@@ -271,6 +271,7 @@ async fn the_whole_flow(db: Db, cache: CacheKind) {
         .await;
     assert_eq!(wrong["error"]["message"], unknown["error"]["message"]);
     assert_eq!(wrong["error"]["kind"], "invalid_credentials");
+    let anonymous_csrf = bob.csrf();
     let logged_in = bob
         .form(
             "/login",
@@ -278,6 +279,7 @@ async fn the_whole_flow(db: Db, cache: CacheKind) {
         )
         .await;
     assert_eq!(location(&logged_in), "/account");
+    assert_ne!(bob.csrf(), anonymous_csrf, "a login gets a new CSRF token");
     assert_eq!(bob.me().await.0, StatusCode::OK);
     let elsewhere = bob
         .form(
