@@ -303,7 +303,24 @@ pub async fn middleware(State(auth): State<Auth>, mut request: Request, next: Ne
     });
 
     let mut response = next.run(request).await;
+    // The handler's cookies win: a logout that follows a refresh in the
+    // same request clears the cookies the refresh would have set.
+    let set_by_handler: Vec<String> = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| {
+            value
+                .to_str()
+                .ok()?
+                .split_once('=')
+                .map(|(name, _)| name.to_string())
+        })
+        .collect();
     for cookie in set_cookies {
+        if set_by_handler.iter().any(|name| name == cookie.name()) {
+            continue;
+        }
         if let Ok(value) = HeaderValue::from_str(&cookie.encoded().to_string()) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }

@@ -1104,3 +1104,43 @@ async fn housekeeping_deletes_ended_sessions_and_keeps_live_ones() {
     let (_, mailed) = store.purge(far_future).await.unwrap();
     assert_eq!(mailed, 1, "the verification link has expired by then");
 }
+
+#[tokio::test]
+async fn logging_out_with_an_expired_access_token_clears_the_cookies() {
+    let app = spawn_app_with(Db::Sqlite, CacheKind::Memory, &[]).await;
+    let ann = Visitor::new(&app).await;
+    ann.sign_up("ann@example.com").await;
+    let (csrf, refresh) = (ann.csrf(), ann.cookie("inchart_refresh").unwrap());
+    // The access cookie has run out: only the refresh token is sent, so the
+    // session layer refreshes before the logout runs.
+    let response = reqwest::Client::builder()
+        .redirect(redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/logout", app.address))
+        .header(ORIGIN, &app.address)
+        .header("sec-fetch-mode", "navigate")
+        .header(COOKIE, format!("inchart_csrf={csrf}; inchart_refresh={refresh}"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let set: Vec<String> = response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|value| value.to_str().unwrap().to_string())
+        .collect();
+    for name in ["inchart_access", "inchart_refresh"] {
+        let cookies: Vec<_> = set
+            .iter()
+            .filter(|c| c.starts_with(&format!("{name}=")))
+            .collect();
+        assert_eq!(cookies.len(), 1, "{set:?}");
+        assert!(
+            cookies[0].starts_with(&format!("{name}=;")),
+            "{name} is cleared: {set:?}"
+        );
+    }
+}
