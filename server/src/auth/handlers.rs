@@ -12,7 +12,7 @@ use app::account::{Flash, FormDone, Tone, Viewer, safe_next};
 use app::components::top_bar::chart_href;
 use app::market::{Interval, Symbol};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Json, Router};
@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use super::mail::Mail;
 use super::password::check_strength;
-use super::session::{RequestAuth, new_csrf_token};
+use super::session::{RequestAuth, append_cookies, new_csrf_token};
 use super::store::{EmailPurpose, SignUpError, User};
 use super::throttle::{Verdict, describe_wait};
 use super::{Auth, RESET_LINK_LIFETIME, VERIFY_LINK_LIFETIME, normalize_email, now_ms};
@@ -112,11 +112,7 @@ impl Answer {
 }
 
 fn with_cookies(mut response: Response, cookies: Vec<Cookie<'static>>) -> Response {
-    for cookie in cookies {
-        if let Ok(value) = HeaderValue::from_str(&cookie.encoded().to_string()) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
-    }
+    append_cookies(&mut response, cookies);
     response
 }
 

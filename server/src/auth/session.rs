@@ -317,15 +317,18 @@ pub async fn middleware(State(auth): State<Auth>, mut request: Request, next: Ne
                 .map(|(name, _)| name.to_string())
         })
         .collect();
-    for cookie in set_cookies {
-        if set_by_handler.iter().any(|name| name == cookie.name()) {
-            continue;
-        }
+    set_cookies.retain(|cookie| !set_by_handler.iter().any(|name| name == cookie.name()));
+    append_cookies(&mut response, set_cookies);
+    response
+}
+
+/// Adds a `Set-Cookie` header per cookie.
+pub fn append_cookies(response: &mut Response, cookies: Vec<Cookie<'static>>) {
+    for cookie in cookies {
         if let Ok(value) = HeaderValue::from_str(&cookie.encoded().to_string()) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
     }
-    response
 }
 
 /// The client's address and browser. Behind a proxy (`INCHART_TRUST_PROXY`)
