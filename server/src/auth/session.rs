@@ -319,6 +319,12 @@ pub async fn middleware(State(auth): State<Auth>, mut request: Request, next: Ne
         .collect();
     set_cookies.retain(|cookie| !set_by_handler.iter().any(|name| name == cookie.name()));
     append_cookies(&mut response, set_cookies);
+    // What passed through here may name the visitor or carry their form
+    // token: no shared cache may keep it.
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("private, no-cache"));
     response
 }
 

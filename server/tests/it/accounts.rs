@@ -953,6 +953,11 @@ async fn cookies_are_host_prefixed_and_secure_behind_https() {
         assert!(cookie.contains(attribute), "{attribute} in {cookie}");
     }
     assert!(!cookie.contains("Domain"), "{cookie}");
+    assert_eq!(
+        response.headers()["cache-control"],
+        "private, no-cache",
+        "a page with a form token is nobody else's"
+    );
 }
 
 #[tokio::test]
