@@ -4,7 +4,7 @@
 //! thing on port 0. Market data fills in the background once it runs.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use anyhow::Context;
 use app::account::AccountService;
@@ -264,6 +264,12 @@ const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
     ),
 ];
 
+/// The Content-Security-Policy of every response that is not a page.
+static DEFAULT_POLICY: LazyLock<HeaderValue> = LazyLock::new(|| {
+    HeaderValue::from_str(&content_security_policy(None))
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"))
+});
+
 /// The site's assets keep their names across releases (`/pkg/inchart.wasm`),
 /// so browsers must revalidate them (a cheap 304) rather than guess a
 /// freshness and pair an old Wasm file with new HTML.
@@ -286,12 +292,10 @@ async fn security_headers(mut response: Response) -> Response {
         headers.entry(name).or_insert(HeaderValue::from_static(value));
     }
     // Pages set their own policy, with their nonce; everything else gets
-    // the same policy without one.
-    if !headers.contains_key(header::CONTENT_SECURITY_POLICY)
-        && let Ok(policy) = HeaderValue::from_str(&content_security_policy(None))
-    {
-        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
-    }
+    // the same policy without one, written once.
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert_with(|| DEFAULT_POLICY.clone());
     response
 }
 

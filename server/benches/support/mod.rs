@@ -84,14 +84,19 @@ impl Server {
         kib * 1024
     }
 
-    /// The fine bucket counts of the server's fan-out histogram.
-    pub async fn fanout_buckets(&self) -> Vec<u64> {
-        let text = reqwest::get(self.url("/metrics"))
+    /// The server's `/metrics` page.
+    pub async fn metrics_text(&self) -> String {
+        reqwest::get(self.url("/metrics"))
             .await
             .unwrap()
             .text()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// The fine bucket counts of the server's fan-out histogram.
+    pub async fn fanout_buckets(&self) -> Vec<u64> {
+        let text = self.metrics_text().await;
         let cumulative: Vec<u64> = text
             .lines()
             .filter(|line| {
@@ -105,12 +110,7 @@ impl Server {
     }
 
     pub async fn metric(&self, name: &str) -> f64 {
-        let text = reqwest::get(self.url("/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = self.metrics_text().await;
         text.lines()
             .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
             .unwrap_or(0.0)

@@ -128,10 +128,6 @@ fn throttled(wait: Duration, what: &str) -> ApiError {
     }
 }
 
-fn signed_out() -> ApiError {
-    ApiError::Unauthenticated
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct Credentials {
@@ -312,7 +308,13 @@ async fn log_out_everywhere(
 ) -> Response {
     let answer = Answer::new(&headers);
     let Some(user) = &request.signed_in else {
-        return answer.failed(&auth, "login", "/login?next=/account", signed_out(), None);
+        return answer.failed(
+            &auth,
+            "login",
+            "/login?next=/account",
+            ApiError::Unauthenticated,
+            None,
+        );
     };
     match auth.store.revoke_all(user.user, None, now_ms()).await {
         Ok(ended) => {
@@ -508,8 +510,12 @@ async fn change_password(
 /// Checks the signed-in user's password, with the login throttle: a
 /// stolen session must not become a way to guess it.
 async fn confirm_password(auth: &Auth, request: &RequestAuth, password: &str) -> Result<User, ApiError> {
-    let signed_in = request.signed_in.as_ref().ok_or_else(signed_out)?;
-    let user = auth.store.user(signed_in.user).await?.ok_or_else(signed_out)?;
+    let signed_in = request.signed_in.as_ref().ok_or(ApiError::Unauthenticated)?;
+    let user = auth
+        .store
+        .user(signed_in.user)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
     if let Verdict::Blocked(wait) = auth.throttle.login_allowed(&user.email, &request.device.ip).await {
         return Err(throttled(wait, "password attempts"));
     }
@@ -527,7 +533,11 @@ async fn change_password_inner(
 ) -> Result<(), ApiError> {
     let user = confirm_password(auth, request, &form.current).await?;
     check_strength(&form.password, &user.email).map_err(|weak| ApiError::invalid("password", weak.0))?;
-    let session = request.signed_in.as_ref().ok_or_else(signed_out)?.session;
+    let session = request
+        .signed_in
+        .as_ref()
+        .ok_or(ApiError::Unauthenticated)?
+        .session;
     let hash = auth.passwords.hash(&form.password).await?;
     let ended = auth
         .store
@@ -545,8 +555,12 @@ async fn resend_verification(
 ) -> Response {
     let answer = Answer::new(&headers);
     let result = async {
-        let signed_in = request.signed_in.as_ref().ok_or_else(signed_out)?;
-        let user = auth.store.user(signed_in.user).await?.ok_or_else(signed_out)?;
+        let signed_in = request.signed_in.as_ref().ok_or(ApiError::Unauthenticated)?;
+        let user = auth
+            .store
+            .user(signed_in.user)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
         if user.email_verified_at.is_some() {
             return Ok("Your email address is verified already.".to_string());
         }
@@ -579,7 +593,13 @@ async fn revoke_session(
 ) -> Response {
     let answer = Answer::new(&headers);
     let Some(user) = &request.signed_in else {
-        return answer.failed(&auth, "login", "/login?next=/account", signed_out(), None);
+        return answer.failed(
+            &auth,
+            "login",
+            "/login?next=/account",
+            ApiError::Unauthenticated,
+            None,
+        );
     };
     let Ok(session) = Uuid::parse_str(&id) else {
         let error = ApiError::invalid("session", "That session does not exist.");
@@ -651,7 +671,7 @@ async fn refresh(
         .get(&auth.cookie_names().refresh)
         .map(|cookie| cookie.value().to_string())
     else {
-        return Err(signed_out());
+        return Err(ApiError::Unauthenticated);
     };
     let (signed_in, cookies) = auth.refresh(&token, &request.device).await?;
     let response = match signed_in {
@@ -660,14 +680,14 @@ async fn refresh(
             email_verified: user.email_verified,
         })
         .into_response(),
-        None => signed_out().into_response(),
+        None => ApiError::Unauthenticated.into_response(),
     };
     Ok(with_cookies(response, cookies))
 }
 
 /// `GET /api/v1/me`: the signed-in user, or 401.
 async fn me(Extension(request): Extension<RequestAuth>) -> Result<Json<Viewer>, ApiError> {
-    let user = request.signed_in.ok_or_else(signed_out)?;
+    let user = request.signed_in.ok_or(ApiError::Unauthenticated)?;
     Ok(Json(Viewer {
         email: user.email,
         email_verified: user.email_verified,
