@@ -9,6 +9,9 @@
 //! The bundle is loaded lazily rather than from every page's `<head>`: only
 //! the chart page pays for Vue.
 //!
+//! The signal-script editor (CodeMirror 6, `public/vendor/inchart-editor.js`)
+//! is wrapped the same way in [`editor`].
+//!
 //! Everything here touches the DOM, so it is called only from browser-side
 //! code (Leptos effects). On the server the `wasm_bindgen` imports compile to
 //! stubs that are never reached, which is why there is no separate no-op twin.
@@ -19,6 +22,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlElement;
 
+pub mod editor;
+
+pub use editor::{Diagnostic, Editor};
+
 /// Where the bundle is served from. The query string busts caches when the
 /// bundle changes with a release.
 pub const BUNDLE_URL: &str = concat!("/vendor/inchart-chart.js?v=", env!("CARGO_PKG_VERSION"));
@@ -26,13 +33,17 @@ pub const BUNDLE_URL: &str = concat!("/vendor/inchart-chart.js?v=", env!("CARGO_
 const GLOBAL_NAME: &str = "InChartChart";
 const SCRIPT_ID: &str = "inchart-chart-bundle";
 
-/// What went wrong between Rust and the chart bundle.
+/// What went wrong between Rust and the chart or editor bundle.
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
     #[error("the chart bundle could not be loaded ({0})")]
     Load(String),
     #[error("the chart could not be created ({0})")]
     Mount(String),
+    #[error("the editor bundle could not be loaded ({0})")]
+    EditorLoad(String),
+    #[error("the editor could not be created ({0})")]
+    EditorMount(String),
 }
 
 /// One candle as the chart draws it. `time_ms` is the open time.
@@ -46,7 +57,7 @@ pub struct Ohlcv {
     pub volume: f64,
 }
 
-/// Colour scheme of the chart; it follows the page's theme.
+/// Colour scheme of the chart and the editor; it follows the page's theme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Theme {
     #[default]
@@ -130,34 +141,42 @@ extern "C" {
 /// Makes sure the chart bundle is loaded, adding its `<script>` to the page
 /// the first time. Safe to call concurrently and repeatedly.
 pub async fn load() -> Result<(), BridgeError> {
-    let window = web_sys::window().ok_or_else(|| BridgeError::Load("no window".into()))?;
-    if bundle_ready(&window) {
+    load_bundle(BUNDLE_URL, SCRIPT_ID, GLOBAL_NAME, BridgeError::Load).await
+}
+
+/// Adds `<script id="{script_id}" src="{url}">` to the page unless it is
+/// there, and waits until it has defined `window[global]`. Errors are
+/// wrapped with `wrap`, so they name the bundle.
+async fn load_bundle(
+    url: &str,
+    script_id: &str,
+    global: &str,
+    wrap: fn(String) -> BridgeError,
+) -> Result<(), BridgeError> {
+    let window = web_sys::window().ok_or_else(|| wrap("no window".into()))?;
+    if bundle_ready(&window, global) {
         return Ok(());
     }
-    let document = window
-        .document()
-        .ok_or_else(|| BridgeError::Load("no document".into()))?;
+    let document = window.document().ok_or_else(|| wrap("no document".into()))?;
 
-    let script: web_sys::HtmlScriptElement = match document.get_element_by_id(SCRIPT_ID) {
+    let script: web_sys::HtmlScriptElement = match document.get_element_by_id(script_id) {
         Some(existing) => existing.unchecked_into(),
         None => {
             let created: web_sys::HtmlScriptElement = document
                 .create_element("script")
-                .map_err(js_error(BridgeError::Load))?
+                .map_err(js_error(wrap))?
                 .unchecked_into();
-            created.set_id(SCRIPT_ID);
-            created.set_src(BUNDLE_URL);
+            created.set_id(script_id);
+            created.set_src(url);
             created.set_async(true);
-            let head = document
-                .head()
-                .ok_or_else(|| BridgeError::Load("no <head>".into()))?;
-            head.append_child(&created).map_err(js_error(BridgeError::Load))?;
+            let head = document.head().ok_or_else(|| wrap("no <head>".into()))?;
+            head.append_child(&created).map_err(js_error(wrap))?;
             created
         }
     };
 
     // The script may have finished between the check above and now.
-    if bundle_ready(&window) {
+    if bundle_ready(&window, global) {
         return Ok(());
     }
     let loaded = Promise::new(&mut |resolve, reject| {
@@ -168,20 +187,21 @@ pub async fn load() -> Result<(), BridgeError> {
         let _ = script
             .add_event_listener_with_callback_and_add_event_listener_options("error", &reject, &options);
     });
-    JsFuture::from(loaded)
-        .await
-        .map_err(|_| BridgeError::Load(format!("{BUNDLE_URL} did not load")))?;
-    if bundle_ready(&window) {
+    JsFuture::from(loaded).await.map_err(|_| {
+        // A failed <script> never fires again: drop it so that a retry adds
+        // a fresh one instead of waiting forever.
+        script.remove();
+        wrap(format!("{url} did not load"))
+    })?;
+    if bundle_ready(&window, global) {
         Ok(())
     } else {
-        Err(BridgeError::Load(format!(
-            "{BUNDLE_URL} did not define {GLOBAL_NAME}"
-        )))
+        Err(wrap(format!("{url} did not define {global}")))
     }
 }
 
-fn bundle_ready(window: &web_sys::Window) -> bool {
-    Reflect::get(window, &JsValue::from_str(GLOBAL_NAME))
+fn bundle_ready(window: &web_sys::Window, global: &str) -> bool {
+    Reflect::get(window, &JsValue::from_str(global))
         .map(|value| !value.is_undefined())
         .unwrap_or(false)
 }

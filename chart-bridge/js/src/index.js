@@ -102,12 +102,27 @@ function lowerBound(arr, t) {
   return lo
 }
 
+// Overlay rows are sorted by time (stable, so rows with the same time keep
+// their order): trading-vue-js picks the rows in view by binary search, and a
+// script that lists its buys and then its sells would lose markers. Rows
+// without a usable time are dropped.
+//
+// trading-vue-js draws onchart overlays under the candles (z-index -1, the
+// candles 0), where a wick hides a marker put at the candle's high or low.
+// Trades markers default to the top (TRADES_Z) unless `zIndex` is given.
+const TRADES_Z = 10
+
 function toOverlay(o) {
+  const settings = Object.assign({}, o.settings)
+  if (o.type === 'Trades' && settings.zIndex == null && settings['z-index'] == null) settings.zIndex = TRADES_Z
   return {
     name: o.name || o.type,
     type: o.type,
-    data: (o.data || []).map((p) => Object.freeze(p.slice())),
-    settings: Object.assign({}, o.settings),
+    data: (o.data || [])
+      .map((p) => Object.freeze(Array.from(p)))
+      .filter((p) => Number.isFinite(p[0]))
+      .sort((a, b) => a[0] - b[0]),
+    settings,
   }
 }
 

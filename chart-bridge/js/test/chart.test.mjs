@@ -50,7 +50,8 @@ before(async () => {
   })
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    // CHROMIUM overrides the browser for machines without /usr/bin/chromium.
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync',
@@ -482,6 +483,126 @@ test('a chart mounted empty fills up through upsertCandle', async () => {
   assert.deepEqual(r.size, [900, 500], 'width/height 0 fall back to the container size')
   assert.equal(r.count, 60)
   assert.ok(r.stats.counts.up > 20 && r.stats.counts.down > 20, JSON.stringify(r.stats.counts))
+})
+
+// Script output as the app draws it: buy/sell markers (Trades) and indicator
+// lines (Spline), each in a colour nothing else on the chart uses.
+const SIGNAL = { buy: '#00FFFF', sell: '#FF00FF', fast: '#FFFF00', slow: '#3355FF' }
+
+test('signals: Trades markers and two Splines are drawn in their colours, survive candle updates, and [] removes them', async () => {
+  const r = await page.evaluate(async ({ c, dark }) => {
+    const el = document.getElementById('chart')
+    const data = T.candles(300, Date.UTC(2024, 3, 1), 42000)
+    const h = InChartChart.mount(el, { title: 'BTCUSDT · 1h', candles: data })
+    await T.settle()
+    const sma = (n) => data.slice(n - 1).map((x, i) => [x[0], data.slice(i, i + n).reduce((s, y) => s + y[4], 0) / n])
+    // A buy under the low, a sell over the high, labelled; all inside the
+    // default view (the last 150 candles).
+    const trade = (i, buy) => [data[i][0], buy ? 1 : 0, buy ? data[i][3] : data[i][2], buy ? 'Buy' : 'Sell']
+    const sorted = [trade(200, true), trade(220, false), trade(260, true), trade(280, false)]
+    const overlays = (trades) => [
+      { name: 'Signals', type: 'Trades', data: trades, settings: { buyColor: c.buy, sellColor: c.sell } },
+      { name: 'Fast', type: 'Spline', data: sma(10), settings: { color: c.fast, lineWidth: 2 } },
+      { name: 'Slow', type: 'Spline', data: sma(30), settings: { color: c.slow, lineWidth: 2 } },
+    ]
+    // Labels: by default in the theme's axis text colour, on the candle canvas
+    // (where nothing else uses it).
+    const grid = 'canvas[id$="-grid-0-canvas"]'
+    const labels = () => T.chartStats(el, { dark: '#AEAEB2', light: '#6E6E73' }, grid).counts
+    const res = {}
+
+    h.setOverlays(overlays(sorted))
+    await T.settle()
+    res.sorted = T.chartStats(el, c).counts
+    res.labels = labels()
+    res.names = [...el.querySelectorAll('.t-vue-iname')].map((n) => n.textContent.trim())
+
+    // A script that lists its buys, then its sells, newest first.
+    h.setOverlays(overlays([sorted[2], sorted[0], sorted[3], sorted[1]]))
+    await T.settle()
+    res.unsorted = T.chartStats(el, c).counts
+
+    // A live candle, older history, then the whole series again: the
+    // overlays stay.
+    const last = h.lastCandle()
+    h.upsertCandle([last[0] + T.HOUR, last[4], last[4] + 30, last[4] - 30, last[4] + 10, 5])
+    await T.settle()
+    res.afterUpsert = T.chartStats(el, c).counts
+    h.upsertCandle([last[0] + T.HOUR, last[4], last[4] + 40, last[4] - 30, last[4] + 20, 6])
+    await T.settle()
+    res.afterForming = T.chartStats(el, c).counts
+    h.prependCandles(T.candles(200, data[0][0] - 200 * T.HOUR, 40000, T.HOUR, 4))
+    await T.settle()
+    res.afterPrepend = T.chartStats(el, c).counts
+    h.setCandles(data)
+    await T.settle()
+    res.afterSetCandles = T.chartStats(el, c).counts
+    res.namesAfter = [...el.querySelectorAll('.t-vue-iname')].map((n) => n.textContent.trim())
+
+    h.setTheme('light')
+    await T.settle()
+    res.lightLabels = labels()
+    h.setTheme('dark')
+    await T.settle()
+    return res
+  }, { c: SIGNAL })
+  await page.screenshot({ path: `${OUT}dark-signals.png` })
+
+  assert.deepEqual(r.names, ['Signals', 'Fast', 'Slow'])
+  for (const k of Object.keys(SIGNAL)) assert.ok(r.sorted[k] > 40, `${k} pixels: ${JSON.stringify(r.sorted)}`)
+  // Four markers of about 11 px across: two in each colour.
+  assert.ok(r.sorted.buy > 100 && r.sorted.sell > 100, JSON.stringify(r.sorted))
+  assert.ok(r.sorted.fast > 400 && r.sorted.slow > 400, JSON.stringify(r.sorted))
+  assert.ok(r.labels.dark > 20, `label pixels: ${JSON.stringify(r.labels)}`)
+  assert.deepEqual(r.unsorted, r.sorted, 'rows out of time order draw the same')
+  for (const k of ['afterUpsert', 'afterForming', 'afterPrepend', 'afterSetCandles']) {
+    for (const [name, n] of Object.entries(r[k])) {
+      assert.ok(n > 0.8 * r.sorted[name], `${k}: ${name} ${n} of ${r.sorted[name]}`)
+    }
+  }
+  assert.deepEqual(r.namesAfter, r.names)
+  assert.ok(r.lightLabels.light > 20 && r.lightLabels.dark === 0, `light labels: ${JSON.stringify(r.lightLabels)}`)
+
+  const cleared = await page.evaluate(async (c) => {
+    const el = document.getElementById('chart')
+    el.__inchartChart.setOverlays([])
+    await T.settle()
+    const res = { counts: T.chartStats(el, c).counts, names: el.querySelectorAll('.t-vue-iname').length }
+    el.__inchartChart.destroy()
+    return res
+  }, SIGNAL)
+  assert.deepEqual(cleared, { counts: { buy: 0, sell: 0, fast: 0, slow: 0 }, names: 0 })
+})
+
+test('signals: at the right edge, lines reach it and a marker half over it is drawn', async () => {
+  const r = await page.evaluate(async (c) => {
+    const el = document.getElementById('chart')
+    const data = T.candles(300, Date.UTC(2024, 3, 1), 42000)
+    const h = InChartChart.mount(el, { candles: data })
+    h.setOverlays([
+      { name: 'Close', type: 'Spline', data: data.map((x) => [x[0], x[4]]), settings: { color: c.fast, lineWidth: 2 } },
+      { name: 'Signals', type: 'Trades', data: [[data[250][0], 1, data[250][4]]], settings: { buyColor: c.buy } },
+    ])
+    await T.settle()
+    // Zoomed in to 30 candles, scrolled back so that the right edge falls
+    // just before candle 250 (about 3 px of its ~27 px column).
+    const chartVm = document.querySelector('#chart .trading-vue-chart').__vue__
+    chartVm.setRange(data[220][0] + 0.9 * T.HOUR, data[249][0] + 0.9 * T.HOUR)
+    await T.settle()
+    const canvas = el.querySelector('canvas[id$="-grid-0-canvas"]')
+    const strip = document.createElement('canvas')
+    const w = Math.round(4 * devicePixelRatio)
+    strip.width = w
+    strip.height = canvas.height
+    strip.getContext('2d').drawImage(canvas, canvas.width - w, 0, w, canvas.height, 0, 0, w, canvas.height)
+    const wrap = document.createElement('div')
+    wrap.appendChild(strip)
+    const res = T.chartStats(wrap, c).counts
+    h.destroy()
+    return res
+  }, SIGNAL)
+  assert.ok(r.fast > 0, `line pixels in the last 4 columns: ${JSON.stringify(r)}`)
+  assert.ok(r.buy > 0, `marker pixels in the last 4 columns: ${JSON.stringify(r)}`)
 })
 
 test('live: the forming candle repaints, and the legend shows its close', async () => {

@@ -29,14 +29,15 @@ window.T = (() => {
     return [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16))
   }
 
-  // Pixel statistics over all canvases of a chart (candles, price axis, time axis).
-  function chartStats(el, colors = {}) {
+  // Pixel statistics over all canvases of a chart (candles, price axis, time
+  // axis), or over the canvases matching `selector`.
+  function chartStats(el, colors = {}, selector = 'canvas') {
     const distinct = new Set()
     const counts = {}
     const targets = Object.entries(colors).map(([k, c]) => [k, hex(c)])
     for (const [k] of targets) counts[k] = 0
     let hash = 0
-    for (const canvas of el.querySelectorAll('canvas')) {
+    for (const canvas of el.querySelectorAll(selector)) {
       const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data
       for (let i = 0; i < px.length; i += 4) {
         const [r, g, b, a] = [px[i], px[i + 1], px[i + 2], px[i + 3]]
