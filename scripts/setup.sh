@@ -113,4 +113,26 @@ setup_test_services() {
 build_site() {
   log "building InChart (cargo leptos build --release)"
   (cd "$INCHART_ROOT" && cargo leptos build --release)
+  log "building the script worker (cargo build --release -p inchart-worker)"
+  (cd "$INCHART_ROOT" && cargo build --release --locked -p inchart-worker)
+}
+
+# The signal-script worker's Python: pyenv's CPython 3.11.7 (built with
+# --enable-shared; the worker embeds it) and a pinned numpy in a directory
+# of its own. The worker mounts only that directory into its sandbox, never
+# the interpreter's site-packages. Exports PYO3_PYTHON (what the worker is
+# built against) and INCHART_WORKER_SITE (its --site directory).
+INCHART_NUMPY_VERSION="2.4.6"
+setup_python() {
+  export PYO3_PYTHON="${PYO3_PYTHON:-$HOME/.pyenv/versions/3.11.7/bin/python3}"
+  [ -x "$PYO3_PYTHON" ] || { echo "no Python at $PYO3_PYTHON: install CPython 3.11.7 with pyenv (--enable-shared)" >&2; exit 1; }
+  local site="$HOME/.cache/inchart/python-site/$INCHART_NUMPY_VERSION"
+  if [ ! -f "$site/.inchart-complete" ]; then
+    log "installing numpy $INCHART_NUMPY_VERSION for the script worker"
+    rm -rf "$site"
+    "$PYO3_PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+      --only-binary=:all: --target "$site" "numpy==$INCHART_NUMPY_VERSION"
+    touch "$site/.inchart-complete"
+  fi
+  export INCHART_WORKER_SITE="$site"
 }

@@ -1,0 +1,433 @@
+//! What the server and a script worker say to each other, and what a
+//! signal script produces.
+//!
+//! The server writes a [`ToWorker`] frame to the worker's stdin and reads
+//! [`FromWorker`] frames from its stdout. A frame is a little-endian `u32`
+//! length followed by that many bytes of JSON. The worker says
+//! [`FromWorker::Ready`] once it is confined and warm, then answers each
+//! [`Job`] with one [`FromWorker::Done`].
+//!
+//! Nothing a worker sends is trusted: the server parses it with these
+//! types under a size cap, then checks it with [`Output::check`].
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+/// The largest frame either side accepts, in bytes.
+pub const MAX_FRAME: usize = 16 << 20;
+
+/// The most markers one run may return.
+pub const MAX_MARKERS: usize = 10_000;
+/// The most lines one run may return.
+pub const MAX_LINES: usize = 16;
+/// The longest line name or marker label, in characters.
+pub const MAX_LABEL: usize = 64;
+/// The most bytes of printed output a run keeps.
+pub const MAX_LOG: usize = 16 << 10;
+
+/// What the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToWorker {
+    /// Run a script once.
+    Run(Job),
+}
+
+/// One run of a script over a series of candles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// The script's Python source.
+    pub source: String,
+    pub candles: Columns,
+    pub limits: Limits,
+}
+
+/// Candles as columns, oldest first. `time` is the open time in
+/// milliseconds since the Unix epoch. Every column has the same length.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Columns {
+    pub time: Vec<i64>,
+    pub open: Vec<f64>,
+    pub high: Vec<f64>,
+    pub low: Vec<f64>,
+    pub close: Vec<f64>,
+    pub volume: Vec<f64>,
+}
+
+impl Columns {
+    pub fn len(&self) -> usize {
+        self.time.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.time.is_empty()
+    }
+
+    /// Whether every column has as many values as `time`.
+    pub fn is_rectangular(&self) -> bool {
+        let n = self.time.len();
+        [&self.open, &self.high, &self.low, &self.close, &self.volume]
+            .iter()
+            .all(|column| column.len() == n)
+    }
+}
+
+/// What one run may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// CPU time, in milliseconds.
+    pub cpu_ms: u64,
+    /// Time from start to answer, in milliseconds: a script that sleeps
+    /// or waits is stopped here.
+    pub wall_ms: u64,
+    /// Memory the script may allocate on top of the warm interpreter, in
+    /// bytes.
+    pub memory_bytes: u64,
+    /// The largest answer, in bytes of JSON.
+    pub output_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            cpu_ms: 2_000,
+            wall_ms: 5_000,
+            memory_bytes: 256 << 20,
+            output_bytes: 4 << 20,
+        }
+    }
+}
+
+/// What a worker sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FromWorker {
+    /// The worker is confined, Python is loaded and it waits for a job.
+    Ready {
+        /// `sys.version` of the embedded interpreter.
+        python: String,
+        /// numpy's version, when numpy is available.
+        numpy: Option<String>,
+    },
+    /// The answer to a [`Job`].
+    Done(Report),
+}
+
+/// How a run went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub result: Result<Output, RunError>,
+    /// What the script printed, cut at [`MAX_LOG`] bytes.
+    #[serde(default)]
+    pub log: String,
+    /// CPU time the run used, in milliseconds.
+    pub cpu_ms: u64,
+    /// Time from receiving the job to answering, in milliseconds.
+    pub wall_ms: u64,
+}
+
+/// What a script returns: markers and named lines.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Output {
+    #[serde(default)]
+    pub markers: Vec<Marker>,
+    #[serde(default)]
+    pub lines: Vec<Line>,
+}
+
+/// A buy or sell signal at a candle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Marker {
+    /// The open time of the candle it belongs to.
+    pub time: i64,
+    pub side: Side,
+    pub price: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+/// A named series of values drawn over the candles, such as a moving
+/// average. Candles without a value (an average's first candles) are left
+/// out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Line {
+    pub name: String,
+    /// A CSS colour as `#rrggbb`; the chart picks one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+    /// `(open time, value)`, ascending.
+    pub points: Vec<(i64, f64)>,
+}
+
+/// Why a run produced no output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunError {
+    pub kind: ErrorKind,
+    /// One sentence for the trader, e.g. `ZeroDivisionError: division by zero`.
+    pub message: String,
+    /// Where in the script, 1-based, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    /// The script's own frames of the traceback, outermost first; frames
+    /// of the sandbox and of library code are left out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traceback: Vec<Frame>,
+}
+
+impl RunError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            line: None,
+            column: None,
+            traceback: Vec::new(),
+        }
+    }
+}
+
+/// One frame of the script's traceback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Frame {
+    pub line: u32,
+    /// The function, or `<module>` for top-level code.
+    pub function: String,
+    /// The source line, trimmed.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The script does not parse.
+    Syntax,
+    /// The script raised an exception, or defines no `signals` function.
+    Exception,
+    /// It used more CPU time than its limit.
+    CpuLimit,
+    /// It ran longer than its wall-clock limit.
+    TimeLimit,
+    /// It tried to allocate more memory than its limit.
+    MemoryLimit,
+    /// Its answer was larger than the output limit.
+    OutputTooLarge,
+    /// It returned something that is not markers and lines, or markers at
+    /// times that are not candles of the series.
+    InvalidOutput,
+    /// The worker process died for another reason, e.g. a crash in C code.
+    Crashed,
+    /// No worker could take the run (the sandbox is unavailable here, or
+    /// the server is shutting down).
+    Unavailable,
+}
+
+/// Why a frame could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("frame of {0} bytes is over the {MAX_FRAME}-byte limit")]
+    TooLarge(usize),
+    #[error("malformed frame: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Encodes a message as one frame: length, then JSON.
+pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, FrameError> {
+    let mut frame = vec![0; 4];
+    serde_json::to_writer(&mut frame, message)?;
+    let len = frame.len() - 4;
+    if len > MAX_FRAME {
+        return Err(FrameError::TooLarge(len));
+    }
+    frame[..4].copy_from_slice(&(len as u32).to_le_bytes());
+    Ok(frame)
+}
+
+/// The body length a frame header announces, refusing frames over
+/// [`MAX_FRAME`] before anything is allocated for them.
+pub fn body_len(header: [u8; 4]) -> Result<usize, FrameError> {
+    let len = u32::from_le_bytes(header) as usize;
+    if len > MAX_FRAME {
+        return Err(FrameError::TooLarge(len));
+    }
+    Ok(len)
+}
+
+/// Decodes a frame's body.
+pub fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, FrameError> {
+    Ok(serde_json::from_slice(body)?)
+}
+
+impl Output {
+    /// Checks what a script returned against the series it ran on: finite
+    /// prices and values, times that are candles of the series, lines in
+    /// ascending time, and the size caps above. The message says what was
+    /// wrong, in the script's terms.
+    pub fn check(&self, times: &[i64]) -> Result<(), String> {
+        if self.markers.len() > MAX_MARKERS {
+            return Err(format!(
+                "{} markers: at most {MAX_MARKERS} fit on a chart",
+                self.markers.len()
+            ));
+        }
+        if self.lines.len() > MAX_LINES {
+            return Err(format!(
+                "{} lines: at most {MAX_LINES} fit on a chart",
+                self.lines.len()
+            ));
+        }
+        let candles: HashSet<i64> = times.iter().copied().collect();
+        for (i, marker) in self.markers.iter().enumerate() {
+            if !marker.price.is_finite() {
+                return Err(format!("marker {i}: the price is not a finite number"));
+            }
+            if !candles.contains(&marker.time) {
+                return Err(format!(
+                    "marker {i}: time {} is not the open time of a candle in the series",
+                    marker.time
+                ));
+            }
+            if let Some(label) = &marker.label
+                && label.chars().count() > MAX_LABEL
+            {
+                return Err(format!("marker {i}: the label is over {MAX_LABEL} characters"));
+            }
+        }
+        let mut names = HashSet::new();
+        for line in &self.lines {
+            let name = &line.name;
+            if name.trim().is_empty() || name.chars().count() > MAX_LABEL {
+                return Err(format!("a line's name must be 1 to {MAX_LABEL} characters"));
+            }
+            if !names.insert(name.as_str()) {
+                return Err(format!("two lines are named {name:?}"));
+            }
+            if let Some(color) = &line.color
+                && !is_hex_color(color)
+            {
+                return Err(format!("line {name:?}: colour {color:?} is not #rrggbb"));
+            }
+            if line.points.len() > times.len() {
+                return Err(format!(
+                    "line {name:?}: {} values for {} candles",
+                    line.points.len(),
+                    times.len()
+                ));
+            }
+            let mut previous = None;
+            for &(time, value) in &line.points {
+                if !value.is_finite() {
+                    return Err(format!(
+                        "line {name:?}: the value at {time} is not a finite number"
+                    ));
+                }
+                if !candles.contains(&time) {
+                    return Err(format!(
+                        "line {name:?}: time {time} is not the open time of a candle in the series"
+                    ));
+                }
+                if previous.is_some_and(|p| p >= time) {
+                    return Err(format!("line {name:?}: times are not ascending at {time}"));
+                }
+                previous = Some(time);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_hex_color(color: &str) -> bool {
+    color.len() == 7 && color.starts_with('#') && color[1..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output() -> Output {
+        Output {
+            markers: vec![Marker {
+                time: 2,
+                side: Side::Buy,
+                price: 10.5,
+                label: Some("cross".into()),
+            }],
+            lines: vec![Line {
+                name: "SMA 2".into(),
+                color: Some("#f0b90b".into()),
+                points: vec![(2, 10.0), (3, 11.0)],
+            }],
+        }
+    }
+
+    #[test]
+    fn frames_round_trip_and_refuse_oversized_headers() {
+        let message = FromWorker::Ready {
+            python: "3.11.7".into(),
+            numpy: None,
+        };
+        let frame = encode(&message).unwrap();
+        let len = body_len(frame[..4].try_into().unwrap()).unwrap();
+        assert_eq!(len, frame.len() - 4);
+        assert_eq!(decode::<FromWorker>(&frame[4..]).unwrap(), message);
+        assert!(matches!(
+            body_len(((MAX_FRAME + 1) as u32).to_le_bytes()),
+            Err(FrameError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn reports_read_as_documented() {
+        let report: Report = decode(
+            br#"{"result":{"Err":{"kind":"syntax","message":"invalid syntax","line":3,"column":7}},"cpu_ms":1,"wall_ms":2}"#,
+        )
+        .unwrap();
+        let error = report.result.unwrap_err();
+        assert_eq!(
+            (error.kind, error.line, error.column),
+            (ErrorKind::Syntax, Some(3), Some(7))
+        );
+        // JSON has no NaN: a worker that sends one sends null, which is refused.
+        assert!(decode::<Marker>(br#"{"time":1,"side":"buy","price":null}"#).is_err());
+    }
+
+    #[test]
+    fn output_is_checked_against_the_series() {
+        let times = [1, 2, 3];
+        assert_eq!(output().check(&times), Ok(()));
+
+        let mut off_series = output();
+        off_series.markers[0].time = 4;
+        assert!(off_series.check(&times).unwrap_err().contains("marker 0: time 4"));
+
+        let mut infinite = output();
+        infinite.lines[0].points[1].1 = f64::INFINITY;
+        assert!(
+            infinite
+                .check(&times)
+                .unwrap_err()
+                .contains("not a finite number")
+        );
+
+        let mut unordered = output();
+        unordered.lines[0].points = vec![(3, 1.0), (2, 1.0)];
+        assert!(unordered.check(&times).unwrap_err().contains("not ascending"));
+
+        let mut duplicate = output();
+        duplicate.lines.push(duplicate.lines[0].clone());
+        assert!(duplicate.check(&times).unwrap_err().contains("two lines"));
+
+        let mut colour = output();
+        colour.lines[0].color = Some("red".into());
+        assert!(colour.check(&times).unwrap_err().contains("#rrggbb"));
+    }
+}

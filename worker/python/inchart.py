@@ -1,0 +1,388 @@
+"""Indicators and chart helpers for InChart signal scripts.
+
+A script imports what it needs::
+
+    from inchart import sma, crossover, crossunder, buy, sell
+
+    def signals(c):
+        fast, slow = sma(c.close, 9), sma(c.close, 21)
+        markers = [buy(c.time[i], c.close[i]) for i in crossover(fast, slow)]
+        markers += [sell(c.time[i], c.close[i]) for i in crossunder(fast, slow)]
+        return markers, {"SMA 9": fast, "SMA 21": slow}
+
+Every indicator takes a series (a numpy array or a list of numbers) and
+returns a series of the same length and the same kind: a float64 numpy
+array for an array, a list of floats for a list. Candles before an
+indicator has enough data ("warm-up") are NaN, and NaN is what a chart
+line leaves out. A NaN in the input gives NaN at that candle and is
+otherwise skipped.
+
+Definitions:
+
+* ``sma(x, n)``: mean of the last ``n`` values; first value at index n-1.
+* ``ema(x, n)``: exponential average with ``alpha = 2 / (n + 1)``, seeded
+  with the SMA of the first ``n`` values (first value at index n-1);
+  leading NaNs (another indicator's warm-up) are skipped.
+* ``rsi(x, n=14)``: Wilder's RSI: average gain and loss seeded with the
+  mean of the first ``n`` changes, then ``avg = (avg * (n - 1) + new) / n``;
+  first value at index n. No losses in the window gives 100, no change at
+  all gives 50.
+* ``macd(x, fast=12, slow=26, signal=9)``: ``(macd, signal, hist)`` with
+  ``macd = ema(x, fast) - ema(x, slow)``, ``signal = ema(macd, signal)``,
+  ``hist = macd - signal``.
+* ``bollinger(x, n=20, k=2)``: ``(mid, upper, lower)``: the SMA and the SMA
+  plus or minus ``k`` population standard deviations of the window.
+* ``atr(high, low, close, n=14)``: Wilder's average true range: the true
+  range of the first candle is high - low; the first ATR (index n-1) is the
+  mean of the first ``n`` true ranges, then ``(atr * (n - 1) + tr) / n``.
+* ``crossover(a, b)`` / ``crossunder(a, b)``: the indices ``i`` where ``a``
+  crosses above (below) ``b``: ``a[i-1] <= b[i-1] and a[i] > b[i]``
+  (``>=`` and ``<`` for crossunder), skipping candles where any of the four
+  values is NaN. ``b`` may be a single number (a level). Returns a list of
+  ints.
+* ``buy(time, price, label=None)`` / ``sell(...)``: a marker at the candle
+  that opened at ``time`` (use ``c.time[i]``).
+* ``line(values, color=None)``: a line's values with a colour ``"#rrggbb"``,
+  for the lines dict: ``{"SMA 9": line(fast, color="#f0b90b")}``.
+"""
+
+import math
+import numbers
+import operator
+
+try:
+    import numpy as _np
+except ImportError:
+    _np = None
+
+__all__ = [
+    "sma",
+    "ema",
+    "rsi",
+    "macd",
+    "bollinger",
+    "atr",
+    "crossover",
+    "crossunder",
+    "buy",
+    "sell",
+    "line",
+    "Marker",
+    "Line",
+]
+
+_NAN = float("nan")
+
+
+class Marker:
+    """A buy or sell signal at the candle that opened at ``time``."""
+
+    __slots__ = ("time", "side", "price", "label")
+
+    def __init__(self, time, side, price, label=None):
+        self.time = time
+        self.side = side
+        self.price = price
+        self.label = label
+
+    def __repr__(self):
+        label = "" if self.label is None else f", label={self.label!r}"
+        return f"{self.side}({self.time!r}, {self.price!r}{label})"
+
+
+class Line:
+    """A line's values (aligned with the candles) and its colour."""
+
+    __slots__ = ("values", "color")
+
+    def __init__(self, values, color=None):
+        self.values = values
+        self.color = color
+
+    def __repr__(self):
+        return f"line(<{len(self.values)} values>, color={self.color!r})"
+
+
+def buy(time, price, label=None):
+    """A buy marker at the candle that opened at ``time``, drawn at ``price``."""
+    return Marker(time, "buy", price, label)
+
+
+def sell(time, price, label=None):
+    """A sell marker at the candle that opened at ``time``, drawn at ``price``."""
+    return Marker(time, "sell", price, label)
+
+
+def line(values, color=None):
+    """Values for the lines dict with a colour, e.g. ``line(fast, color="#f0b90b")``."""
+    return Line(values, color)
+
+
+def _is_array(x):
+    return _np is not None and isinstance(x, _np.ndarray)
+
+
+def _floats_check(x, who, what="x"):
+    if x.ndim != 1:
+        raise ValueError(f"{who}: {what} must be one-dimensional, got shape {x.shape}")
+    if x.dtype.kind not in "fiub":
+        raise TypeError(f"{who}: {what} must hold numbers, got dtype {x.dtype}")
+
+
+def _floats(x, who, what="x"):
+    """The series as a list of floats (None and NaN become NaN)."""
+    if _is_array(x):
+        _floats_check(x, who, what)
+        return x.astype(_np.float64).tolist()
+    if isinstance(x, (str, bytes, dict, set)) or not hasattr(x, "__len__"):
+        raise TypeError(f"{who}: {what} must be a list or array of numbers, got {type(x).__name__}")
+    out = []
+    for i, v in enumerate(x):
+        if v is None:
+            out.append(_NAN)
+        elif isinstance(v, numbers.Real) and not isinstance(v, bool):
+            out.append(float(v))
+        else:
+            raise TypeError(f"{who}: {what}[{i}] is {type(v).__name__}, expected a number")
+    return out
+
+
+def _like(x, values):
+    """``values`` (a list of floats) as the same kind of series as ``x``."""
+    if _is_array(x):
+        return _np.array(values, dtype=_np.float64)
+    return values
+
+
+def _period(n, who, name="n"):
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"{who}: {name} must be a whole number of candles, got {n!r}") from None
+    if n < 1:
+        raise ValueError(f"{who}: {name} must be at least 1, got {n}")
+    return n
+
+
+def _ok(v):
+    return not math.isnan(v)
+
+
+def _sma(xs, n):
+    out = [_NAN] * len(xs)
+    total = 0.0
+    missing = 0
+    for i, v in enumerate(xs):
+        if math.isfinite(v):
+            total += v
+        else:
+            missing += 1
+        if i >= n:
+            old = xs[i - n]
+            if math.isfinite(old):
+                total -= old
+            else:
+                missing -= 1
+        if i >= n - 1 and missing == 0:
+            out[i] = total / n
+    return out
+
+
+def _ema(xs, n):
+    out = [_NAN] * len(xs)
+    alpha = 2.0 / (n + 1)
+    # Seed with the mean of the first n consecutive values after any
+    # leading NaNs.
+    start = 0
+    while start + n <= len(xs):
+        window = xs[start : start + n]
+        bad = [j for j, v in enumerate(window) if not _ok(v)]
+        if not bad:
+            break
+        start += bad[-1] + 1
+    else:
+        return out
+    value = sum(xs[start : start + n]) / n
+    out[start + n - 1] = value
+    for i in range(start + n, len(xs)):
+        v = xs[i]
+        if _ok(v):
+            value = alpha * v + (1.0 - alpha) * value
+            out[i] = value
+    return out
+
+
+def _sma_array(x, n):
+    values = _np.asarray(x, dtype=_np.float64)
+    out = _np.full(len(values), _NAN)
+    if len(values) < n:
+        return out
+    missing = ~_np.isfinite(values)
+    sums = _np.concatenate(([0.0], _np.cumsum(_np.where(missing, 0.0, values))))
+    gaps = _np.concatenate(([0], _np.cumsum(missing)))
+    window = (sums[n:] - sums[:-n]) / n
+    out[n - 1 :] = _np.where(gaps[n:] - gaps[:-n] == 0, window, _NAN)
+    return out
+
+
+def sma(x, n):
+    """Simple moving average of the last ``n`` values; NaN for the first n-1."""
+    n = _period(n, "sma")
+    if _is_array(x):
+        _floats_check(x, "sma")
+        return _sma_array(x, n)
+    return _like(x, _sma(_floats(x, "sma"), n))
+
+
+def ema(x, n):
+    """Exponential moving average (alpha = 2/(n+1)) seeded with the SMA of the first n values."""
+    n = _period(n, "ema")
+    return _like(x, _ema(_floats(x, "ema"), n))
+
+
+def rsi(x, n=14):
+    """Wilder's relative strength index (0..100); NaN for the first n values."""
+    n = _period(n, "rsi")
+    xs = _floats(x, "rsi")
+    out = [_NAN] * len(xs)
+    gains = []
+    losses = []
+    avg_gain = avg_loss = None
+    previous = None
+    for i, v in enumerate(xs):
+        if not _ok(v):
+            continue
+        if previous is not None:
+            change = v - previous
+            gain, loss = max(change, 0.0), max(-change, 0.0)
+            if avg_gain is None:
+                gains.append(gain)
+                losses.append(loss)
+                if len(gains) == n:
+                    avg_gain, avg_loss = sum(gains) / n, sum(losses) / n
+            else:
+                avg_gain = (avg_gain * (n - 1) + gain) / n
+                avg_loss = (avg_loss * (n - 1) + loss) / n
+            if avg_gain is not None:
+                if avg_loss == 0.0:
+                    out[i] = 100.0 if avg_gain > 0.0 else 50.0
+                else:
+                    out[i] = 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
+        previous = v
+    return _like(x, out)
+
+
+def macd(x, fast=12, slow=26, signal=9):
+    """``(macd, signal, hist)``: ema(fast) - ema(slow), its ema(signal), and their difference."""
+    fast = _period(fast, "macd", "fast")
+    slow = _period(slow, "macd", "slow")
+    signal = _period(signal, "macd", "signal")
+    xs = _floats(x, "macd")
+    line_ = [a - b for a, b in zip(_ema(xs, fast), _ema(xs, slow))]
+    signal_ = _ema(line_, signal)
+    hist = [a - b for a, b in zip(line_, signal_)]
+    return _like(x, line_), _like(x, signal_), _like(x, hist)
+
+
+def bollinger(x, n=20, k=2):
+    """``(mid, upper, lower)``: sma(n) and sma plus/minus k population standard deviations."""
+    n = _period(n, "bollinger")
+    if not isinstance(k, numbers.Real) or isinstance(k, bool):
+        raise TypeError(f"bollinger: k must be a number, got {k!r}")
+    k = float(k)
+    xs = _floats(x, "bollinger")
+    mid = _sma(xs, n)
+    upper = [_NAN] * len(xs)
+    lower = [_NAN] * len(xs)
+    for i, m in enumerate(mid):
+        if _ok(m):
+            window = xs[i - n + 1 : i + 1]
+            sd = math.sqrt(sum((v - m) ** 2 for v in window) / n)
+            upper[i] = m + k * sd
+            lower[i] = m - k * sd
+    return _like(x, mid), _like(x, upper), _like(x, lower)
+
+
+def atr(high, low, close, n=14):
+    """Wilder's average true range; NaN for the first n-1 candles."""
+    n = _period(n, "atr")
+    hs = _floats(high, "atr", "high")
+    ls = _floats(low, "atr", "low")
+    cs = _floats(close, "atr", "close")
+    if not len(hs) == len(ls) == len(cs):
+        raise ValueError(f"atr: high, low and close have {len(hs)}, {len(ls)} and {len(cs)} values")
+    out = [_NAN] * len(cs)
+    ranges = []
+    value = None
+    previous_close = None
+    for i, (h, lo, c) in enumerate(zip(hs, ls, cs)):
+        if not (_ok(h) and _ok(lo) and _ok(c)):
+            continue
+        if previous_close is None:
+            tr = h - lo
+        else:
+            tr = max(h - lo, abs(h - previous_close), abs(lo - previous_close))
+        previous_close = c
+        if value is None:
+            ranges.append(tr)
+            if len(ranges) == n:
+                value = sum(ranges) / n
+                out[i] = value
+        else:
+            value = (value * (n - 1) + tr) / n
+            out[i] = value
+    return _like(close, out)
+
+
+def _pair(a, b, who):
+    xs = _floats(a, who, "a")
+    if isinstance(b, numbers.Real) and not isinstance(b, bool):
+        ys = [float(b)] * len(xs)
+    else:
+        ys = _floats(b, who, "b")
+        if len(ys) != len(xs):
+            raise ValueError(f"{who}: a has {len(xs)} values and b has {len(ys)}")
+    return xs, ys
+
+
+def _cross_arrays(a, b, who, above):
+    _floats_check(a, who, "a")
+    xs = a.astype(_np.float64)
+    if isinstance(b, numbers.Real) and not isinstance(b, bool):
+        ys = _np.full(len(xs), float(b))
+    else:
+        ys = _np.asarray(_floats(b, who, "b") if not _is_array(b) else b, dtype=_np.float64)
+        if ys.ndim != 1 or len(ys) != len(xs):
+            raise ValueError(f"{who}: a has {len(xs)} values and b has {len(ys)}")
+    # Comparisons with NaN are false: a NaN on either candle is no cross.
+    if above:
+        hits = (xs[:-1] <= ys[:-1]) & (xs[1:] > ys[1:])
+    else:
+        hits = (xs[:-1] >= ys[:-1]) & (xs[1:] < ys[1:])
+    return (_np.flatnonzero(hits) + 1).tolist()
+
+
+def crossover(a, b):
+    """Indices i where a crosses above b: a[i-1] <= b[i-1] and a[i] > b[i]."""
+    if _is_array(a):
+        return _cross_arrays(a, b, "crossover", True)
+    xs, ys = _pair(a, b, "crossover")
+    return [
+        i
+        for i in range(1, len(xs))
+        if _ok(xs[i - 1]) and _ok(ys[i - 1]) and _ok(xs[i]) and _ok(ys[i])
+        and xs[i - 1] <= ys[i - 1] and xs[i] > ys[i]
+    ]
+
+
+def crossunder(a, b):
+    """Indices i where a crosses below b: a[i-1] >= b[i-1] and a[i] < b[i]."""
+    if _is_array(a):
+        return _cross_arrays(a, b, "crossunder", False)
+    xs, ys = _pair(a, b, "crossunder")
+    return [
+        i
+        for i in range(1, len(xs))
+        if _ok(xs[i - 1]) and _ok(ys[i - 1]) and _ok(xs[i]) and _ok(ys[i])
+        and xs[i - 1] >= ys[i - 1] and xs[i] < ys[i]
+    ]

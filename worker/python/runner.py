@@ -1,0 +1,492 @@
+"""The worker's side of a run: warms the zygote, then runs one script in a
+forked, confined child and sends the answer to the zygote.
+
+What the child sends on its answer pipe are frames of a one-byte tag, a
+little-endian u32 length and the payload:
+
+* ``L``: text the script printed (UTF-8), at most ``log_limit`` bytes in all;
+* ``R``: the result, JSON of ``{"Ok": Output}`` or ``{"Err": RunError}`` as
+  the protocol crate's types read it.
+
+The script's API (see README.md): ``signals(candles)`` returns
+``(markers, lines)`` or ``{"markers": markers, "lines": lines}`` where
+``markers`` is a list of ``buy()``/``sell()`` markers or dicts
+``{"time", "side", "price", "label"?}`` and ``lines`` is a dict mapping a
+name to values aligned with the candles (NaN or None = no value) or to
+``line(values, color="#rrggbb")``.
+"""
+
+import builtins
+import gc
+import json
+import math
+import numbers
+import operator
+import os
+import re
+import sys
+import traceback
+import types
+
+SCRIPT = "<script>"
+MAX_MARKERS = 10_000
+MAX_LINES = 16
+MAX_LABEL = 64
+MAX_FRAMES = 50
+MAX_MESSAGE = 1_000
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}\Z")
+
+# Modules scripts may import without touching the disk, loaded in the
+# zygote. Extension modules must be among them: a child cannot map new
+# executable code.
+PRELOAD = [
+    "math", "cmath", "json", "statistics", "collections", "collections.abc", "itertools",
+    "functools", "datetime", "random", "re", "decimal", "fractions", "operator", "heapq",
+    "bisect", "array", "struct", "time", "copy", "dataclasses", "enum", "typing", "string",
+    "textwrap", "numbers", "io", "abc", "contextlib", "types", "warnings", "traceback",
+    "signal", "threading", "queue", "calendar", "zlib", "hashlib", "base64", "binascii",
+    "unicodedata", "pickle", "csv", "select", "mmap", "socket", "subprocess", "resource", "uuid",
+    "zoneinfo", "secrets", "pprint", "locale", "difflib", "importlib.util",
+]
+
+_numpy = None
+_Marker = _Line = None
+
+
+def warm(with_numpy, inchart_source):
+    """Loads numpy (when there is a site directory), the ``inchart`` helper
+    module (from ``inchart_source``: it has no file) and the common modules.
+    Returns (sys.version, numpy's version or None)."""
+    global _numpy, _Marker, _Line
+    # ctypes would let a script call any C function: numpy only uses it
+    # when it is there, so keep it from loading at all. A child cannot load
+    # it later (no executable mappings).
+    sys.modules["ctypes"] = None
+    sys.modules["_ctypes"] = None
+    if with_numpy:
+        import numpy
+        import numpy.fft
+        import numpy.linalg
+        import numpy.random
+
+        _numpy = numpy
+    for name in PRELOAD:
+        __import__(name)
+    inchart = types.ModuleType("inchart")
+    inchart.__file__ = "inchart.py"
+    exec(compile(inchart_source, "inchart.py", "exec", dont_inherit=True), inchart.__dict__)
+    sys.modules["inchart"] = inchart
+    # Now a script's `import ctypes` meets the real wall (see above)
+    # instead of this marker.
+    del sys.modules["ctypes"]
+    del sys.modules["_ctypes"]
+    _Marker, _Line = inchart.Marker, inchart.Line
+    # What numpy needed from the environment (thread counts) was read at
+    # load time; scripts see an empty environment.
+    os.environ.clear()
+    # Nothing in the zygote may write to the protocol's stdout.
+    sys.stdout = sys.stderr
+    # Keep the collector away from the zygote's objects in the children:
+    # touching them would copy their pages.
+    gc.collect()
+    gc.freeze()
+    return sys.version, (_numpy.__version__ if _numpy is not None else None)
+
+
+class _Pipe:
+    def __init__(self, fd):
+        self.fd = fd
+
+    def send(self, tag, payload):
+        frame = tag + len(payload).to_bytes(4, "little") + payload
+        view = memoryview(frame)
+        while view:
+            written = os.write(self.fd, view)
+            view = view[written:]
+
+
+class _Log:
+    """sys.stdout and sys.stderr of a script: sends what it prints, a line at
+    a time, up to the cap."""
+
+    def __init__(self, pipe, limit):
+        self._pipe = pipe
+        self._left = limit
+        self._pending = []
+        self._pending_len = 0
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if self._left > 0 and text:
+            data = text.encode("utf-8", "replace")
+            if len(data) >= self._left:
+                data = data[: self._left].decode("utf-8", "ignore").encode("utf-8")
+                self._left = 0
+            else:
+                self._left -= len(data)
+            self._pending.append(data)
+            self._pending_len += len(data)
+            if self._left == 0 or b"\n" in data or self._pending_len >= 4096:
+                self.flush()
+        return len(text)
+
+    def writelines(self, lines):
+        for text in lines:
+            self.write(text)
+
+    def flush(self):
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._pending_len = 0
+            if data:
+                self._pipe.send(b"L", data)
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        raise OSError("a script's output has no file descriptor")
+
+    encoding = "utf-8"
+    errors = "replace"
+
+
+class Candles:
+    """The candles a script runs over: columns ``time``, ``open``, ``high``,
+    ``low``, ``close``, ``volume`` (numpy arrays, ``time`` as int64
+    milliseconds, when numpy is installed; lists otherwise) and ``len()``."""
+
+    __slots__ = ("time", "open", "high", "low", "close", "volume")
+
+    def __init__(self, time, open, high, low, close, volume):
+        self.time = time
+        self.open = open
+        self.high = high
+        self.low = low
+        self.close = close
+        self.volume = volume
+
+    def __len__(self):
+        return len(self.time)
+
+    def __repr__(self):
+        return f"<{len(self)} candles>"
+
+
+class _Invalid(Exception):
+    """The script's return value is not markers and lines."""
+
+
+def _error(kind, message, line=None, column=None, frames=()):
+    error = {"kind": kind, "message": message}
+    if line is not None:
+        error["line"] = line
+    if column is not None:
+        error["column"] = column
+    if frames:
+        error["traceback"] = list(frames)
+    return error
+
+
+def _describe(exc):
+    """``TypeError: message``, guarded against hostile __str__ methods."""
+    try:
+        name = type(exc).__name__
+        if not isinstance(name, str):
+            name = "Exception"
+    except BaseException:
+        name = "Exception"
+    try:
+        text = str(exc)
+    except BaseException:
+        text = "<the exception's message could not be read>"
+    if isinstance(exc, ImportError) and "failed to map segment" in text:
+        # An extension module the zygote did not load: a child cannot map
+        # new executable code.
+        text = f"the module {exc.name!r} is not available in signal scripts"
+    message = f"{name}: {text}" if text else name
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 1] + "…"
+    return message
+
+
+def _source_line(lines, number):
+    if 1 <= number <= len(lines):
+        return lines[number - 1].strip()[:200]
+    return ""
+
+
+def _user_frames(tb, lines):
+    """The script's own frames, outermost first; runs of one frame repeated
+    (recursion) keep three, and at most MAX_FRAMES are kept."""
+    frames = []
+    for frame, number in traceback.walk_tb(tb):
+        code = frame.f_code
+        if code.co_filename != SCRIPT:
+            continue
+        entry = (number, code.co_name)
+        if len(frames) >= 3 and all(f[:2] == entry for f in frames[-3:]):
+            continue
+        frames.append((number, code.co_name))
+    if len(frames) > MAX_FRAMES:
+        frames = frames[: MAX_FRAMES // 2] + frames[-MAX_FRAMES // 2 :]
+    return [{"line": n, "function": f, "text": _source_line(lines, n)} for n, f in frames]
+
+
+def _columns(raw):
+    time, open_, high, low, close, volume = raw
+    if _numpy is not None:
+        as_int = lambda b: _numpy.frombuffer(b, dtype="<i8").copy()  # noqa: E731
+        as_float = lambda b: _numpy.frombuffer(b, dtype="<f8").copy()  # noqa: E731
+    else:
+        as_int = lambda b: memoryview(b).cast("q").tolist()  # noqa: E731
+        as_float = lambda b: memoryview(b).cast("d").tolist()  # noqa: E731
+    return Candles(
+        as_int(time), as_float(open_), as_float(high), as_float(low), as_float(close), as_float(volume)
+    )
+
+
+def _number(value, where):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _Invalid(f"{where} must be a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _label(value, where):
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _Invalid(f"{where} must be a str, got {type(value).__name__}")
+    if len(value) > MAX_LABEL:
+        raise _Invalid(f"{where} is over {MAX_LABEL} characters")
+    return value
+
+
+def _marker(i, marker, candles):
+    if isinstance(marker, _Marker):
+        time, side, price, label = marker.time, marker.side, marker.price, marker.label
+    elif isinstance(marker, dict):
+        unknown = [k for k in marker if k not in ("time", "side", "price", "label")]
+        if unknown:
+            raise _Invalid(f"marker {i}: unknown key {unknown[0]!r} (keys are time, side, price, label)")
+        for key in ("time", "side", "price"):
+            if key not in marker:
+                raise _Invalid(f"marker {i}: missing {key!r}")
+        time, side, price, label = marker["time"], marker["side"], marker["price"], marker.get("label")
+    else:
+        raise _Invalid(f"marker {i}: expected buy(...), sell(...) or a dict, got {type(marker).__name__}")
+    if isinstance(time, bool):
+        raise _Invalid(f"marker {i}: time must be a candle's open time (an int), got bool")
+    try:
+        time = operator.index(time)
+    except TypeError:
+        raise _Invalid(
+            f"marker {i}: time must be a candle's open time (an int, e.g. c.time[i]), "
+            f"got {type(time).__name__}"
+        ) from None
+    if side not in ("buy", "sell") or not isinstance(side, str):
+        raise _Invalid(f"marker {i}: side must be 'buy' or 'sell', got {side!r:.40}")
+    price = _number(price, f"marker {i} ({side} at {time}): price")
+    if math.isnan(price):
+        raise _Invalid(f"marker {i} ({side} at {time}): price is NaN")
+    if math.isinf(price):
+        raise _Invalid(f"marker {i} ({side} at {time}): price is infinite")
+    if time not in candles:
+        raise _Invalid(f"marker {i}: time {time} is not the open time of a candle (use c.time[i])")
+    out = {"time": time, "side": side, "price": price}
+    label = _label(label, f"marker {i}: label")
+    if label is not None:
+        out["label"] = label
+    return out
+
+
+def _points(name, values, times):
+    n = len(times)
+    where = f"line {name!r}"
+    if _numpy is not None and isinstance(values, _numpy.ndarray):
+        if values.ndim != 1:
+            raise _Invalid(f"{where}: values must be one-dimensional, got shape {values.shape}")
+        if len(values) != n:
+            raise _Invalid(f"{where}: {len(values)} values for {n} candles")
+        if values.dtype.kind not in "fiub":
+            raise _Invalid(f"{where}: values must be numbers, got dtype {values.dtype}")
+        values = values.astype(_numpy.float64)
+        present = ~_numpy.isnan(values)
+        infinite = _numpy.flatnonzero(_numpy.isinf(values))
+        if len(infinite):
+            raise _Invalid(f"{where}: the value at candle {int(infinite[0])} is infinite")
+        times = _numpy.array(times, dtype=_numpy.int64)
+        return [list(p) for p in zip(times[present].tolist(), values[present].tolist())]
+    if isinstance(values, (str, bytes, dict, set)) or not hasattr(values, "__len__"):
+        raise _Invalid(
+            f"{where}: values must be a list or array aligned with the candles, got {type(values).__name__}"
+        )
+    if len(values) != n:
+        raise _Invalid(f"{where}: {len(values)} values for {n} candles")
+    points = []
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        value = _number(value, f"{where}: the value at candle {i}")
+        if math.isnan(value):
+            continue
+        if math.isinf(value):
+            raise _Invalid(f"{where}: the value at candle {i} is infinite")
+        points.append([times[i], value])
+    return points
+
+
+def _line(name, spec, times):
+    if not isinstance(name, str):
+        raise _Invalid(f"line names must be str, got {type(name).__name__} {name!r:.40}")
+    if not name.strip() or len(name) > MAX_LABEL:
+        raise _Invalid(f"line {name!r:.80}: a name must be 1 to {MAX_LABEL} characters")
+    color = None
+    if isinstance(spec, _Line):
+        spec, color = spec.values, spec.color
+        if color is not None and (not isinstance(color, str) or not _COLOR.match(color)):
+            raise _Invalid(f"line {name!r}: colour {color!r:.40} is not '#rrggbb'")
+    out = {"name": name, "points": _points(name, spec, times)}
+    if color is not None:
+        out["color"] = color
+    return out
+
+
+def _output(result, times):
+    """The script's return value as the protocol's Output; ``times`` are the
+    candles' open times as the job gave them."""
+    if isinstance(result, dict):
+        unknown = [k for k in result if k not in ("markers", "lines")]
+        if unknown:
+            raise _Invalid(f"signals() returned a dict with key {unknown[0]!r:.40}; the keys are 'markers' and 'lines'")
+        markers, lines = result.get("markers"), result.get("lines")
+    elif isinstance(result, (tuple, list)):
+        if len(result) != 2:
+            raise _Invalid(
+                f"signals() returned a {type(result).__name__} of {len(result)} items, expected (markers, lines)"
+            )
+        markers, lines = result
+    else:
+        raise _Invalid(f"signals() returned a {type(result).__name__}, expected (markers, lines)")
+
+    if markers is None:
+        markers = []
+    if not isinstance(markers, (list, tuple)):
+        raise _Invalid(f"markers must be a list, got {type(markers).__name__}")
+    if len(markers) > MAX_MARKERS:
+        raise _Invalid(f"{len(markers)} markers: at most {MAX_MARKERS} fit on a chart")
+    candles = set(times) if markers else set()
+    markers = [_marker(i, m, candles) for i, m in enumerate(markers)]
+
+    if lines is None:
+        lines = {}
+    if not isinstance(lines, dict):
+        raise _Invalid(f"lines must be a dict of name: values, got {type(lines).__name__}")
+    if len(lines) > MAX_LINES:
+        raise _Invalid(f"{len(lines)} lines: at most {MAX_LINES} fit on a chart")
+    lines = [_line(name, spec, times) for name, spec in lines.items()]
+    return {"markers": markers, "lines": lines}
+
+
+def _encode(value):
+    return json.dumps(value, allow_nan=False, separators=(",", ":")).encode()
+
+
+def run(source, raw_columns, fd, output_limit, log_limit, memory_bytes):
+    """Runs ``source`` and sends its log and result to ``fd``. Never raises."""
+    pipe = _Pipe(fd)
+    megabytes = memory_bytes / (1 << 20)
+    out_of_memory = _encode(
+        {
+            "Err": _error(
+                "memory_limit", f"MemoryError: the script used more than its {megabytes:g} MB of memory"
+            )
+        }
+    )
+    log = _Log(pipe, log_limit)
+    try:
+        answer = _run(source, raw_columns, log, output_limit)
+        log.flush()
+        pipe.send(b"R", answer)
+    except MemoryError:
+        try:
+            pipe.send(b"R", out_of_memory)
+        except BaseException:
+            pass
+    except BaseException as exc:
+        # A bug here, or the script broke the sandbox's own Python objects.
+        try:
+            pipe.send(b"R", _encode({"Err": _error("crashed", f"the runner failed: {_describe(exc)}")}))
+        except BaseException:
+            pass
+
+
+def _run(source, raw_columns, log, output_limit):
+    if _numpy is not None:
+        # The zygote's numpy generator would otherwise start every run in
+        # the same state (`random` reseeds itself after a fork).
+        _numpy.random.seed()
+    lines = source.splitlines()
+    sys.stdout = sys.stderr = log
+
+    try:
+        code = compile(source, SCRIPT, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        number = exc.lineno if isinstance(exc.lineno, int) and exc.lineno > 0 else None
+        column = exc.offset if isinstance(exc.offset, int) and exc.offset > 0 else None
+        frames = []
+        if number is not None:
+            text = exc.text.strip() if isinstance(exc.text, str) else _source_line(lines, number)
+            frames.append({"line": number, "function": "<module>", "text": text[:200]})
+        message = _describe(type(exc)(exc.msg))
+        return _encode({"Err": _error("syntax", message, number, column, frames)})
+    except MemoryError:
+        raise
+    except BaseException as exc:  # ValueError (null bytes), RecursionError (deep nesting)
+        return _encode({"Err": _error("syntax", _describe(exc))})
+
+    candles = _columns(raw_columns)
+    namespace = {"__name__": "__script__", "__builtins__": builtins}
+    signals = None
+    try:
+        exec(code, namespace)
+        signals = namespace.get("signals")
+        if not callable(signals):
+            return _encode({"Err": _error("exception", "define a function signals(candles)")})
+        result = signals(candles)
+    except MemoryError:
+        namespace.clear()
+        raise
+    except BaseException as exc:
+        frames = _user_frames(exc.__traceback__, lines)
+        message = _describe(exc)
+        del exc
+        line = frames[-1]["line"] if frames else None
+        if line is None:
+            code_ = getattr(signals, "__code__", None)
+            if code_ is not None and code_.co_filename == SCRIPT:
+                line = code_.co_firstlineno
+        namespace.clear()
+        return _encode({"Err": _error("exception", message, line, None, frames)})
+
+    try:
+        output = _output(result, memoryview(raw_columns[0]).cast("q").tolist())
+    except _Invalid as exc:
+        return _encode({"Err": _error("invalid_output", str(exc))})
+    except MemoryError:
+        raise
+    except BaseException as exc:
+        return _encode({"Err": _error("invalid_output", f"reading what signals() returned: {_describe(exc)}")})
+    answer = _encode({"Ok": output})
+    if len(answer) > output_limit:
+        return _encode(
+            {
+                "Err": _error(
+                    "output_too_large",
+                    f"the answer is {len(answer)} bytes, over the limit of {output_limit} bytes",
+                )
+            }
+        )
+    return answer

@@ -1,0 +1,415 @@
+//! Runs do not see each other, the worker's identity and namespaces are
+//! what the sandbox promises (checked from the host's /proc as well as
+//! from inside), and the worker's life is tied to its parent's.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::Write;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use worker_protocol::{ErrorKind, Limits, ToWorker, encode};
+
+#[test]
+fn a_run_sees_nothing_an_earlier_run_left() {
+    let mut worker = Worker::start();
+    let first = r#"
+import builtins, sys, math, os, json
+import numpy as np
+import inchart
+builtins.stash = "secret from run 1"
+sys.modules["json"] = None
+sys.path.append("/tmp")
+inchart.sma = lambda *a: "patched"
+math.pi = 3
+os.environ["LEFT"] = "behind"
+np.random.seed(1234)
+left_behind = list(range(1000))
+def signals(c):
+    return [], {}
+"#;
+    ok(&worker.run_script(first));
+    let second = r#"
+import builtins, sys, math, os
+import numpy as np
+import inchart
+def signals(c):
+    assert not hasattr(builtins, "stash"), builtins.stash
+    import json
+    assert json.dumps([1]) == "[1]"
+    assert "/tmp" not in sys.path, sys.path
+    assert inchart.sma([1.0, 2.0], 2)[1] == 1.5
+    assert math.pi > 3.14
+    assert "LEFT" not in os.environ
+    assert "left_behind" not in globals()
+    np.random.seed(1234)
+    seeded = np.random.random()
+    np.random.seed()
+    return [], {}
+"#;
+    ok(&worker.run_script(second));
+    // Unseeded random numbers differ from run to run (each child reseeds).
+    let draw = "import random\nimport numpy as np\ndef signals(c):\n    print(random.random(), np.random.random())\n    return [], {}\n";
+    let a = worker.run_script(draw).log;
+    let b = worker.run_script(draw).log;
+    assert_ne!(a, b);
+}
+
+#[test]
+fn scripts_run_as_nobody_with_an_empty_environment_and_a_fixed_sys_path() {
+    let site = site();
+    // Even a server that forgot to clear its environment leaks nothing.
+    let mut worker = Worker::start_with_env(&[("INCHART_TEST_SECRET", "hunter2")]);
+    let source = format!(
+        r#"
+import os, sys
+def signals(c):
+    assert os.environ == {{}}, dict(os.environ)
+    assert os.getenv("INCHART_TEST_SECRET") is None
+    assert (os.getuid(), os.geteuid(), os.getgid(), os.getegid()) == (65534,) * 4
+    assert os.getgroups() == []
+    assert os.getppid() == 1 and os.getpid() > 1
+    assert sys.path == ["/root/.pyenv/versions/3.11.7/lib/python3.11",
+                        "/root/.pyenv/versions/3.11.7/lib/python3.11/lib-dynload", {site:?}], sys.path
+    assert sys.flags.isolated and sys.flags.no_user_site and sys.dont_write_bytecode
+    assert "site" not in sys.modules
+    assert "ctypes" not in sys.modules and "_ctypes" not in sys.modules
+    try:
+        import boto3
+    except ModuleNotFoundError:
+        pass
+    else:
+        raise AssertionError("the interpreter's own site-packages is visible")
+    for call in (lambda: os.setuid(0), lambda: os.setgid(0), lambda: os.chroot("/"), lambda: os.unshare(0x10000000)):
+        try:
+            call()
+        except (PermissionError, AttributeError):
+            pass
+        else:
+            raise AssertionError("a privileged call worked")
+    return [], {{}}
+"#,
+        site = site.display().to_string()
+    );
+    ok(&worker.run_script(&source));
+}
+
+fn status(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap()
+}
+
+fn field<'a>(status: &'a str, name: &str) -> &'a str {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(':')))
+        .unwrap_or_else(|| panic!("no {name} in {status}"))
+        .trim()
+}
+
+fn namespace(pid: &str, kind: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+fn sole_child(pid: u32) -> Option<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn from_the_host_the_zygote_and_its_child_are_confined() {
+    let mut worker = Worker::start();
+    let zygote = worker.zygote_pid();
+    let status = status(zygote);
+    assert_eq!(field(&status, "Uid"), "65534\t65534\t65534\t65534");
+    assert_eq!(field(&status, "Gid"), "65534\t65534\t65534\t65534");
+    assert_eq!(field(&status, "Groups"), "");
+    for caps in ["CapInh", "CapPrm", "CapEff", "CapAmb", "CapBnd"] {
+        assert_eq!(field(&status, caps), "0000000000000000", "{caps}");
+    }
+    assert_eq!(field(&status, "NoNewPrivs"), "1");
+    assert_eq!(field(&status, "Seccomp"), "2");
+    assert_eq!(field(&status, "Seccomp_filters"), "2");
+    assert_eq!(field(&status, "Threads"), "1");
+    for kind in ["mnt", "pid", "net", "ipc", "uts"] {
+        assert_ne!(
+            namespace(&zygote.to_string(), kind),
+            namespace("self", kind),
+            "{kind}"
+        );
+    }
+    // The zygote is PID 1 of its namespace.
+    assert_eq!(field(&status, "NSpid").split_whitespace().last(), Some("1"));
+
+    // The network namespace has a loopback device, down, and nothing else.
+    let devices = std::fs::read_to_string(format!("/proc/{zygote}/net/dev")).unwrap();
+    let names: Vec<&str> = devices
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    assert_eq!(names, ["lo"]);
+    let links = Command::new("nsenter")
+        .args([
+            format!("--net=/proc/{zygote}/ns/net"),
+            "ip".into(),
+            "-o".into(),
+            "link".into(),
+        ])
+        .output()
+        .expect("nsenter and ip (util-linux, iproute2)");
+    let links = String::from_utf8(links.stdout).unwrap();
+    assert_eq!(links.lines().count(), 1, "{links}");
+    assert!(links.contains("lo:") && links.contains("state DOWN"), "{links}");
+
+    // A running script's process: same identity, its own filters on top.
+    let sleeping = job(
+        "import time\ndef signals(c):\n    time.sleep(30)\n",
+        series(10),
+        Limits {
+            wall_ms: 60_000,
+            ..generous()
+        },
+    );
+    worker.send(&sleeping);
+    let started = Instant::now();
+    let child = loop {
+        if let Some(child) = sole_child(zygote) {
+            let status = self::status(child);
+            if field(&status, "Seccomp_filters") == "4" {
+                break child;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no confined child appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let status = self::status(child);
+    assert_eq!(field(&status, "Uid"), "65534\t65534\t65534\t65534");
+    assert_eq!(field(&status, "CapEff"), "0000000000000000");
+    assert_eq!(field(&status, "NoNewPrivs"), "1");
+    assert_eq!(field(&status, "Threads"), "1");
+    assert_eq!(field(&status, "PPid"), zygote.to_string());
+    let fds: Vec<String> = std::fs::read_dir(format!("/proc/{child}/fd"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let mut fds: Vec<u32> = fds.iter().map(|f| f.parse().unwrap()).collect();
+    fds.sort();
+    assert_eq!(fds, [0, 1, 2, 3], "stdin/out/err (/dev/null) and the answer pipe");
+    for fd in 0..3 {
+        assert_eq!(
+            std::fs::read_link(format!("/proc/{child}/fd/{fd}"))
+                .unwrap()
+                .to_str(),
+            Some("/dev/null")
+        );
+    }
+}
+
+#[test]
+fn killing_the_worker_takes_the_zygote_and_a_running_script_with_it() {
+    let mut worker = Worker::start();
+    let zygote = worker.zygote_pid();
+    worker.send(&job(
+        "import time\ndef signals(c):\n    time.sleep(60)\n",
+        series(10),
+        Limits {
+            wall_ms: 120_000,
+            ..generous()
+        },
+    ));
+    let started = Instant::now();
+    let child = loop {
+        if let Some(child) = sole_child(zygote) {
+            break child;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    worker.process.kill().unwrap();
+    worker.process.wait().unwrap();
+    let gone = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .map_or(true, |s| field(&s, "State").starts_with('Z'))
+    };
+    let started = Instant::now();
+    while !(gone(zygote) && gone(child)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the zygote or its child outlived the worker"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_worker_exits_cleanly_when_stdin_closes_and_says_it_is_ready() {
+    let worker = Worker::start();
+    let stderr = std::sync::Arc::clone(&worker.stderr);
+    assert!(worker.finish().success());
+    let lines = stderr.lock().unwrap().clone();
+    let ready = lines
+        .iter()
+        .find(|l| l.contains("ready in"))
+        .expect("a ready line");
+    for part in [
+        "inchart-worker: ready in ",
+        "Python 3.11.7",
+        "numpy 2.",
+        "uid 65534",
+        "Landlock",
+        "seccomp",
+    ] {
+        assert!(ready.contains(part), "{ready}");
+    }
+}
+
+#[test]
+fn a_sandbox_that_cannot_be_built_is_a_one_line_error_and_status_2() {
+    let output = Command::new(BIN)
+        .args(["--site", "/nonexistent/site"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("inchart-worker: the site directory /nonexistent/site"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+
+    let output = Command::new(BIN).arg("--bogus").env_clear().output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn a_malformed_job_frame_ends_the_worker_with_a_message() {
+    let mut worker = Worker::start();
+    let mut frame = encode(&ToWorker::Run(job("", series(1), generous()))).unwrap();
+    frame.truncate(4);
+    frame[..4].copy_from_slice(&5u32.to_le_bytes());
+    frame.extend_from_slice(b"{nope");
+    let stdin = worker.stdin_mut();
+    stdin.write_all(&frame).unwrap();
+    stdin.flush().unwrap();
+    let status = worker.process.wait().unwrap();
+    assert_eq!(status.code(), Some(2));
+    std::thread::sleep(Duration::from_millis(100));
+    let lines = worker.stderr.lock().unwrap().clone();
+    assert!(lines.iter().any(|l| l.contains("job frame")), "{lines:?}");
+}
+
+#[test]
+fn jobs_with_ragged_candles_are_refused_without_running() {
+    let mut worker = Worker::start();
+    let mut candles = series(10);
+    candles.close.pop();
+    let report = worker.run(&job("def signals(c):\n    return [], {}\n", candles, generous()));
+    assert_error(&report, ErrorKind::Unavailable, "different lengths");
+    assert_still_serves(&mut worker);
+}
+
+/// Removes a directory when dropped, also when the test fails.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn without_root_the_worker_confines_itself_in_a_user_namespace() {
+    let dir = TempDir(std::env::temp_dir().join(format!("inchart-worker-userns-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    std::fs::create_dir(&dir.0).unwrap();
+    // uid 65534 cannot enter /root: hard-link Python, numpy and the binary
+    // where it can.
+    let home = dir.0.join("python");
+    let site_copy = dir.0.join("site");
+    let bin = dir.0.join("inchart-worker");
+    for (from, to) in [
+        (std::path::PathBuf::from(env!("INCHART_PYTHON_HOME")), &home),
+        (site(), &site_copy),
+    ] {
+        let status = Command::new("cp").arg("-al").arg(&from).arg(to).status().unwrap();
+        assert!(status.success(), "cp -al {}", from.display());
+    }
+    std::fs::hard_link(BIN, &bin).unwrap();
+
+    let mut command = Command::new("setpriv");
+    command
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&bin)
+        .arg("--python-home")
+        .arg(&home)
+        .arg("--site")
+        .arg(&site_copy)
+        .env_clear()
+        // The binary's rpath points into /root.
+        .env("LD_LIBRARY_PATH", home.join("lib"));
+    let mut worker = Worker::start_command(command);
+    assert_still_serves(&mut worker);
+    let report = worker.run_script(
+        r#"
+import os
+def signals(c):
+    assert (os.getuid(), os.getgid()) == (65534, 65534)
+    assert os.environ == {}, dict(os.environ)
+    for call in (os.fork, lambda: open("/etc/passwd"), lambda: os.setuid(0)):
+        try:
+            call()
+        except OSError:
+            pass
+        else:
+            raise AssertionError(call)
+    try:
+        import boto3
+    except ModuleNotFoundError:
+        pass
+    else:
+        raise AssertionError("the interpreter's own site-packages is visible")
+    return [], {}
+"#,
+    );
+    ok(&report);
+    let report = worker.run(&job(
+        "def signals(c):\n    while True: pass\n",
+        series(10),
+        hostile(),
+    ));
+    assert_error(&report, ErrorKind::CpuLimit, "CPU time");
+
+    // setpriv execs the worker: its child is the zygote.
+    let zygote = worker.zygote_pid();
+    let status = status(zygote);
+    assert_eq!(field(&status, "Uid"), "65534\t65534\t65534\t65534");
+    assert_eq!(field(&status, "CapEff"), "0000000000000000");
+    assert_eq!(field(&status, "CapPrm"), "0000000000000000");
+    assert_eq!(field(&status, "CapBnd"), "0000000000000000");
+    assert_eq!(field(&status, "Seccomp"), "2");
+    assert_ne!(namespace(&zygote.to_string(), "user"), namespace("self", "user"));
+    let stderr = std::sync::Arc::clone(&worker.stderr);
+    assert!(worker.finish().success());
+    let lines = stderr.lock().unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("ready in") && l.contains(", user)")),
+        "{lines:?}"
+    );
+}
