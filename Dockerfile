@@ -4,7 +4,7 @@
 
 FROM rust:1.95-bookworm AS builder
 RUN apt-get update \
- && apt-get install -y --no-install-recommends nodejs npm \
+ && apt-get install -y --no-install-recommends nodejs npm python3-dev python3-pip \
  && rm -rf /var/lib/apt/lists/*
 RUN rustup target add wasm32-unknown-unknown \
  && cargo install cargo-leptos@0.2.47 --locked \
@@ -12,20 +12,27 @@ RUN rustup target add wasm32-unknown-unknown \
 WORKDIR /src
 COPY . .
 RUN cd chart-bridge/js && npm ci --no-audit --no-fund && npm run build
+# The script worker embeds Debian's CPython 3.11; numpy goes in a folder
+# of its own, the only Python packages a script can import.
+ENV PYO3_PYTHON=/usr/bin/python3
 RUN cargo leptos build --release \
+ && cargo build --release --locked -p inchart-worker \
  && mkdir -p /out \
- && cp target/release/inchart /out/inchart \
- && cp -r target/site /out/site
+ && cp target/release/inchart target/release/inchart-worker /out/ \
+ && cp -r target/site /out/site \
+ && python3 -m pip install --break-system-packages --only-binary=:all: --target /out/python-site numpy==2.4.6
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl \
+ && apt-get install -y --no-install-recommends ca-certificates curl libpython3.11 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /app inchart
 WORKDIR /app
-COPY --from=builder /out/inchart /usr/local/bin/inchart
+COPY --from=builder /out/inchart /out/inchart-worker /usr/local/bin/
 COPY --from=builder /out/site /app/site
+COPY --from=builder /out/python-site /app/python-site
 ENV LEPTOS_SITE_ROOT=/app/site \
+    INCHART_WORKER_SITE=/app/python-site \
     INCHART_LISTEN=0.0.0.0:3000 \
     INCHART_LOG_FORMAT=json
 USER inchart

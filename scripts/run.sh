@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Builds InChart and runs it on its embedded defaults: SQLite under data/,
-# the in-process cache and the simulated feed. Open
+# the in-process cache and the simulated feed; signal scripts run in
+# sandboxed workers beside the server. Open
 # http://127.0.0.1:3000/chart/BTCUSDT?interval=1h
 # Any setting in the README's table can be set in the environment first.
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 setup_rust
+setup_python
 setup_chart_bundle
 build_site
 

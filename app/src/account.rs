@@ -151,7 +151,7 @@ pub async fn get_account_overview() -> Result<Option<AccountOverview>, leptos::p
 }
 
 #[cfg(feature = "ssr")]
-fn request_session() -> Option<RequestSession> {
+pub(crate) fn request_session() -> Option<RequestSession> {
     leptos::prelude::use_context::<http::request::Parts>()?
         .extensions
         .get::<RequestSession>()

@@ -7,6 +7,7 @@ pub mod components;
 pub mod live;
 pub mod market;
 pub mod pages;
+pub mod scripts;
 pub mod theme;
 
 use leptos::prelude::*;
@@ -17,6 +18,7 @@ use leptos_router::{SsrMode, path};
 use crate::components::account::provide_page_session;
 use crate::pages::account::AccountPage;
 use crate::pages::auth::{ForgotPasswordPage, LoginPage, ResetPasswordPage, SignUpPage, VerifyEmailPage};
+use crate::pages::scripts::{ScriptsPage, WorkbenchPage};
 use crate::pages::{chart::ChartPage, landing::LandingPage, not_found::NotFound};
 
 /// The Content-Security-Policy: scripts from this site, inline scripts
@@ -91,6 +93,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async />
                 <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async />
                 <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
+                <Route path=path!("/scripts") view=ScriptsPage ssr=SsrMode::Async />
+                <Route path=path!("/scripts/:id") view=WorkbenchPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

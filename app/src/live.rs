@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::market::{Candle, FeedStatus, Interval, Symbol};
+use crate::scripts::RunView;
 
 /// The most series one connection may follow at once.
 pub const MAX_SUBSCRIPTIONS: usize = 16;
@@ -70,6 +71,9 @@ pub enum ServerMessage {
     Heartbeat { time: i64 },
     /// A request could not be served; the connection stays open.
     Error { code: ErrorCode, message: String },
+    /// A script of the signed-in user attached to a followed series ran
+    /// on a closed candle (only that user's connections hear of it).
+    Signals { script_name: String, run: Box<RunView> },
 }
 
 /// Why a client's frame was refused.

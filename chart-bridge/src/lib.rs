@@ -92,6 +92,9 @@ pub struct Overlay {
     pub kind: String,
     /// Rows of `[time_ms, value, …]`.
     pub rows: Vec<Vec<f64>>,
+    /// A text for each row, added as its last element when present (the
+    /// label of a `Trades` marker); empty for overlays without any.
+    pub labels: Vec<Option<String>>,
     /// Overlay settings as a JSON object (colour, line width …).
     pub settings_json: String,
 }
@@ -262,8 +265,12 @@ impl Chart {
         for overlay in overlays {
             let object = js_sys::Object::new();
             let rows = Array::new();
-            for row in &overlay.rows {
-                rows.push(&row.iter().copied().map(JsValue::from).collect::<Array>());
+            for (index, row) in overlay.rows.iter().enumerate() {
+                let cells = row.iter().copied().map(JsValue::from).collect::<Array>();
+                if let Some(Some(label)) = overlay.labels.get(index) {
+                    cells.push(&JsValue::from_str(label));
+                }
+                rows.push(&cells);
             }
             let settings =
                 js_sys::JSON::parse(&overlay.settings_json).unwrap_or_else(|_| js_sys::Object::new().into());

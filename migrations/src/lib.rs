@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_create_candles;
 mod m20261125_000002_candle_closed_and_feed;
 mod m20261126_000003_accounts;
+mod m20261127_000004_scripts;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_candles::Migration),
             Box::new(m20261125_000002_candle_closed_and_feed::Migration),
             Box::new(m20261126_000003_accounts::Migration),
+            Box::new(m20261127_000004_scripts::Migration),
         ]
     }
 }

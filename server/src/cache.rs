@@ -177,6 +177,38 @@ impl Cache {
         Ok(())
     }
 
+    /// Takes `key` for `ttl` unless someone holds it: answers whether
+    /// this caller got it. Several instances hearing of the same event use
+    /// it so that one of them acts.
+    pub async fn claim(&self, key: &str, ttl: Duration) -> anyhow::Result<bool> {
+        let key = self.key(key);
+        match &self.kind {
+            CacheKind::Redis(manager) => {
+                let mut connection = manager.clone();
+                let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+                let taken: Option<String> = redis::cmd("SET")
+                    .arg(&key)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(millis)
+                    .query_async(&mut connection)
+                    .await
+                    .context("while claiming a key in Redis")?;
+                Ok(taken.is_some())
+            }
+            CacheKind::Memory(memory) => {
+                let now = Instant::now();
+                let mut memory = lock(memory);
+                if memory.get(&key, now).is_some() {
+                    return Ok(false);
+                }
+                memory.set(key, Vec::new(), now + ttl);
+                Ok(true)
+            }
+        }
+    }
+
     /// Whether the cache answers; the in-process one always does.
     pub async fn ping(&self) -> anyhow::Result<()> {
         match &self.kind {

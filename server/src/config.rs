@@ -79,6 +79,45 @@ pub struct Settings {
     pub metrics_token: Option<SecretString>,
     /// Accounts, sessions and mail.
     pub auth: AuthSettings,
+    /// Signal scripts and their sandboxed workers.
+    pub scripts: ScriptSettings,
+}
+
+/// How signal scripts run. Limits apply to every run; plans will set them
+/// per account.
+#[derive(Debug, Clone)]
+pub struct ScriptSettings {
+    /// `INCHART_WORKER_BIN`: the sandboxed Python worker. Defaults to
+    /// `inchart-worker` beside the server's own binary.
+    pub worker_bin: PathBuf,
+    /// `INCHART_WORKER_SITE`: the folder holding numpy for the workers.
+    /// Unset, scripts get candles as lists and no numpy.
+    pub worker_site: Option<PathBuf>,
+    /// `INCHART_SCRIPT_WORKERS`: warm workers, each running one script at
+    /// a time (default: the number of cores, at least 2).
+    pub workers: usize,
+    /// `INCHART_SCRIPT_WARM`: start the workers with the server (`true`),
+    /// or each on the first run it is needed for (`false`: tests, and
+    /// machines that rarely run scripts).
+    pub warm: bool,
+    /// `INCHART_SCRIPT_USER_WORKERS`: the most workers one user's runs hold
+    /// at once (default: half of them), so one user cannot take them all.
+    pub user_workers: usize,
+    /// `INCHART_SCRIPT_QUEUE`: the most runs one user may have waiting.
+    pub user_queue: usize,
+    /// `INCHART_SCRIPT_CPU`: CPU time per run (`2s`).
+    pub cpu: Duration,
+    /// `INCHART_SCRIPT_WALL`: time per run from start to answer (`5s`).
+    pub wall: Duration,
+    /// `INCHART_SCRIPT_MEMORY_MB`: memory a run may allocate (`256`).
+    pub memory_mb: u32,
+    /// `INCHART_SCRIPT_CANDLES`: candles a run reads by default (`1000`).
+    pub candles: u32,
+    /// `INCHART_SCRIPT_MAX`: scripts per account.
+    pub max_scripts: u32,
+    /// `INCHART_SCRIPT_ATTACH_MAX`: scripts one account may keep running
+    /// live on closed candles.
+    pub max_attached: u32,
 }
 
 /// How accounts and sessions behave.
@@ -203,8 +242,75 @@ impl Settings {
             log_format,
             metrics_token: get("INCHART_METRICS_TOKEN").map(SecretString::from),
             auth: AuthSettings::read(&get, &duration, listen)?,
+            scripts: ScriptSettings::read(&get, &duration)?,
         })
     }
+}
+
+impl ScriptSettings {
+    fn read(
+        get: &impl Fn(&str) -> Option<String>,
+        duration: &impl Fn(&str, &str) -> anyhow::Result<Duration>,
+    ) -> anyhow::Result<Self> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let workers = parse_number(
+            get("INCHART_SCRIPT_WORKERS"),
+            "INCHART_SCRIPT_WORKERS",
+            cores.max(2) as u32,
+        )?;
+        if !(1..=256).contains(&workers) {
+            bail!("INCHART_SCRIPT_WORKERS must be between 1 and 256 (got {workers})");
+        }
+        let user_workers = parse_number(
+            get("INCHART_SCRIPT_USER_WORKERS"),
+            "INCHART_SCRIPT_USER_WORKERS",
+            (workers / 2).max(1),
+        )?
+        .clamp(1, workers);
+        let cpu = duration("INCHART_SCRIPT_CPU", "2s")?;
+        let wall = duration("INCHART_SCRIPT_WALL", "5s")?;
+        if cpu < Duration::from_millis(100) || wall < cpu {
+            bail!("INCHART_SCRIPT_CPU must be at least 100ms and INCHART_SCRIPT_WALL at least as long");
+        }
+        let candles = parse_number(get("INCHART_SCRIPT_CANDLES"), "INCHART_SCRIPT_CANDLES", 1000)?;
+        if !(10..=5000).contains(&candles) {
+            bail!("INCHART_SCRIPT_CANDLES must be between 10 and 5000 (got {candles})");
+        }
+        let worker_bin = match get("INCHART_WORKER_BIN") {
+            Some(path) => PathBuf::from(path),
+            None => default_worker_bin(),
+        };
+        Ok(Self {
+            worker_bin,
+            worker_site: get("INCHART_WORKER_SITE").map(PathBuf::from),
+            workers: workers as usize,
+            warm: !matches!(get("INCHART_SCRIPT_WARM").as_deref(), Some("false" | "0" | "no")),
+            user_workers: user_workers as usize,
+            user_queue: parse_number(get("INCHART_SCRIPT_QUEUE"), "INCHART_SCRIPT_QUEUE", 4)?.max(1) as usize,
+            cpu,
+            wall,
+            memory_mb: parse_number(get("INCHART_SCRIPT_MEMORY_MB"), "INCHART_SCRIPT_MEMORY_MB", 256)?
+                .max(16),
+            candles,
+            max_scripts: parse_number(get("INCHART_SCRIPT_MAX"), "INCHART_SCRIPT_MAX", 50)?,
+            max_attached: parse_number(get("INCHART_SCRIPT_ATTACH_MAX"), "INCHART_SCRIPT_ATTACH_MAX", 5)?,
+        })
+    }
+}
+
+/// `inchart-worker` beside the running binary; test binaries live one
+/// folder further down (`target/debug/deps`), so their parent is tried too.
+fn default_worker_bin() -> PathBuf {
+    let name = "inchart-worker";
+    let Ok(exe) = std::env::current_exe() else {
+        return PathBuf::from(name);
+    };
+    exe.ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| exe.with_file_name(name))
 }
 
 impl AuthSettings {

@@ -37,6 +37,13 @@ pub enum ApiError {
     /// Too many attempts; the answer carries `Retry-After`.
     #[error("{message}")]
     Throttled { retry_after: Duration, message: String },
+    /// What the path names does not exist, or is not the caller's (the
+    /// two look the same, so nobody learns what others have).
+    #[error("{0}")]
+    NotFound(String),
+    /// The server cannot do this right now (no script workers, say).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -98,6 +105,8 @@ impl ApiError {
             ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials", None),
             ApiError::Forbidden { field, .. } => (StatusCode::FORBIDDEN, "forbidden", Some(field)),
             ApiError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled", None),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
         }
     }

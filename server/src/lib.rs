@@ -9,5 +9,6 @@ pub mod error;
 pub mod health;
 pub mod market;
 pub mod metrics;
+pub mod scripts;
 pub mod startup;
 pub mod telemetry;

@@ -204,7 +204,7 @@ pub async fn serve(State(state): State<AppState>, request: Request) -> Response 
     }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        state.metrics.render() + &state.scripts.engine.stats().render(),
     )
         .into_response()
 }
@@ -255,7 +255,7 @@ impl Histogram {
     /// A Prometheus histogram with eight buckets a doubling (each about 9%
     /// wide) from 16 µs to about 17 s, fine enough that quantiles of the
     /// difference of two scrapes are exact to a bucket.
-    fn render(&self, out: &mut String, name: &str, help: &str) {
+    pub fn render(&self, out: &mut String, name: &str, help: &str) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
         let counts = self.counts();
         let per_doubling = BUCKETS_PER_DOUBLING as usize;

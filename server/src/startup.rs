@@ -39,7 +39,12 @@ use crate::market::simulated::SimulatedFeed;
 use crate::market::store::CandleStore;
 use crate::market::ws::Hub;
 use crate::metrics::Metrics;
-use crate::{auth, db, health, market, metrics};
+use crate::scripts::Scripts;
+use crate::scripts::live::SignalBus;
+use crate::scripts::pages::ScriptReader;
+use crate::scripts::store::ScriptStore;
+use crate::{auth, db, health, market, metrics, scripts};
+use app::scripts::ScriptService;
 
 /// Everything a request handler may need, cloned cheaply per request.
 #[derive(Clone, FromRef)]
@@ -63,6 +68,8 @@ pub struct AppState {
     pub auth: Auth,
     /// What `/metrics` asks for, when set.
     pub metrics_token: Option<SecretString>,
+    /// Signal scripts and their workers.
+    pub scripts: Scripts,
 }
 
 /// A built application, bound to its port and ready to run.
@@ -91,6 +98,7 @@ impl Application {
         db::migrate_up(&connection).await?;
         let cache = Cache::connect(settings.redis_url.as_ref(), &settings.cache_prefix).await?;
         let auth = Auth::new(&settings.auth, connection.clone(), cache.clone())?;
+        let script_store = ScriptStore::new(connection.clone());
         let candles = CandleStore::new(connection);
         let metrics = Arc::new(Metrics::default());
         let live = LiveMarket::connect(
@@ -129,14 +137,27 @@ impl Application {
             metrics: metrics.clone(),
             filled: filled_sender,
         };
+        let bus = SignalBus::connect(settings.redis_url.as_ref(), &settings.cache_prefix).await?;
+        let scripts = Scripts::new(
+            settings.scripts.clone(),
+            script_store,
+            bus.clone(),
+            candles.clone(),
+            live.clone(),
+        );
         // Subscribed before anything runs, so the hub misses nothing.
         let events = live.subscribe();
-        let background = vec![
+        let closes = live.subscribe();
+        let mut background = vec![
             ingestor.run().boxed(),
             live.clone().listen().boxed(),
             hub.clone().run(events).boxed(),
             auth.clone().housekeeping().boxed(),
+            bus.listen().boxed(),
+            scripts::live::rerun_attached(scripts.clone(), cache.clone(), closes).boxed(),
+            scripts.clone().housekeeping().boxed(),
         ];
+        background.extend(scripts.engine.workers());
 
         let leptos_options = LeptosOptions::builder()
             .output_name("inchart")
@@ -157,6 +178,7 @@ impl Application {
             filled,
             auth,
             metrics_token: settings.metrics_token.clone(),
+            scripts,
         };
 
         let port = bound.port();
@@ -215,9 +237,14 @@ fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let directory = market_directory(&state);
     let accounts = AccountService(Arc::new(AccountReader(state.auth.store.clone())));
+    let script_pages = ScriptService(Arc::new(ScriptReader {
+        scripts: state.scripts.clone(),
+        symbols: state.symbols.clone(),
+    }));
     let page_context = move || {
         provide_context(directory());
         provide_context(accounts.clone());
+        provide_context(script_pages.clone());
     };
     let server_fn_context = page_context.clone();
     let options = state.leptos_options.clone();
@@ -238,6 +265,7 @@ fn router(state: AppState) -> Router {
         )
         .leptos_routes_with_context(&state, routes, page_context, move || shell(options.clone()))
         .merge(auth::handlers::routes())
+        .merge(scripts::handlers::routes())
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
         // The session middleware runs inside the CSRF check: a forged

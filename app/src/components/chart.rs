@@ -16,6 +16,7 @@ use leptos::prelude::*;
 
 use super::live::FeedIndicator;
 use crate::market::{Interval, Symbol};
+use crate::scripts::RunView;
 
 /// What the trader sees while the chart is not drawn.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,17 +43,32 @@ pub const INITIAL_CANDLES: u32 = 1000;
 /// fewer after the oldest one loaded.
 pub const HISTORY_MARGIN: i64 = 100;
 
+/// Script runs drawn over the candles: one per script, each with the
+/// script's name. Live runs of the viewer's attached scripts replace their
+/// script's entry as they arrive.
+pub type ChartSignals = RwSignal<Vec<(String, RunView)>>;
+
+/// Line colours for lines that do not name one, readable on both themes.
+pub const LINE_COLOURS: [&str; 6] = ["#0A84FF", "#FF9F0A", "#BF5AF2", "#64D2FF", "#FFD60A", "#FF375F"];
+
 /// The trading-vue-js chart of `symbol` at `interval`. `indicator` shows
-/// the state of its live connection.
+/// the state of its live connection; `signals`, when given, are drawn over
+/// the candles of their series.
 #[component]
-pub fn Chart(symbol: Signal<Symbol>, interval: Signal<Interval>, indicator: FeedIndicator) -> impl IntoView {
+pub fn Chart(
+    symbol: Signal<Symbol>,
+    interval: Signal<Interval>,
+    indicator: FeedIndicator,
+    #[prop(optional)] signals: Option<ChartSignals>,
+) -> impl IntoView {
     let canvas_host = NodeRef::<leptos::html::Div>::new();
     let state = RwSignal::new(ChartState::Loading);
+    let signals = signals.unwrap_or_else(|| RwSignal::new(Vec::new()));
 
     #[cfg(feature = "hydrate")]
-    browser::drive(canvas_host, symbol, interval, state, indicator);
+    browser::drive(canvas_host, symbol, interval, state, indicator, signals);
     #[cfg(not(feature = "hydrate"))]
-    let _ = (symbol, interval, indicator);
+    let _ = (symbol, interval, indicator, signals);
 
     view! {
         <section class="chart" data-chart="" data-state=move || state.with(|s| s.as_str()) aria-label="Price chart">
@@ -119,6 +135,7 @@ mod browser {
         interval: Signal<Interval>,
         state: RwSignal<ChartState>,
         indicator: FeedIndicator,
+        signals: super::ChartSignals,
     ) {
         let chart = StoredValue::new_local(None::<BridgeChart>);
         let observer = StoredValue::new_local(None::<SizeFollower>);
@@ -140,6 +157,12 @@ mod browser {
                 apply_live(chart, shown, symbol, interval, candles)
             }),
         );
+        live.on_signals(Rc::new(move |name: String, run: crate::scripts::RunView| {
+            signals.update(|shown| {
+                shown.retain(|(_, old)| old.script_id != run.script_id);
+                shown.push((name, run));
+            });
+        }));
         let live = StoredValue::new_local(Some(live));
         let follow = move |series| {
             live.with_value(|live| {
@@ -219,6 +242,28 @@ mod browser {
                 follow(Some((symbol, interval)));
                 state.set(ChartState::Ready);
                 follow_size(&element, chart, observer);
+            });
+        });
+
+        // Script output follows the signals and the series on screen.
+        Effect::new(move |_| {
+            let ready = state.with(|s| *s == ChartState::Ready);
+            let series = (symbol.get(), interval.get());
+            let overlays = signals.with(|runs| {
+                let on_screen: Vec<_> = runs
+                    .iter()
+                    .filter(|(_, run)| run.symbol == series.0 && run.interval == series.1)
+                    .cloned()
+                    .collect();
+                overlays_of(&on_screen)
+            });
+            if !ready {
+                return;
+            }
+            chart.with_value(|slot| {
+                if let Some(chart) = slot {
+                    chart.set_overlays(&overlays);
+                }
             });
         });
 
@@ -443,6 +488,56 @@ mod browser {
             .json()
             .await
             .map_err(|_| "The server sent candles this page cannot read. Reload the page.".to_string())
+    }
+
+    /// trading-vue-js overlays for script runs: a `Trades` overlay of each
+    /// script's markers and a `Spline` for each of its lines.
+    pub fn overlays_of(runs: &[(String, crate::scripts::RunView)]) -> Vec<chart_bridge::Overlay> {
+        let mut overlays = Vec::new();
+        let mut colour = 0;
+        for (name, run) in runs {
+            let Ok(output) = &run.result else { continue };
+            for line in &output.lines {
+                let color = line.color.clone().unwrap_or_else(|| {
+                    colour += 1;
+                    super::LINE_COLOURS[(colour - 1) % super::LINE_COLOURS.len()].to_string()
+                });
+                overlays.push(chart_bridge::Overlay {
+                    name: line.name.clone(),
+                    kind: "Spline".into(),
+                    rows: line.points.iter().map(|&(t, v)| vec![t as f64, v]).collect(),
+                    labels: Vec::new(),
+                    settings_json: serde_json::json!({ "color": color, "lineWidth": 1.5 }).to_string(),
+                });
+            }
+            if !output.markers.is_empty() {
+                overlays.push(chart_bridge::Overlay {
+                    name: name.clone(),
+                    kind: "Trades".into(),
+                    rows: output
+                        .markers
+                        .iter()
+                        .map(|m| {
+                            let side = if m.side == crate::scripts::Side::Buy {
+                                1.0
+                            } else {
+                                0.0
+                            };
+                            vec![m.time as f64, side, m.price]
+                        })
+                        .collect(),
+                    labels: output.markers.iter().map(|m| m.label.clone()).collect(),
+                    settings_json: serde_json::json!({
+                        "showLabel": true,
+                        "buyColor": "#30D158",
+                        "sellColor": "#FF453A",
+                        "markerSize": 6,
+                    })
+                    .to_string(),
+                });
+            }
+        }
+        overlays
     }
 
     fn to_ohlcv(candle: &Candle) -> Ohlcv {

@@ -129,12 +129,16 @@ pub(crate) mod socket {
     use super::{FeedIndicator, backoff_ms};
     use crate::live::{ClientMessage, HEARTBEAT_MS, ServerMessage};
     use crate::market::{Candle, Interval, Symbol};
+    use crate::scripts::RunView;
 
     /// Called with the candles of the followed series, in the order the
     /// server sent them.
     pub type OnCandles = Rc<dyn Fn(&Symbol, Interval, &[Candle])>;
     /// The newest open time the chart holds, asked at every subscription.
     pub type Since = Rc<dyn Fn() -> Option<i64>>;
+    /// Called with a live run of one of the viewer's scripts on the
+    /// followed series.
+    pub type OnSignals = Rc<dyn Fn(String, RunView)>;
 
     struct Handlers {
         _open: Closure<dyn FnMut()>,
@@ -150,6 +154,7 @@ pub(crate) mod socket {
         series: Option<(Symbol, Interval)>,
         since: Since,
         on_candles: OnCandles,
+        on_signals: Option<OnSignals>,
         indicator: FeedIndicator,
         attempt: u32,
         last_frame: f64,
@@ -171,6 +176,7 @@ pub(crate) mod socket {
                 series: None,
                 since,
                 on_candles,
+                on_signals: None,
                 indicator,
                 attempt: 0,
                 last_frame: now(),
@@ -187,6 +193,11 @@ pub(crate) mod socket {
             inner.borrow_mut().watchdog = watchdog;
             open(&inner);
             Self(inner)
+        }
+
+        /// Hands live runs of the viewer's scripts to `on_signals`.
+        pub fn on_signals(&self, on_signals: OnSignals) {
+            self.0.borrow_mut().on_signals = Some(on_signals);
         }
 
         /// Follows `series` instead of the current one (`None`: nothing).
@@ -319,11 +330,15 @@ pub(crate) mod socket {
     }
 
     fn receive(shared: &Rc<RefCell<Inner>>, text: &str) {
-        let (on_candles, series) = {
+        let (on_candles, on_signals, series) = {
             let mut inner = shared.borrow_mut();
             inner.last_frame = now();
             inner.attempt = 0;
-            (inner.on_candles.clone(), inner.series.clone())
+            (
+                inner.on_candles.clone(),
+                inner.on_signals.clone(),
+                inner.series.clone(),
+            )
         };
         let Ok(message) = serde_json::from_str::<ServerMessage>(text) else {
             web_sys::console::warn_1(&"InChart: an unreadable /ws frame was ignored".into());
@@ -349,6 +364,11 @@ pub(crate) mod socket {
                 ..
             } if is_followed(&symbol, interval) => {
                 on_candles(&symbol, interval, &[candle]);
+            }
+            ServerMessage::Signals { script_name, run } if is_followed(&run.symbol, run.interval) => {
+                if let Some(on_signals) = on_signals {
+                    on_signals(script_name, *run);
+                }
             }
             ServerMessage::Status { feed } => {
                 let indicator = shared.borrow().indicator;

@@ -68,6 +68,8 @@ pub fn TopBar(
             <nav class="segmented intervals" aria-label="Interval">{interval_links}</nav>
             <nav class="symbols" aria-label="Symbols">{symbol_links}</nav>
             <FeedStatusIndicator indicator />
+            // A full page load: the scripts pages read the session on the server.
+            <a class="account-link" href="/scripts" rel="external" title="Your signal scripts">"Scripts"</a>
             <AccountLink />
             <ThemeToggle />
         </header>

@@ -133,7 +133,7 @@ fn format_day(ms: i64) -> String {
 }
 
 /// `2026-11-24 18:05 UTC`.
-fn format_time(ms: i64) -> String {
+pub fn format_time(ms: i64) -> String {
     let minutes = ms.div_euclid(60_000).rem_euclid(1440);
     format!("{} {:02}:{:02} UTC", format_day(ms), minutes / 60, minutes % 60)
 }

@@ -5,3 +5,4 @@ pub mod auth;
 pub mod chart;
 pub mod landing;
 pub mod not_found;
+pub mod scripts;

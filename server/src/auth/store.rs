@@ -470,6 +470,7 @@ impl AccountStore {
                         .filter(email_token::Column::UserId.eq(user))
                         .exec(txn)
                         .await?;
+                    crate::scripts::store::ScriptStore::delete_all_of(txn, user).await?;
                     user::Entity::delete_by_id(user).exec(txn).await?;
                     Ok(sessions)
                 })

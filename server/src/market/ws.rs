@@ -28,6 +28,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::SinkExt;
 use tokio::sync::{Notify, broadcast};
+use uuid::Uuid;
 
 use super::live::{CandleChange, LiveEvent, LiveMarket, SeriesKey, now_micros};
 use super::simulated::now_millis;
@@ -35,6 +36,7 @@ use crate::auth::csrf::same_origin;
 use crate::auth::session::RequestAuth;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::scripts::live::SignalEvent;
 use crate::startup::AppState;
 
 /// How long one batch of writes to a client may take before it is dropped.
@@ -279,6 +281,8 @@ pub async fn upgrade(
                     wake: Notify::new(),
                 }),
                 following: HashMap::new(),
+                user,
+                signals: user.map(|_| state.scripts.bus.subscribe()),
             };
             let _signed_in = user.map(|_| SignedInGauge::new(state.metrics.clone()));
             connection.serve(socket).await;
@@ -327,6 +331,25 @@ struct Connection {
     metrics: Arc<Metrics>,
     client: Arc<Client>,
     following: HashMap<SeriesKey, Sent>,
+    /// The signed-in user, who hears of their own scripts' live runs.
+    user: Option<Uuid>,
+    signals: Option<broadcast::Receiver<Arc<SignalEvent>>>,
+}
+
+/// The next signal event, or never for a connection without any.
+async fn next_signal(
+    signals: &mut Option<broadcast::Receiver<Arc<SignalEvent>>>,
+) -> Option<Arc<SignalEvent>> {
+    let Some(receiver) = signals else {
+        return std::future::pending().await;
+    };
+    loop {
+        match receiver.recv().await {
+            Ok(event) => return Some(event),
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => return std::future::pending().await,
+        }
+    }
 }
 
 /// Why a connection ends.
@@ -356,6 +379,7 @@ impl Connection {
                     }
                     Some(Err(_)) | None => Err(End::Closed),
                 },
+                Some(event) = next_signal(&mut self.signals) => self.forward_signals(&mut socket, &event).await,
                 changed = status.changed() => match changed {
                     Ok(()) => {
                         let feed = *status.borrow_and_update();
@@ -379,6 +403,20 @@ impl Connection {
         for key in self.following.keys() {
             self.hub.unfollow(key, &self.client);
         }
+    }
+
+    /// Passes on a live run of this user's script on a series this
+    /// connection follows.
+    async fn forward_signals(&mut self, socket: &mut WebSocket, event: &SignalEvent) -> Result<(), End> {
+        let key = SeriesKey::new(&event.run.symbol, event.run.interval);
+        if self.user != Some(event.user) || !self.following.contains_key(&key) {
+            return Ok(());
+        }
+        let message = ServerMessage::Signals {
+            script_name: event.script_name.clone(),
+            run: Box::new(event.run.clone()),
+        };
+        self.send(socket, &[encode(&message)]).await
     }
 
     async fn flush_pending(&mut self, socket: &mut WebSocket) -> Result<(), End> {

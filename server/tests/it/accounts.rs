@@ -37,14 +37,14 @@ async fn app_with_mail(db: Db, cache: CacheKind, sink: &SmtpSink, extra: &[(&str
 
 /// One browser: its own cookies, redirects not followed (the tests read
 /// them), and the page's Origin on every form it posts.
-struct Visitor {
-    base: String,
-    client: reqwest::Client,
-    jar: Arc<Jar>,
+pub(crate) struct Visitor {
+    pub(crate) base: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) jar: Arc<Jar>,
 }
 
 impl Visitor {
-    async fn new(app: &TestApp) -> Self {
+    pub(crate) async fn new(app: &TestApp) -> Self {
         let jar = Arc::new(Jar::default());
         let client = reqwest::Client::builder()
             .cookie_provider(jar.clone())
@@ -75,12 +75,12 @@ impl Visitor {
             .map(|(_, value)| value.to_string())
     }
 
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         self.cookie("inchart_csrf").expect("the CSRF cookie is set")
     }
 
     /// A page load, as a browser navigates.
-    async fn page(&self, path: &str) -> reqwest::Response {
+    pub(crate) async fn page(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.base))
             .header(ACCEPT, "text/html")
@@ -91,7 +91,7 @@ impl Visitor {
     }
 
     /// A form posted without JavaScript.
-    async fn form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    pub(crate) async fn form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         let csrf = self.csrf();
         let mut body: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
         body.extend_from_slice(fields);
@@ -144,7 +144,7 @@ impl Visitor {
             .status()
     }
 
-    async fn sign_up(&self, email: &str) -> reqwest::Response {
+    pub(crate) async fn sign_up(&self, email: &str) -> reqwest::Response {
         self.form("/signup", &[("email", email), ("password", PASSWORD)])
             .await
     }
@@ -155,7 +155,7 @@ impl Visitor {
     }
 
     /// The HTML of a page (following nothing).
-    async fn html(&self, path: &str) -> String {
+    pub(crate) async fn html(&self, path: &str) -> String {
         let response = self.page(path).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         response.text().await.unwrap()
@@ -834,6 +834,10 @@ async fn deleting_an_account_leaves_nothing_behind() {
     sink.wait_for("ann@example.com", 2, MAIL_WAIT).await.unwrap();
     let bob = Visitor::new(&app).await;
     bob.sign_up("bob@example.com").await;
+    for visitor in [&ann, &bob] {
+        let (status, _) = crate::scripts::api(visitor, reqwest::Method::POST, "/api/v1/scripts", None).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
 
     let (status, body) = ann
         .form_json("/account/delete", &[("current", "not my password")])
@@ -888,6 +892,29 @@ async fn deleting_an_account_leaves_nothing_behind() {
         ))
         .await,
         0
+    );
+    for table in ["scripts", "script_runs", "script_attachments"] {
+        assert_eq!(
+            count(
+                &db,
+                &format!("SELECT COUNT(*) AS n FROM {table} WHERE user_id NOT IN {bobs}")
+            )
+            .await,
+            0,
+            "{table}"
+        );
+    }
+    assert_eq!(
+        count(&db, &format!(
+            "SELECT COUNT(*) AS n FROM script_versions WHERE script_id NOT IN (SELECT id FROM scripts WHERE user_id IN {bobs})"
+        ))
+        .await,
+        0
+    );
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) AS n FROM scripts").await,
+        1,
+        "Bob's script stays"
     );
     assert_eq!(
         other_device.me().await.0,

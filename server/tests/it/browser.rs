@@ -532,3 +532,128 @@ async fn a_visitor_signs_up_logs_out_and_logs_in_again() {
     assert_eq!(signed_in, "ann@example.com");
     wait_for(&client, "the chart under the page's CSP", CHART_COUNT).await;
 }
+
+/// Counts the chart's pixels within a few levels of `#rrggbb`.
+fn colour_count(hex: &str) -> String {
+    format!(
+        r#"
+const want = [1, 3, 5].map(i => parseInt('{hex}'.slice(i, i + 2), 16));
+let n = 0;
+for (const canvas of document.querySelectorAll('[data-chart] canvas')) {{
+  if (!canvas.width || !canvas.height) continue;
+  const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  for (let i = 0; i < px.length; i += 4) {{
+    if (px[i + 3] === 255 && Math.abs(px[i] - want[0]) + Math.abs(px[i + 1] - want[1]) + Math.abs(px[i + 2] - want[2]) <= 12) n++;
+  }}
+}}
+return n;"#
+    )
+}
+
+#[tokio::test]
+async fn a_trader_writes_a_script_and_sees_its_signals_on_the_chart() {
+    let app = spawn_app(Db::Sqlite, CacheKind::Memory).await;
+    let (_driver, client) = start_browser().await;
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e");
+    std::fs::create_dir_all(&out).unwrap();
+
+    client.goto(&format!("{}/signup", app.address)).await.unwrap();
+    wait_for(&client, "the page to hydrate", HYDRATED).await;
+    type_into(&client, "email", "ann@example.com").await;
+    type_into(&client, "password", "violet heron sails at dusk").await;
+    click(&client, "form.account-form button[type=submit]").await;
+    wait_for(
+        &client,
+        "the account page",
+        "return location.pathname === '/account';",
+    )
+    .await;
+
+    // A new script opens in the workbench, from the template.
+    client.goto(&format!("{}/scripts", app.address)).await.unwrap();
+    wait_for(&client, "the page to hydrate", HYDRATED).await;
+    click(&client, "form[action='/scripts'] button").await;
+    wait_for(
+        &client,
+        "the workbench",
+        "return location.pathname.startsWith('/scripts/');",
+    )
+    .await;
+    wait_for(&client, "the page to hydrate", HYDRATED).await;
+    wait_for(
+        &client,
+        "the editor",
+        "return document.querySelector('.workbench[data-enhanced=true] .cm-content') !== null;",
+    )
+    .await;
+    wait_for(&client, "the chart", CHART_COUNT).await;
+    let text = run(&client, "return document.querySelector('.cm-content').innerText;").await;
+    assert!(text.as_str().unwrap().contains("def signals(candles):"), "{text}");
+    // Before a run, nothing of the averages' colours is on the chart.
+    let before = run(&client, &colour_count(app::components::chart::LINE_COLOURS[0])).await;
+
+    // Run on chart: markers and both averages are drawn, within a blink.
+    let started = Instant::now();
+    click(&client, "button[data-run]").await;
+    let summary = wait_for(
+        &client,
+        "the run's outcome",
+        "return document.querySelector('.run-panel[data-run-state=ok] .run-ok')?.textContent ?? null;",
+    )
+    .await;
+    let took = started.elapsed();
+    assert!(summary.as_str().unwrap().contains("buy and"), "{summary}");
+    let drawn = wait_for(
+        &client,
+        "the lines on the chart",
+        &format!(
+            "const n = (() => {{ {} }})(); return n > {} ? n : null;",
+            colour_count(app::components::chart::LINE_COLOURS[0]),
+            before.as_u64().unwrap() + 200
+        ),
+    )
+    .await;
+    eprintln!("run to drawn: {took:?}; line pixels {before} → {drawn}");
+    std::fs::write(out.join("script-signals.png"), client.screenshot().await.unwrap()).unwrap();
+
+    // A mistake is shown beside its line, in the editor and the panel.
+    run(
+        &client,
+        "const host = document.querySelector('.editor-host'); \
+         host.__inchartEditor.setDoc('def signals(candles):\\n    return [], {\\n');",
+    )
+    .await;
+    client
+        .find(Locator::Css(".cm-content"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let keys = KeyActions::new("keys".into())
+        .then(KeyAction::Down { value: '\u{E009}' })
+        .then(KeyAction::Down { value: '\u{E007}' })
+        .then(KeyAction::Up { value: '\u{E007}' })
+        .then(KeyAction::Up { value: '\u{E009}' });
+    client.perform_actions(keys).await.unwrap();
+    let line = wait_for(
+        &client,
+        "the syntax error",
+        "return document.querySelector('.run-error[data-error-kind=syntax]')?.dataset.line ?? null;",
+    )
+    .await;
+    assert_eq!(line, "2");
+    wait_for(
+        &client,
+        "the mark beside the line",
+        "return document.querySelector('.cm-lint-marker-error') !== null;",
+    )
+    .await;
+    let saved = run(
+        &client,
+        "return document.querySelector('[data-version]').textContent;",
+    )
+    .await;
+    assert_eq!(saved, "v2", "running saved the changed script as a new version");
+    std::fs::write(out.join("script-error.png"), client.screenshot().await.unwrap()).unwrap();
+}

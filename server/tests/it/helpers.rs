@@ -116,6 +116,8 @@ pub async fn spawn_app_with(db: Db, cache: CacheKind, extra: &[(&str, &str)]) ->
         ("LEPTOS_SITE_ROOT".into(), site_root),
         // Tests that want Binance pass the fake's URLs and another feed.
         ("INCHART_FEED".into(), "simulated".into()),
+        // Script workers start on a test's first run, not with every app.
+        ("INCHART_SCRIPT_WARM".into(), "false".into()),
     ];
     if cache == CacheKind::Redis {
         env.push(("REDIS_URL".into(), redis));

@@ -54,7 +54,7 @@ pub fn binance_env(fake: &FakeBinance) -> Vec<(String, String)> {
     ]
 }
 
-async fn spawn_live(db: Db, cache: CacheKind, fake: &FakeBinance, extra: &[(&str, &str)]) -> TestApp {
+pub async fn spawn_live(db: Db, cache: CacheKind, fake: &FakeBinance, extra: &[(&str, &str)]) -> TestApp {
     let mut env = binance_env(fake);
     for (key, value) in extra {
         env.retain(|(existing, _)| existing != key);

@@ -14,3 +14,4 @@ mod instances;
 mod live;
 mod migrations;
 mod pages;
+mod scripts;

@@ -1,0 +1,578 @@
+//! Runs scripts in sandboxed worker processes (`inchart-worker`), never in
+//! this process.
+//!
+//! A fixed pool of warm workers takes runs from a queue that is fair
+//! between users: users take turns, one run each, and one user's runs hold
+//! at most `user_workers` workers at once, so a user who floods the queue
+//! or submits endless loops delays only themselves. Each user may have at
+//! most `user_queue` runs waiting; past that a run is refused at once.
+//!
+//! A worker confines itself before it says it is ready (see the worker's
+//! README) and runs each job in a fresh forked copy of its warm
+//! interpreter, which enforces the run's limits. This side is the
+//! backstop: a worker that does not answer within the run's wall-clock
+//! limit plus a grace is killed and replaced, as is one that sends
+//! anything but a well-formed answer.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::{Notify, oneshot, watch};
+use uuid::Uuid;
+use worker_protocol::{ErrorKind, FromWorker, Job, Report, RunError, ToWorker};
+
+use crate::config::ScriptSettings;
+use crate::metrics::Histogram;
+
+/// How long a worker may take to start and say it is ready.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long past a run's wall-clock limit the worker has to answer before
+/// it is killed: the worker enforces the limit itself, this is the backstop.
+const ANSWER_GRACE: Duration = Duration::from_secs(2);
+/// A worker is replaced after this many runs, to bound anything its warm
+/// interpreter may accumulate.
+const RUNS_PER_WORKER: u64 = 2_000;
+
+/// Why a run did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The user has as many runs waiting as they may.
+    #[error("{0}")]
+    Busy(String),
+    /// No worker can run scripts on this server.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// Counters for `/metrics`.
+#[derive(Default)]
+pub struct EngineStats {
+    pub runs: AtomicU64,
+    pub failed: AtomicU64,
+    pub refused: AtomicU64,
+    pub workers_started: AtomicU64,
+    pub workers_killed: AtomicU64,
+    pub workers_ready: AtomicUsize,
+    /// Runs waiting or running.
+    pub queued: AtomicUsize,
+    /// From a run's arrival to its answer.
+    pub run_time: Histogram,
+}
+
+impl EngineStats {
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(1024);
+        for (name, help, value) in [
+            (
+                "inchart_script_runs_total",
+                "Script runs answered.",
+                self.runs.load(Relaxed),
+            ),
+            (
+                "inchart_script_runs_failed_total",
+                "Script runs that ended in an error.",
+                self.failed.load(Relaxed),
+            ),
+            (
+                "inchart_script_runs_refused_total",
+                "Runs refused because the user's queue was full.",
+                self.refused.load(Relaxed),
+            ),
+            (
+                "inchart_script_workers_started_total",
+                "Sandboxed workers started.",
+                self.workers_started.load(Relaxed),
+            ),
+            (
+                "inchart_script_workers_killed_total",
+                "Workers killed for not answering well.",
+                self.workers_killed.load(Relaxed),
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+        }
+        for (name, help, value) in [
+            (
+                "inchart_script_workers_ready",
+                "Warm workers.",
+                self.workers_ready.load(Relaxed),
+            ),
+            (
+                "inchart_script_runs_pending",
+                "Runs waiting or running.",
+                self.queued.load(Relaxed),
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        }
+        self.run_time.render(
+            &mut out,
+            "inchart_script_run_seconds",
+            "From a run's arrival to its answer.",
+        );
+        out
+    }
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: ScriptSettings,
+    queue: Mutex<FairQueue>,
+    wake: Notify,
+    /// Why workers cannot start, while none can.
+    broken: watch::Sender<Option<String>>,
+    stats: Arc<EngineStats>,
+}
+
+/// A run waiting for a worker.
+struct Pending {
+    user: Uuid,
+    job: Job,
+    reply: oneshot::Sender<Report>,
+    queued_at: Instant,
+}
+
+/// Users take turns; see the module policy.
+#[derive(Default)]
+struct FairQueue {
+    users: HashMap<Uuid, UserQueue>,
+    /// Users with waiting runs, in turn order.
+    turns: VecDeque<Uuid>,
+}
+
+#[derive(Default)]
+struct UserQueue {
+    waiting: VecDeque<Pending>,
+    running: usize,
+}
+
+impl FairQueue {
+    /// Queues the run unless its user has `max_waiting` runs waiting
+    /// already; answers whether it did.
+    fn push(&mut self, pending: Pending, max_waiting: usize) -> bool {
+        let user = pending.user;
+        let queue = self.users.entry(user).or_default();
+        if queue.waiting.len() >= max_waiting {
+            return false;
+        }
+        queue.waiting.push_back(pending);
+        if queue.waiting.len() == 1 {
+            self.turns.push_back(user);
+        }
+        true
+    }
+
+    /// The next run, from the first user in turn who may start one more.
+    fn pop(&mut self, max_running: usize) -> Option<Pending> {
+        for _ in 0..self.turns.len() {
+            let user = self.turns.pop_front()?;
+            let Some(queue) = self.users.get_mut(&user) else {
+                continue;
+            };
+            if queue.running >= max_running {
+                self.turns.push_back(user);
+                continue;
+            }
+            let pending = queue.waiting.pop_front()?;
+            queue.running += 1;
+            if !queue.waiting.is_empty() {
+                self.turns.push_back(user);
+            }
+            return Some(pending);
+        }
+        None
+    }
+
+    fn finished(&mut self, user: Uuid) {
+        if let Some(queue) = self.users.get_mut(&user) {
+            queue.running = queue.running.saturating_sub(1);
+            if queue.running == 0 && queue.waiting.is_empty() {
+                self.users.remove(&user);
+            }
+        }
+    }
+
+    fn drain(&mut self) -> Vec<Pending> {
+        self.turns.clear();
+        self.users
+            .values_mut()
+            .flat_map(|queue| queue.waiting.drain(..))
+            .collect()
+    }
+
+    fn waiting(&self) -> usize {
+        self.users.values().map(|queue| queue.waiting.len()).sum()
+    }
+}
+
+impl Engine {
+    pub fn new(settings: ScriptSettings) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                settings,
+                queue: Mutex::new(FairQueue::default()),
+                wake: Notify::new(),
+                broken: watch::channel(None).0,
+                stats: Arc::default(),
+            }),
+        }
+    }
+
+    pub fn stats(&self) -> Arc<EngineStats> {
+        self.inner.stats.clone()
+    }
+
+    /// The limits every run gets.
+    pub fn limits(&self) -> worker_protocol::Limits {
+        let settings = &self.inner.settings;
+        worker_protocol::Limits {
+            cpu_ms: settings.cpu.as_millis() as u64,
+            wall_ms: settings.wall.as_millis() as u64,
+            memory_bytes: u64::from(settings.memory_mb) << 20,
+            ..worker_protocol::Limits::default()
+        }
+    }
+
+    /// Why scripts cannot run here, while they cannot.
+    pub fn unavailable(&self) -> Option<String> {
+        self.inner.broken.borrow().clone()
+    }
+
+    /// Runs `job` for `user` once a worker is free and it is their turn.
+    pub async fn run(&self, user: Uuid, job: Job) -> Result<Report, EngineError> {
+        if let Some(reason) = self.unavailable() {
+            return Err(EngineError::Unavailable(reason));
+        }
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            user,
+            job,
+            reply,
+            queued_at: Instant::now(),
+        };
+        let queued = lock(&self.inner.queue).push(pending, self.inner.settings.user_queue);
+        if !queued {
+            self.inner.stats.refused.fetch_add(1, Relaxed);
+            return Err(EngineError::Busy(format!(
+                "You have {} runs waiting already; try again when they finish.",
+                self.inner.settings.user_queue
+            )));
+        }
+        self.inner.stats.queued.fetch_add(1, Relaxed);
+        self.inner.wake.notify_one();
+        answer
+            .await
+            .map_err(|_| EngineError::Unavailable("The script workers stopped; try again.".into()))
+    }
+
+    /// The pool's workers, each a loop that starts a worker process and
+    /// feeds it runs; they run until the returned futures are dropped.
+    pub fn workers(&self) -> Vec<futures::future::BoxFuture<'static, ()>> {
+        use futures::FutureExt;
+        (0..self.inner.settings.workers)
+            .map(|slot| self.clone().serve(slot).boxed())
+            .collect()
+    }
+
+    async fn serve(self, slot: usize) {
+        if !self.inner.settings.warm {
+            self.until_needed().await;
+        }
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            let mut worker = match Worker::start(&self.inner.settings, slot).await {
+                Ok(worker) => worker,
+                Err(error) => {
+                    let reason = format!("{error:#}");
+                    tracing::error!(slot, error = reason, "a script worker could not start");
+                    if self.inner.stats.workers_ready.load(Relaxed) == 0 {
+                        self.inner.broken.send_replace(Some(format!(
+                            "Scripts cannot run on this server right now ({reason})."
+                        )));
+                        self.refuse_waiting();
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            };
+            backoff = Duration::from_millis(250);
+            self.inner.stats.workers_started.fetch_add(1, Relaxed);
+            self.inner.stats.workers_ready.fetch_add(1, Relaxed);
+            self.inner.broken.send_replace(None);
+            let healthy = self.feed(&mut worker).await;
+            self.inner.stats.workers_ready.fetch_sub(1, Relaxed);
+            if !healthy {
+                self.inner.stats.workers_killed.fetch_add(1, Relaxed);
+            }
+            worker.stop().await;
+        }
+    }
+
+    /// Gives the worker runs until it must be replaced; answers whether it
+    /// ended well (worn out) or had to be killed.
+    async fn feed(&self, worker: &mut Worker) -> bool {
+        loop {
+            if worker.runs >= RUNS_PER_WORKER {
+                return true;
+            }
+            let pending = self.next().await;
+            let user = pending.user;
+            let limits = pending.job.limits;
+            let waited = pending.queued_at.elapsed();
+            let outcome = worker.run(&pending.job, waited).await;
+            self.inner.stats.run_time.record(pending.queued_at.elapsed());
+            lock(&self.inner.queue).finished(user);
+            self.inner.stats.queued.fetch_sub(1, Relaxed);
+            // A user whose turn was held back may go now.
+            self.inner.wake.notify_one();
+            self.inner.stats.runs.fetch_add(1, Relaxed);
+            match outcome {
+                Ok(report) => {
+                    if report.result.is_err() {
+                        self.inner.stats.failed.fetch_add(1, Relaxed);
+                    }
+                    let _ = pending.reply.send(report);
+                }
+                Err(error) => {
+                    self.inner.stats.failed.fetch_add(1, Relaxed);
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "a script worker failed; replacing it"
+                    );
+                    let report = Report {
+                        result: Err(RunError::new(
+                            ErrorKind::Crashed,
+                            "The script's worker stopped answering and was replaced.",
+                        )),
+                        log: String::new(),
+                        cpu_ms: 0,
+                        wall_ms: limits.wall_ms,
+                    };
+                    let _ = pending.reply.send(report);
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Waits until a run is waiting (lazy start).
+    async fn until_needed(&self) {
+        loop {
+            let notified = self.inner.wake.notified();
+            if lock(&self.inner.queue).waiting() > 0 {
+                // Passed on: a warm worker may take the run first.
+                self.inner.wake.notify_one();
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    async fn next(&self) -> Pending {
+        loop {
+            // Registered before looking, so a push in between still wakes us.
+            let notified = self.inner.wake.notified();
+            let next = lock(&self.inner.queue).pop(self.inner.settings.user_workers);
+            if let Some(pending) = next {
+                // Another worker may be able to take another user's run.
+                if lock(&self.inner.queue).waiting() > 0 {
+                    self.inner.wake.notify_one();
+                }
+                return pending;
+            }
+            notified.await;
+        }
+    }
+
+    fn refuse_waiting(&self) {
+        let reason = self.unavailable().unwrap_or_default();
+        for pending in lock(&self.inner.queue).drain() {
+            self.inner.stats.queued.fetch_sub(1, Relaxed);
+            let _ = pending.reply.send(Report {
+                result: Err(RunError::new(ErrorKind::Unavailable, reason.clone())),
+                log: String::new(),
+                cpu_ms: 0,
+                wall_ms: 0,
+            });
+        }
+    }
+}
+
+/// One worker process and its pipes.
+struct Worker {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: ChildStdout,
+    runs: u64,
+}
+
+impl Worker {
+    async fn start(settings: &ScriptSettings, slot: usize) -> anyhow::Result<Self> {
+        let started = Instant::now();
+        let mut command = Command::new(&settings.worker_bin);
+        // Nothing of the server's environment (its secrets) reaches it, and
+        // it inherits no descriptors but these three pipes.
+        command
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(site) = &settings.worker_site {
+            command.arg("--site").arg(site);
+        }
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("while starting {}", settings.worker_bin.display()))?;
+        let (Some(stdin), Some(mut stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            bail!("the worker's pipes are missing");
+        };
+        let pid = child.id();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                tracing::info!(target: "inchart::worker", slot, pid, "{line}");
+            }
+        });
+        let ready = tokio::time::timeout(START_TIMEOUT, read_frame(&mut stdout)).await;
+        let ready = match ready {
+            Ok(Ok(ready)) => ready,
+            Ok(Err(error)) => {
+                let status = child.wait().await.ok();
+                return Err(error.context(format!(
+                    "the worker ended before it was ready ({})",
+                    status.map_or_else(|| "no status".into(), |s| s.to_string())
+                )));
+            }
+            Err(_) => bail!("the worker was not ready within {START_TIMEOUT:?}"),
+        };
+        match ready {
+            FromWorker::Ready { python, numpy } => {
+                tracing::debug!(
+                    slot,
+                    pid,
+                    python = python.split_whitespace().next().unwrap_or_default(),
+                    numpy = numpy.as_deref().unwrap_or("none"),
+                    ms = started.elapsed().as_millis() as u64,
+                    "script worker ready"
+                );
+            }
+            FromWorker::Done(_) => bail!("the worker answered before it was asked"),
+        }
+        Ok(Self {
+            child,
+            stdin,
+            stdout,
+            runs: 0,
+        })
+    }
+
+    async fn run(&mut self, job: &Job, waited: Duration) -> anyhow::Result<Report> {
+        self.runs += 1;
+        let frame = worker_protocol::encode(&ToWorker::Run(job.clone())).context("while encoding a job")?;
+        let deadline = Duration::from_millis(job.limits.wall_ms) + ANSWER_GRACE;
+        let exchange = async {
+            self.stdin
+                .write_all(&frame)
+                .await
+                .context("while sending a job")?;
+            self.stdin.flush().await.context("while sending a job")?;
+            read_frame(&mut self.stdout).await
+        };
+        let answer = tokio::time::timeout(deadline, exchange)
+            .await
+            .map_err(|_| anyhow::anyhow!("no answer within {deadline:?}"))??;
+        match answer {
+            FromWorker::Done(mut report) => {
+                // The trader sees the time from asking to answer.
+                report.wall_ms += waited.as_millis() as u64;
+                Ok(report)
+            }
+            FromWorker::Ready { .. } => bail!("the worker said ready again"),
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+async fn read_frame(stdout: &mut ChildStdout) -> anyhow::Result<FromWorker> {
+    let mut header = [0u8; 4];
+    stdout
+        .read_exact(&mut header)
+        .await
+        .context("while reading from the worker")?;
+    let len = worker_protocol::body_len(header)?;
+    let mut body = vec![0u8; len];
+    stdout
+        .read_exact(&mut body)
+        .await
+        .context("while reading from the worker")?;
+    Ok(worker_protocol::decode(&body)?)
+}
+
+fn lock(queue: &Mutex<FairQueue>) -> std::sync::MutexGuard<'_, FairQueue> {
+    queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(user: Uuid) -> (Pending, oneshot::Receiver<Report>) {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            source: String::new(),
+            candles: Default::default(),
+            limits: Default::default(),
+        };
+        (
+            Pending {
+                user,
+                job,
+                reply,
+                queued_at: Instant::now(),
+            },
+            answer,
+        )
+    }
+
+    #[test]
+    fn users_take_turns_and_hold_at_most_their_share_of_workers() {
+        let (flood, quiet) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut queue = FairQueue::default();
+        for _ in 0..3 {
+            assert!(queue.push(pending(flood).0, 3));
+        }
+        // Past the per-user quota, a run is refused.
+        assert!(!queue.push(pending(flood).0, 3));
+        assert!(queue.push(pending(quiet).0, 3));
+
+        // One worker each at most: the flooder's first run, then the quiet
+        // user's, though the flooder queued first.
+        assert_eq!(queue.pop(1).map(|p| p.user), Some(flood));
+        assert_eq!(queue.pop(1).map(|p| p.user), Some(quiet));
+        // The flooder holds their one worker: nothing more may start.
+        assert!(queue.pop(1).is_none());
+        queue.finished(flood);
+        assert_eq!(queue.pop(1).map(|p| p.user), Some(flood));
+        assert_eq!(queue.waiting(), 1);
+        assert_eq!(queue.drain().len(), 1);
+    }
+}

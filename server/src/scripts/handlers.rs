@@ -1,0 +1,426 @@
+//! The scripts API. Every endpoint needs a signed-in user and answers only
+//! about that user's scripts: anyone else's is "not found".
+//!
+//! | method and path | does |
+//! | --- | --- |
+//! | `GET /api/v1/scripts` | the user's scripts |
+//! | `POST /api/v1/scripts` | creates one (`{name?, source?}`; the template by default) |
+//! | `GET /api/v1/scripts/{id}` | one, with its newest source |
+//! | `PATCH /api/v1/scripts/{id}` | renames it and/or saves a new version (`{name?, source?}`) |
+//! | `DELETE /api/v1/scripts/{id}` | deletes it with its versions and runs |
+//! | `GET /api/v1/scripts/{id}/versions[/{n}]` | the saved versions; one with its source |
+//! | `POST /api/v1/scripts/{id}/runs` | runs it (`{symbol, interval, version?, candles?}`) |
+//! | `GET /api/v1/scripts/{id}/runs[/{run}]` | its newest runs; one run |
+//! | `PUT`/`DELETE /api/v1/scripts/{id}/live/{symbol}/{interval}` | re-runs it on every closed candle, or stops |
+
+use std::time::Duration;
+
+use app::market::{Interval, Symbol};
+use app::scripts::{RunRequest, ScriptChange, SeriesRef, TEMPLATE, Trigger, check_name, check_source};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post, put};
+use axum::{Extension, Form, Json, Router};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::engine::EngineError;
+use super::store::StoreError;
+use super::{Scripts, Window};
+use crate::auth::session::RequestAuth;
+use crate::auth::session::append_cookies;
+use crate::auth::{Auth, now_ms};
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// Runs listed by `GET …/runs`.
+const RUNS_LISTED: u64 = 20;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        // The pages' forms, for browsers without JavaScript.
+        .route("/scripts", post(create_form))
+        .route("/scripts/{id}/save", post(save_form))
+        .route("/scripts/{id}/delete", post(delete_form))
+        .route("/api/v1/scripts", get(list).post(create))
+        .route("/api/v1/scripts/{id}", get(show).patch(change).delete(remove))
+        .route("/api/v1/scripts/{id}/versions", get(versions))
+        .route("/api/v1/scripts/{id}/versions/{version}", get(version))
+        .route("/api/v1/scripts/{id}/runs", get(runs).post(run))
+        .route("/api/v1/scripts/{id}/runs/{run}", get(one_run))
+        .route(
+            "/api/v1/scripts/{id}/live/{symbol}/{interval}",
+            put(attach).delete(detach),
+        )
+}
+
+fn user_of(request: &RequestAuth) -> Result<Uuid, ApiError> {
+    request
+        .signed_in
+        .as_ref()
+        .map(|signed_in| signed_in.user)
+        .ok_or(ApiError::Unauthenticated)
+}
+
+fn script_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| not_found())
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("There is no such script in your account.".into())
+}
+
+/// A JSON body, with a message naming what is wrong when it is not one.
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|error| ApiError::invalid("body", format!("The request body is not right: {error}.")))
+}
+
+fn series(symbol: &str, interval: &str, carried: &[Symbol]) -> Result<SeriesRef, ApiError> {
+    let symbol = Symbol::parse(symbol).map_err(|error| ApiError::invalid("symbol", error.to_string()))?;
+    if !carried.contains(&symbol) {
+        return Err(ApiError::unknown(
+            "symbol",
+            format!("{symbol} is not a symbol InChart carries."),
+        ));
+    }
+    let interval: Interval = interval
+        .parse()
+        .map_err(|error: app::market::InvalidInterval| ApiError::invalid("interval", error.to_string()))?;
+    Ok(SeriesRef { symbol, interval })
+}
+
+fn store_error(error: StoreError) -> ApiError {
+    match error {
+        StoreError::Limit(message) => ApiError::forbidden("limit", message),
+        StoreError::Internal(error) => ApiError::Internal(error),
+    }
+}
+
+async fn list(
+    State(scripts): State<Scripts>,
+    Extension(request): Extension<RequestAuth>,
+) -> Result<Response, ApiError> {
+    let user = user_of(&request)?;
+    Ok(Json(scripts.store.list(user).await?).into_response())
+}
+
+async fn create(
+    State(scripts): State<Scripts>,
+    Extension(request): Extension<RequestAuth>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let user = user_of(&request)?;
+    let change: ScriptChange = if bytes.is_empty() {
+        ScriptChange::default()
+    } else {
+        body(&bytes)?
+    };
+    let name = check_name(change.name.as_deref().unwrap_or("Moving-average cross"))
+        .map_err(|message| ApiError::invalid("name", message))?;
+    let source = change.source.unwrap_or_else(|| TEMPLATE.to_string());
+    check_source(&source).map_err(|message| ApiError::invalid("source", message))?;
+    let created = scripts
+        .store
+        .create(user, &name, &source, now_ms(), scripts.settings.max_scripts)
+        .await
+        .map_err(store_error)?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+async fn show(
+    State(scripts): State<Scripts>,
+    Extension(request): Extension<RequestAuth>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = user_of(&request)?;
+    let detail = scripts
+        .store
+        .get(user, script_id(&id)?)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json(detail).into_response())
+}
+
+async fn change(
+    State(scripts): State<Scripts>,
+    Extension(request): Extension<RequestAuth>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let user = user_of(&request)?;
+    let id = script_id(&id)?;
+    let change: ScriptChange = body(&bytes)?;
+    let name = change
+        .name
+        .as_deref()
+        .map(check_name)
+        .transpose()
+        .map_err(|message| ApiError::invalid("name", message))?;
+    if let Some(source) = &change.source {
+        check_source(source).map_err(|message| ApiError::invalid("source", message))?;
+    }
+    let detail = scripts
+        .store
+        .update(user, id, name.as_deref(), change.source.as_deref(), now_ms())
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json(detail).into_response())
+}
+
+async fn remove(
+    State(scripts): State<Scripts>,
+    Extension(request): Extension<RequestAuth>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = user_of(&request)?;
+    if scripts.store.delete(user, script_id(&id)?).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(not_found())
+    }
+}
+
+async fn versions(
+    State(scripts): State<Scripts>,
+    Extension(request): Extension<RequestAuth>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = user_of(&request)?;
+    let versions = scripts
+        .store
+        .versions(user, script_id(&id)?)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json(versions).into_response())
+}
+
+async fn version(
+    State(scripts): State<Scripts>,
+    Extension(request): Extension<RequestAuth>,
+    Path((id, number)): Path<(String, u32)>,
+) -> Result<Response, ApiError> {
+    let user = user_of(&request)?;
+    let version = scripts
+        .store
+        .version(user, script_id(&id)?, number)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("The script has no version {number}.")))?;
+    Ok(Json(version).into_response())
+}
+
+async fn run(
+    State(state): State<AppState>,
+    Extension(request): Extension<RequestAuth>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let scripts = &state.scripts;
+    let user = user_of(&request)?;
+    let id = script_id(&id)?;
+    let wanted: RunRequest = body(&bytes)?;
+    if !state.symbols.contains(&wanted.symbol) {
+        return Err(ApiError::unknown(
+            "symbol",
+            format!("{} is not a symbol InChart carries.", wanted.symbol),
+        ));
+    }
+    let count = wanted.candles.unwrap_or(scripts.settings.candles);
+    if !(1..=5000).contains(&count) {
+        return Err(ApiError::invalid("candles", "A run reads 1 to 5000 candles."));
+    }
+    let runnable = scripts
+        .store
+        .runnable(user, id, wanted.version)
+        .await?
+        .ok_or_else(|| match wanted.version {
+            Some(number) => ApiError::NotFound(format!("The script has no version {number}.")),
+            None => not_found(),
+        })?;
+    let series = SeriesRef {
+        symbol: wanted.symbol,
+        interval: wanted.interval,
+    };
+    let window = Window { count, until: None };
+    let run = scripts
+        .run(
+            user,
+            id,
+            runnable.version,
+            runnable.source,
+            &series,
+            window,
+            Trigger::Manual,
+        )
+        .await
+        .map_err(|error| match error {
+            EngineError::Busy(message) => ApiError::Throttled {
+                retry_after: Duration::from_secs(1),
+                message,
+            },
+            EngineError::Unavailable(message) => ApiError::Unavailable(message),
+        })?;
+    Ok(Json(run).into_response())
+}
+
+async fn runs(
+    State(scripts): State<Scripts>,
+    Extension(request): Extension<RequestAuth>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = user_of(&request)?;
+    let runs = scripts
+        .store
+        .runs(user, script_id(&id)?, RUNS_LISTED)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json(runs).into_response())
+}
+
+async fn one_run(
+    State(scripts): State<Scripts>,
+    Extension(request): Extension<RequestAuth>,
+    Path((id, run)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let user = user_of(&request)?;
+    let run_id = Uuid::parse_str(&run).map_err(|_| not_found())?;
+    let run = scripts
+        .store
+        .run(user, script_id(&id)?, run_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("There is no such run of this script.".into()))?;
+    Ok(Json(run).into_response())
+}
+
+async fn attach(
+    State(state): State<AppState>,
+    Extension(request): Extension<RequestAuth>,
+    Path((id, symbol, interval)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let user = user_of(&request)?;
+    let series = series(&symbol, &interval, &state.symbols)?;
+    let scripts = &state.scripts;
+    let found = scripts
+        .store
+        .attach(
+            user,
+            script_id(&id)?,
+            &series,
+            now_ms(),
+            scripts.settings.max_attached,
+        )
+        .await
+        .map_err(store_error)?;
+    if !found {
+        return Err(not_found());
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn detach(
+    State(state): State<AppState>,
+    Extension(request): Extension<RequestAuth>,
+    Path((id, symbol, interval)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let user = user_of(&request)?;
+    let series = series(&symbol, &interval, &state.symbols)?;
+    if !state.scripts.store.detach(user, script_id(&id)?, &series).await? {
+        return Err(not_found());
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A form's answer: go to `to`, with a message for the page when it failed.
+fn redirect(auth: &Auth, to: &str, problem: Option<ApiError>) -> Response {
+    let mut response = Redirect::to(to).into_response();
+    if let Some(error) = problem {
+        let flash = app::account::Flash {
+            form: "script".into(),
+            field: error.field().map(str::to_string),
+            message: error.message(),
+            tone: app::account::Tone::Error,
+            email: None,
+        };
+        append_cookies(&mut response, vec![auth.flash_cookie(&flash)]);
+    }
+    response
+}
+
+fn log_in_first(back: &str) -> Response {
+    Redirect::to(&format!("/login?next={back}")).into_response()
+}
+
+async fn create_form(State(state): State<AppState>, Extension(request): Extension<RequestAuth>) -> Response {
+    let Ok(user) = user_of(&request) else {
+        return log_in_first("/scripts");
+    };
+    let created = state
+        .scripts
+        .store
+        .create(
+            user,
+            "Moving-average cross",
+            TEMPLATE,
+            now_ms(),
+            state.scripts.settings.max_scripts,
+        )
+        .await;
+    match created {
+        Ok(script) => redirect(&state.auth, &format!("/scripts/{}", script.summary.id), None),
+        Err(error) => redirect(&state.auth, "/scripts", Some(store_error(error))),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SaveForm {
+    name: String,
+    source: String,
+}
+
+async fn save_form(
+    State(state): State<AppState>,
+    Extension(request): Extension<RequestAuth>,
+    Path(id): Path<String>,
+    Form(form): Form<SaveForm>,
+) -> Response {
+    let page = format!("/scripts/{id}");
+    let Ok(user) = user_of(&request) else {
+        return log_in_first(&page);
+    };
+    let saved = async {
+        let id = script_id(&id)?;
+        let name = check_name(&form.name).map_err(|message| ApiError::invalid("name", message))?;
+        // Browsers send a textarea's line ends as CRLF.
+        let source = form.source.replace("\r\n", "\n");
+        check_source(&source).map_err(|message| ApiError::invalid("source", message))?;
+        state
+            .scripts
+            .store
+            .update(user, id, Some(&name), Some(&source), now_ms())
+            .await?
+            .ok_or_else(not_found)
+    };
+    redirect(&state.auth, &page, saved.await.err())
+}
+
+async fn delete_form(
+    State(state): State<AppState>,
+    Extension(request): Extension<RequestAuth>,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(user) = user_of(&request) else {
+        return log_in_first("/scripts");
+    };
+    let deleted = async {
+        if state.scripts.store.delete(user, script_id(&id)?).await? {
+            Ok(())
+        } else {
+            Err(not_found())
+        }
+    };
+    redirect(&state.auth, "/scripts", deleted.await.err())
+}
