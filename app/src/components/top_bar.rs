@@ -69,7 +69,7 @@ pub fn TopBar(
             <nav class="symbols" aria-label="Symbols">{symbol_links}</nav>
             <FeedStatusIndicator indicator />
             // A full page load: the scripts pages read the session on the server.
-            <a class="account-link" href="/scripts" rel="external" title="Your signal scripts">"Scripts"</a>
+            <a class="nav-link" href="/scripts" rel="external" title="Your signal scripts">"Scripts"</a>
             <AccountLink />
             <ThemeToggle />
         </header>
