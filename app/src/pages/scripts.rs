@@ -73,6 +73,10 @@ fn ScriptList(list: Vec<ScriptSummary>, session: PageSession) -> impl IntoView {
         .into_iter()
         .map(|script| {
             let href = format!("/scripts/{}", script.id);
+            let question = format!(
+                "Delete \u{201c}{}\u{201d} with its {} versions and its runs?",
+                script.name, script.version
+            );
             let delete = format!("/scripts/{}/delete", script.id);
             let live = script
                 .attached
@@ -85,9 +89,13 @@ fn ScriptList(list: Vec<ScriptSummary>, session: PageSession) -> impl IntoView {
                     <a class="script-name" href=href>{script.name.clone()}</a>
                     <span class="muted small">{format!("Version {} · changed {}", script.version, describe_time(script.updated_at))}</span>
                     {(!live.is_empty()).then(|| view! { <span class="badge live-badge">{format!("Live on {live}")}</span> })}
-                    <form method="post" action=delete class="inline-form">
+                    <form method="post" action=delete class="inline-form" on:submit=move |event| {
+                        if !confirm_delete(&question) {
+                            event.prevent_default();
+                        }
+                    }>
                         <Hidden name="csrf" value=csrf.clone() />
-                        <button type="submit" class="button small danger" aria-label=format!("Delete {}", script.name)>"Delete"</button>
+                        <button type="submit" class="button small quiet-danger" aria-label=format!("Delete {}", script.name)>"Delete"</button>
                     </form>
                 </li>
             }
@@ -111,6 +119,22 @@ fn ScriptList(list: Vec<ScriptSummary>, session: PageSession) -> impl IntoView {
         } else {
             view! { <ul class="script-list">{rows}</ul> }.into_any()
         }}
+    }
+}
+
+/// Asks before a script and its history go; without JavaScript the form
+/// posts at once.
+fn confirm_delete(question: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|window| window.confirm_with_message(question).ok())
+            .unwrap_or(true)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = question;
+        true
     }
 }
 
