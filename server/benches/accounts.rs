@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use inchart::auth::password::Passwords;
 use inchart::metrics::Histogram;
 
-use support::{BenchDatabase, Server, hammer, ms};
+use support::{BenchDatabase, Server, cookie_value, hammer, ms};
 
 const USERS: usize = 64;
 const PASSWORD: &str = "violet heron sails at dusk";
@@ -72,19 +72,6 @@ struct User {
 }
 
 const CSRF: &str = "benchmark-csrf-token-benchmark-csrf-token";
-
-fn cookie_value(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .find_map(|header| {
-            let text = header.to_str().ok()?;
-            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
-            let (key, value) = pair.split_once('=')?;
-            (key == name && !value.is_empty()).then(|| value.to_string())
-        })
-}
 
 async fn requests(seconds: Duration) {
     let database = BenchDatabase::create("inchart_bench_accounts").await;

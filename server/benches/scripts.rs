@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{BenchDatabase, Server, ms};
+use support::{BenchDatabase, Server, cookie_value, ms};
 
 const USERS: usize = 4;
 const PASSWORD: &str = "violet heron sails at dusk";
@@ -60,19 +60,6 @@ fn build_worker() {
         .status()
         .unwrap();
     assert!(status.success(), "the worker builds");
-}
-
-fn cookie_value(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .find_map(|header| {
-            let text = header.to_str().ok()?;
-            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
-            let (key, value) = pair.split_once('=')?;
-            (key == name && !value.is_empty()).then(|| value.to_string())
-        })
 }
 
 /// A signed-in user and their script.

@@ -209,3 +209,17 @@ impl BenchDatabase {
             .ok();
     }
 }
+
+/// The value of cookie `name` that `response` sets.
+pub fn cookie_value(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|header| {
+            let text = header.to_str().ok()?;
+            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
+            let (key, value) = pair.split_once('=')?;
+            (key == name && !value.is_empty()).then(|| value.to_string())
+        })
+}
