@@ -144,6 +144,8 @@ pub struct Workbench {
     pub symbols: Vec<Symbol>,
     /// Why runs cannot happen on this server, when they cannot.
     pub unavailable: Option<String>,
+    /// The feed's status as the page is rendered, where the chart starts.
+    pub feed: crate::market::FeedStatus,
 }
 
 #[cfg(feature = "ssr")]

@@ -16,7 +16,7 @@ use crate::components::account::{AccountLink, FlashNotice, Hidden, page_session}
 use crate::components::chart::{Chart, ChartSignals};
 use crate::components::live::FeedIndicator;
 use crate::components::top_bar::chart_href;
-use crate::market::{FeedStatus, Interval, Symbol};
+use crate::market::{Interval, Symbol};
 use crate::scripts::{
     ErrorKind, RunView, ScriptSummary, Workbench, WorkbenchAnswer, get_scripts, get_workbench,
 };
@@ -194,6 +194,7 @@ fn WorkbenchView(workbench: Workbench, session: PageSession) -> impl IntoView {
         last_run,
         symbols,
         unavailable,
+        feed,
     } = workbench;
     let id = script.summary.id.clone();
     let (first_symbol, first_interval) = last_run
@@ -260,7 +261,7 @@ fn WorkbenchView(workbench: Workbench, session: PageSession) -> impl IntoView {
         move |_| actions.toggle_live(live_here.get_untracked())
     };
 
-    let indicator = FeedIndicator::new(FeedStatus::Reconnecting);
+    let indicator = FeedIndicator::new(feed);
     let save_action = format!("/scripts/{id}/save");
     let busy = move || matches!(run_state.get(), RunState::Busy(_));
     let symbol_options = symbols

@@ -65,6 +65,11 @@ impl Scripts {
         }
     }
 
+    /// The feed's status now, for the pages.
+    pub fn feed_status(&self) -> app::market::FeedStatus {
+        self.live.current_status()
+    }
+
     /// Deletes old runs every hour, keeping each script's newest.
     pub async fn housekeeping(self) {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));

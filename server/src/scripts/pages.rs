@@ -55,6 +55,7 @@ impl ScriptPages for ScriptReader {
                 last_run,
                 symbols,
                 unavailable: scripts.engine.unavailable(),
+                feed: scripts.feed_status(),
             }))
         })
     }
