@@ -271,9 +271,16 @@ impl Engine {
         }
         self.inner.stats.queued.fetch_add(1, Relaxed);
         self.inner.wake.notify_one();
-        answer
+        let report = answer
             .await
-            .map_err(|_| EngineError::Unavailable("The script workers stopped; try again.".into()))
+            .map_err(|_| EngineError::Unavailable("The script workers stopped; try again.".into()))?;
+        // A run no worker took did not happen: it is not a run's outcome.
+        match &report.result {
+            Err(error) if error.kind == ErrorKind::Unavailable => {
+                Err(EngineError::Unavailable(error.message.clone()))
+            }
+            _ => Ok(report),
+        }
     }
 
     /// The pool's workers, each a loop that starts a worker process and
@@ -297,9 +304,10 @@ impl Engine {
                     let reason = format!("{error:#}");
                     tracing::error!(slot, error = reason, "a script worker could not start");
                     if self.inner.stats.workers_ready.load(Relaxed) == 0 {
-                        self.inner.broken.send_replace(Some(format!(
-                            "Scripts cannot run on this server right now ({reason})."
-                        )));
+                        // The reason is in the log; a trader learns only that.
+                        self.inner.broken.send_replace(Some(
+                            "Scripts cannot run on this server right now; its log says why.".into(),
+                        ));
                         self.refuse_waiting();
                     }
                     tokio::time::sleep(backoff).await;

@@ -521,3 +521,33 @@ async fn next_signals(ws: &mut Ws, wait: Duration) -> Option<(String, app::scrip
         }
     }
 }
+
+#[tokio::test]
+async fn without_a_worker_runs_are_refused_and_nothing_else_breaks() {
+    let app = spawn_app_with(
+        Db::Sqlite,
+        CacheKind::Memory,
+        &[("INCHART_WORKER_BIN", "/nonexistent/inchart-worker")],
+    )
+    .await;
+    let ann = signed_up(&app, "ann@example.com").await;
+    let id = create(&ann, "cross", app::scripts::TEMPLATE).await;
+    let (status, body) = run(&ann, &id).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("cannot run") && !message.contains("nonexistent"),
+        "{message}"
+    );
+    // Scripts are still saved and listed, and the chart still answers.
+    assert_eq!(
+        api(&ann, Method::GET, "/api/v1/scripts", None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/api/v1/candles?symbol=BTCUSDT&interval=1h")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
