@@ -276,6 +276,11 @@ impl ScriptSettings {
         if !(10..=5000).contains(&candles) {
             bail!("INCHART_SCRIPT_CANDLES must be between 10 and 5000 (got {candles})");
         }
+        let warm = match get("INCHART_SCRIPT_WARM").as_deref() {
+            None | Some("true" | "1" | "on") => true,
+            Some("false" | "0" | "off") => false,
+            Some(other) => bail!("INCHART_SCRIPT_WARM must be true or false (got {other})"),
+        };
         let worker_bin = match get("INCHART_WORKER_BIN") {
             Some(path) => PathBuf::from(path),
             None => default_worker_bin(),
@@ -284,7 +289,7 @@ impl ScriptSettings {
             worker_bin,
             worker_site: get("INCHART_WORKER_SITE").map(PathBuf::from),
             workers: workers as usize,
-            warm: !matches!(get("INCHART_SCRIPT_WARM").as_deref(), Some("false" | "0" | "no")),
+            warm,
             user_workers: user_workers as usize,
             user_queue: parse_number(get("INCHART_SCRIPT_QUEUE"), "INCHART_SCRIPT_QUEUE", 4)?.max(1) as usize,
             cpu,
@@ -431,6 +436,42 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_lookup(|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn script_limits_have_safe_defaults_and_bad_values_are_refused() {
+        let defaults = settings(&[]).unwrap().scripts;
+        assert!(defaults.warm && defaults.workers >= 2);
+        assert_eq!(defaults.user_workers, defaults.workers / 2);
+        assert_eq!(
+            (defaults.cpu, defaults.wall),
+            (Duration::from_secs(2), Duration::from_secs(5))
+        );
+        assert_eq!(
+            (defaults.memory_mb, defaults.candles, defaults.user_queue),
+            (256, 1000, 4)
+        );
+        for bad in [
+            ("INCHART_SCRIPT_WARM", "flase"),
+            ("INCHART_SCRIPT_WORKERS", "0"),
+            ("INCHART_SCRIPT_CANDLES", "9000"),
+            ("INCHART_SCRIPT_CPU", "10ms"),
+            ("INCHART_SCRIPT_WALL", "1s"),
+        ] {
+            let error = settings(&[bad]).unwrap_err().to_string();
+            assert!(error.contains(bad.0), "{bad:?}: {error}");
+        }
+        let lazy = settings(&[
+            ("INCHART_SCRIPT_WARM", "false"),
+            ("INCHART_SCRIPT_USER_WORKERS", "99"),
+        ])
+        .unwrap()
+        .scripts;
+        assert!(!lazy.warm);
+        assert_eq!(
+            lazy.user_workers, lazy.workers,
+            "a user holds at most every worker"
+        );
     }
 
     #[test]
