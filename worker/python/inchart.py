@@ -354,19 +354,21 @@ def _cross_arrays(a, b, who, above):
         ys = _np.asarray(_floats(b, who, "b") if not _is_array(b) else b, dtype=_np.float64)
         if ys.ndim != 1 or len(ys) != len(xs):
             raise ValueError(f"{who}: a has {len(xs)} values and b has {len(ys)}")
+    if not above:
+        # a crosses below b where b crosses above a.
+        xs, ys = ys, xs
     # Comparisons with NaN are false: a NaN on either candle is no cross.
-    if above:
-        hits = (xs[:-1] <= ys[:-1]) & (xs[1:] > ys[1:])
-    else:
-        hits = (xs[:-1] >= ys[:-1]) & (xs[1:] < ys[1:])
+    hits = (xs[:-1] <= ys[:-1]) & (xs[1:] > ys[1:])
     return (_np.flatnonzero(hits) + 1).tolist()
 
 
-def crossover(a, b):
-    """Indices i where a crosses above b: a[i-1] <= b[i-1] and a[i] > b[i]."""
+def _cross(a, b, who, above):
     if _is_array(a):
-        return _cross_arrays(a, b, "crossover", True)
-    xs, ys = _pair(a, b, "crossover")
+        return _cross_arrays(a, b, who, above)
+    xs, ys = _pair(a, b, who)
+    if not above:
+        # a crosses below b where b crosses above a.
+        xs, ys = ys, xs
     return [
         i
         for i in range(1, len(xs))
@@ -375,14 +377,11 @@ def crossover(a, b):
     ]
 
 
+def crossover(a, b):
+    """Indices i where a crosses above b: a[i-1] <= b[i-1] and a[i] > b[i]."""
+    return _cross(a, b, "crossover", True)
+
+
 def crossunder(a, b):
     """Indices i where a crosses below b: a[i-1] >= b[i-1] and a[i] < b[i]."""
-    if _is_array(a):
-        return _cross_arrays(a, b, "crossunder", False)
-    xs, ys = _pair(a, b, "crossunder")
-    return [
-        i
-        for i in range(1, len(xs))
-        if _ok(xs[i - 1]) and _ok(ys[i - 1]) and _ok(xs[i]) and _ok(ys[i])
-        and xs[i - 1] >= ys[i - 1] and xs[i] < ys[i]
-    ]
+    return _cross(a, b, "crossunder", False)

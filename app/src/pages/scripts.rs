@@ -87,7 +87,7 @@ fn ScriptList(list: Vec<ScriptSummary>, session: PageSession) -> impl IntoView {
             view! {
                 <li class="script-row">
                     <a class="script-name" href=href>{script.name.clone()}</a>
-                    <span class="muted small">{format!("Version {} · changed {}", script.version, describe_time(script.updated_at))}</span>
+                    <span class="muted small">{format!("Version {} · changed {}", script.version, crate::pages::account::format_time(script.updated_at))}</span>
                     {(!live.is_empty()).then(|| view! { <span class="badge live-badge">{format!("Live on {live}")}</span> })}
                     <form method="post" action=delete class="inline-form" on:submit=move |event| {
                         if !confirm_delete(&question) {
@@ -136,11 +136,6 @@ fn confirm_delete(question: &str) -> bool {
         let _ = question;
         true
     }
-}
-
-/// "3 Nov 2026, 14:05 UTC".
-fn describe_time(ms: i64) -> String {
-    crate::pages::account::format_time(ms)
 }
 
 #[component]

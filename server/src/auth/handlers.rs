@@ -47,13 +47,13 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// How the client wants the answer.
-struct Answer {
+pub(crate) struct Answer {
     json: bool,
     cookies: Vec<Cookie<'static>>,
 }
 
 impl Answer {
-    fn new(headers: &HeaderMap) -> Self {
+    pub(crate) fn new(headers: &HeaderMap) -> Self {
         let json = headers
             .get(header::ACCEPT)
             .and_then(|accept| accept.to_str().ok())
@@ -70,7 +70,7 @@ impl Answer {
     }
 
     /// It worked: go to `to`, with an optional notice for that page.
-    fn done(self, auth: &Auth, to: &str, notice: Option<(&str, String)>) -> Response {
+    pub(crate) fn done(self, auth: &Auth, to: &str, notice: Option<(&str, String)>) -> Response {
         let mut cookies = self.cookies;
         if let Some((form, message)) = notice {
             cookies.push(auth.flash_cookie(&Flash {
@@ -93,7 +93,14 @@ impl Answer {
     }
 
     /// It did not: say why, on the form at `back`.
-    fn failed(self, auth: &Auth, form: &str, back: &str, error: ApiError, email: Option<String>) -> Response {
+    pub(crate) fn failed(
+        self,
+        auth: &Auth,
+        form: &str,
+        back: &str,
+        error: ApiError,
+        email: Option<String>,
+    ) -> Response {
         if self.json {
             return with_cookies(error.into_response(), self.cookies);
         }

@@ -19,7 +19,7 @@ use app::market::{Interval, Symbol};
 use app::scripts::{RunRequest, ScriptChange, SeriesRef, TEMPLATE, Trigger, check_name, check_source};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Form, Json, Router};
@@ -30,8 +30,8 @@ use uuid::Uuid;
 use super::engine::EngineError;
 use super::store::StoreError;
 use super::{Scripts, Window};
+use crate::auth::handlers::Answer;
 use crate::auth::session::RequestAuth;
-use crate::auth::session::append_cookies;
 use crate::auth::{Auth, now_ms};
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -333,27 +333,24 @@ async fn detach(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// A form's answer: go to `to`, with a message for the page when it failed.
-fn redirect(auth: &Auth, to: &str, problem: Option<ApiError>) -> Response {
-    let mut response = Redirect::to(to).into_response();
-    if let Some(error) = problem {
-        let flash = app::account::Flash {
-            form: "script".into(),
-            field: error.field().map(str::to_string),
-            message: error.message(),
-            tone: app::account::Tone::Error,
-            email: None,
-        };
-        append_cookies(&mut response, vec![auth.flash_cookie(&flash)]);
+/// A form's answer, as the account forms give it: onward when it worked,
+/// back to `back` with the problem when it did not.
+fn answer(auth: &Auth, headers: &HeaderMap, outcome: Result<String, ApiError>, back: &str) -> Response {
+    match outcome {
+        Ok(to) => Answer::new(headers).done(auth, &to, None),
+        Err(error) => Answer::new(headers).failed(auth, "script", back, error, None),
     }
-    response
 }
 
 fn log_in_first(back: &str) -> Response {
     Redirect::to(&format!("/login?next={back}")).into_response()
 }
 
-async fn create_form(State(state): State<AppState>, Extension(request): Extension<RequestAuth>) -> Response {
+async fn create_form(
+    State(state): State<AppState>,
+    Extension(request): Extension<RequestAuth>,
+    headers: HeaderMap,
+) -> Response {
     let Ok(user) = user_of(&request) else {
         return log_in_first("/scripts");
     };
@@ -368,10 +365,10 @@ async fn create_form(State(state): State<AppState>, Extension(request): Extensio
             state.scripts.settings.max_scripts,
         )
         .await;
-    match created {
-        Ok(script) => redirect(&state.auth, &format!("/scripts/{}", script.summary.id), None),
-        Err(error) => redirect(&state.auth, "/scripts", Some(store_error(error))),
-    }
+    let outcome = created
+        .map(|script| format!("/scripts/{}", script.summary.id))
+        .map_err(store_error);
+    answer(&state.auth, &headers, outcome, "/scripts")
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -385,6 +382,7 @@ async fn save_form(
     State(state): State<AppState>,
     Extension(request): Extension<RequestAuth>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Form(form): Form<SaveForm>,
 ) -> Response {
     let page = format!("/scripts/{id}");
@@ -404,13 +402,15 @@ async fn save_form(
             .await?
             .ok_or_else(not_found)
     };
-    redirect(&state.auth, &page, saved.await.err())
+    let outcome = saved.await.map(|_| page.clone());
+    answer(&state.auth, &headers, outcome, &page)
 }
 
 async fn delete_form(
     State(state): State<AppState>,
     Extension(request): Extension<RequestAuth>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Response {
     let Ok(user) = user_of(&request) else {
         return log_in_first("/scripts");
@@ -422,5 +422,6 @@ async fn delete_form(
             Err(not_found())
         }
     };
-    redirect(&state.auth, "/scripts", deleted.await.err())
+    let outcome = deleted.await.map(|()| "/scripts".to_string());
+    answer(&state.auth, &headers, outcome, "/scripts")
 }
