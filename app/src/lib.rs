@@ -3,12 +3,14 @@
 //! browser from the same code compiled to WebAssembly.
 
 pub mod account;
+pub mod billing;
 pub mod components;
 pub mod live;
 pub mod market;
 pub mod pages;
 pub mod scripts;
 pub mod theme;
+pub mod watchlist;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, provide_meta_context};
@@ -18,6 +20,8 @@ use leptos_router::{SsrMode, path};
 use crate::components::account::provide_page_session;
 use crate::pages::account::AccountPage;
 use crate::pages::auth::{ForgotPasswordPage, LoginPage, ResetPasswordPage, SignUpPage, VerifyEmailPage};
+use crate::pages::billing::BillingPage;
+use crate::pages::pricing::PricingPage;
 use crate::pages::scripts::{ScriptsPage, WorkbenchPage};
 use crate::pages::{chart::ChartPage, landing::LandingPage, not_found::NotFound};
 
@@ -25,13 +29,36 @@ use crate::pages::{chart::ChartPage, landing::LandingPage, not_found::NotFound};
 /// only with the page's nonce (Leptos's hydration and streaming scripts,
 /// the theme script), WebAssembly compiled by the page, connections to
 /// this site only (the API and `/ws`). Styles allow inline ones: the chart
-/// widget injects its own.
+/// widget injects its own. Forms post to this site, whose answers may
+/// redirect on to Stripe's hosted Checkout and customer portal (browsers
+/// hold those redirects to `form-action` too).
 pub fn content_security_policy(nonce: Option<&str>) -> String {
+    content_security_policy_with(nonce, &FormTargets::default())
+}
+
+/// Where this site's forms may redirect to besides itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormTargets(pub Vec<String>);
+
+impl Default for FormTargets {
+    /// Stripe's hosted Checkout and customer portal.
+    fn default() -> Self {
+        Self(vec![
+            "https://checkout.stripe.com".to_string(),
+            "https://billing.stripe.com".to_string(),
+        ])
+    }
+}
+
+/// [`content_security_policy`] with the deployment's own form targets (a
+/// local Stripe stand-in, say).
+pub fn content_security_policy_with(nonce: Option<&str>, targets: &FormTargets) -> String {
     let nonce = nonce.map(|nonce| format!(" 'nonce-{nonce}'")).unwrap_or_default();
+    let targets: String = targets.0.iter().map(|target| format!(" {target}")).collect();
     format!(
         "default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; \
          style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
-         object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+         object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'{targets}"
     )
 }
 
@@ -44,7 +71,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let nonce: Option<String> = None;
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        let policy = content_security_policy(nonce.as_deref());
+        let targets = use_context::<FormTargets>().unwrap_or_default();
+        let policy = content_security_policy_with(nonce.as_deref(), &targets);
         if let Ok(value) = http::HeaderValue::from_str(&policy) {
             response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
         }
@@ -95,6 +123,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
                 <Route path=path!("/scripts") view=ScriptsPage ssr=SsrMode::Async />
                 <Route path=path!("/scripts/:id") view=WorkbenchPage ssr=SsrMode::Async />
+                // Async: the plans, the forms that buy them and a signed-out
+                // visit to /billing's redirect are whole in the HTML.
+                <Route path=path!("/pricing") view=PricingPage ssr=SsrMode::Async />
+                <Route path=path!("/billing") view=BillingPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

@@ -261,6 +261,10 @@ pub struct ApiErrorDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     pub message: String,
+    /// Where to upgrade, when the account's plan is what stands in the way
+    /// (`kind` is then `plan_limit` and `field` names the limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<String>,
 }
 
 /// What a chart page needs to know before it draws: where candles come

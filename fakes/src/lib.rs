@@ -5,3 +5,4 @@
 
 pub mod binance;
 pub mod smtp;
+pub mod stripe;

@@ -11,6 +11,7 @@ mod m20261124_000001_create_candles;
 mod m20261125_000002_candle_closed_and_feed;
 mod m20261126_000003_accounts;
 mod m20261127_000004_scripts;
+mod m20261128_000005_billing;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_candle_closed_and_feed::Migration),
             Box::new(m20261126_000003_accounts::Migration),
             Box::new(m20261127_000004_scripts::Migration),
+            Box::new(m20261128_000005_billing::Migration),
         ]
     }
 }

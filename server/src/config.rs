@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use app::billing::Limits;
 use app::market::Symbol;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -81,10 +82,12 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Signal scripts and their sandboxed workers.
     pub scripts: ScriptSettings,
+    /// Plans, their limits, and Stripe.
+    pub billing: BillingSettings,
 }
 
-/// How signal scripts run. Limits apply to every run; plans will set them
-/// per account.
+/// How signal scripts run. These apply to every run; the account's plan
+/// sets its CPU time, history and how many scripts it keeps.
 #[derive(Debug, Clone)]
 pub struct ScriptSettings {
     /// `INCHART_WORKER_BIN`: the sandboxed Python worker. Defaults to
@@ -105,19 +108,42 @@ pub struct ScriptSettings {
     pub user_workers: usize,
     /// `INCHART_SCRIPT_QUEUE`: the most runs one user may have waiting.
     pub user_queue: usize,
-    /// `INCHART_SCRIPT_CPU`: CPU time per run (`2s`).
-    pub cpu: Duration,
     /// `INCHART_SCRIPT_WALL`: time per run from start to answer (`5s`).
     pub wall: Duration,
     /// `INCHART_SCRIPT_MEMORY_MB`: memory a run may allocate (`256`).
     pub memory_mb: u32,
     /// `INCHART_SCRIPT_CANDLES`: candles a run reads by default (`1000`).
     pub candles: u32,
-    /// `INCHART_SCRIPT_MAX`: scripts per account.
-    pub max_scripts: u32,
-    /// `INCHART_SCRIPT_ATTACH_MAX`: scripts one account may keep running
-    /// live on closed candles.
-    pub max_attached: u32,
+}
+
+/// What each plan allows, and how Stripe is reached. Free works without
+/// Stripe; Pro is on sale only when Stripe is configured.
+#[derive(Debug, Clone)]
+pub struct BillingSettings {
+    /// `INCHART_FREE_LIMITS`: `scripts=3,live=1,watchlist=10,history=2000,cpu=1s`.
+    pub free: Limits,
+    /// `INCHART_PRO_LIMITS`: `scripts=50,live=10,watchlist=100,history=20000,cpu=4s`.
+    pub pro: Limits,
+    /// Stripe, when `INCHART_STRIPE_SECRET_KEY` is set.
+    pub stripe: Option<StripeSettings>,
+}
+
+/// How InChart talks to Stripe.
+#[derive(Debug, Clone)]
+pub struct StripeSettings {
+    /// `INCHART_STRIPE_SECRET_KEY`: the API key (`sk_live_…`, `sk_test_…`,
+    /// or a restricted `rk_…`).
+    pub secret_key: SecretString,
+    /// `INCHART_STRIPE_WEBHOOK_SECRET`: the signing secret of the
+    /// `/webhooks/stripe` endpoint (`whsec_…`).
+    pub webhook_secret: SecretString,
+    /// `INCHART_STRIPE_API_BASE`: Stripe's API (`https://api.stripe.com/`);
+    /// tests point it at a local fake.
+    pub api_base: String,
+    /// `INCHART_STRIPE_PRICE_MONTHLY`: the Pro monthly price (`price_…`).
+    pub price_monthly: String,
+    /// `INCHART_STRIPE_PRICE_YEARLY`: the Pro yearly price, if sold.
+    pub price_yearly: Option<String>,
 }
 
 /// How accounts and sessions behave.
@@ -215,7 +241,7 @@ impl Settings {
             bail!("INCHART_LEASE_TTL must be at least 300ms");
         }
 
-        Ok(Self {
+        Self {
             feed,
             binance_rest_url: get("INCHART_BINANCE_REST_URL")
                 .unwrap_or_else(|| "https://api.binance.com".into()),
@@ -243,7 +269,9 @@ impl Settings {
             metrics_token: get("INCHART_METRICS_TOKEN").map(SecretString::from),
             auth: AuthSettings::read(&get, &duration, listen)?,
             scripts: ScriptSettings::read(&get, &duration)?,
-        })
+            billing: BillingSettings::read(&get)?,
+        }
+        .checked()
     }
 }
 
@@ -267,10 +295,9 @@ impl ScriptSettings {
             (workers / 2).max(1),
         )?
         .clamp(1, workers);
-        let cpu = duration("INCHART_SCRIPT_CPU", "2s")?;
         let wall = duration("INCHART_SCRIPT_WALL", "5s")?;
-        if cpu < Duration::from_millis(100) || wall < cpu {
-            bail!("INCHART_SCRIPT_CPU must be at least 100ms and INCHART_SCRIPT_WALL at least as long");
+        if wall < Duration::from_millis(100) {
+            bail!("INCHART_SCRIPT_WALL must be at least 100ms");
         }
         let candles = parse_number(get("INCHART_SCRIPT_CANDLES"), "INCHART_SCRIPT_CANDLES", 1000)?;
         if !(10..=5000).contains(&candles) {
@@ -292,15 +319,127 @@ impl ScriptSettings {
             warm,
             user_workers: user_workers as usize,
             user_queue: parse_number(get("INCHART_SCRIPT_QUEUE"), "INCHART_SCRIPT_QUEUE", 4)?.max(1) as usize,
-            cpu,
             wall,
             memory_mb: parse_number(get("INCHART_SCRIPT_MEMORY_MB"), "INCHART_SCRIPT_MEMORY_MB", 256)?
                 .max(16),
             candles,
-            max_scripts: parse_number(get("INCHART_SCRIPT_MAX"), "INCHART_SCRIPT_MAX", 50)?,
-            max_attached: parse_number(get("INCHART_SCRIPT_ATTACH_MAX"), "INCHART_SCRIPT_ATTACH_MAX", 5)?,
         })
     }
+}
+
+impl Settings {
+    /// Refuses settings that disagree with each other.
+    fn checked(self) -> anyhow::Result<Self> {
+        for (name, limits) in [
+            ("INCHART_FREE_LIMITS", &self.billing.free),
+            ("INCHART_PRO_LIMITS", &self.billing.pro),
+        ] {
+            if Duration::from_millis(limits.script_cpu_ms.into()) > self.scripts.wall {
+                bail!(
+                    "{name}: cpu must be at most INCHART_SCRIPT_WALL ({:?})",
+                    self.scripts.wall
+                );
+            }
+        }
+        Ok(self)
+    }
+}
+
+impl BillingSettings {
+    pub const FREE: &str = "scripts=3,live=1,watchlist=10,history=2000,cpu=1s";
+    pub const PRO: &str = "scripts=50,live=10,watchlist=100,history=20000,cpu=4s";
+
+    fn read(get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let limits = |name: &str, default: &str| {
+            parse_limits(&get(name).unwrap_or_else(|| default.to_string())).with_context(|| name.to_string())
+        };
+        let stripe = match get("INCHART_STRIPE_SECRET_KEY") {
+            None => {
+                for name in [
+                    "INCHART_STRIPE_WEBHOOK_SECRET",
+                    "INCHART_STRIPE_PRICE_MONTHLY",
+                    "INCHART_STRIPE_PRICE_YEARLY",
+                ] {
+                    if get(name).is_some() {
+                        bail!(
+                            "{name} is set but INCHART_STRIPE_SECRET_KEY is not: set both, or neither to turn billing off"
+                        );
+                    }
+                }
+                None
+            }
+            Some(secret_key) => {
+                let need = |name: &str| {
+                    get(name)
+                        .with_context(|| format!("INCHART_STRIPE_SECRET_KEY is set, so {name} must be too"))
+                };
+                let webhook_secret = need("INCHART_STRIPE_WEBHOOK_SECRET")?;
+                let price_monthly = need("INCHART_STRIPE_PRICE_MONTHLY")?;
+                let api_base =
+                    get("INCHART_STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com/".into());
+                if !api_base.starts_with("https://") && !api_base.starts_with("http://") {
+                    bail!("INCHART_STRIPE_API_BASE must be an http(s) URL (got {api_base:?})");
+                }
+                Some(StripeSettings {
+                    secret_key: SecretString::from(secret_key),
+                    webhook_secret: SecretString::from(webhook_secret),
+                    api_base,
+                    price_monthly,
+                    price_yearly: get("INCHART_STRIPE_PRICE_YEARLY"),
+                })
+            }
+        };
+        Ok(Self {
+            free: limits("INCHART_FREE_LIMITS", Self::FREE)?,
+            pro: limits("INCHART_PRO_LIMITS", Self::PRO)?,
+            stripe,
+        })
+    }
+}
+
+/// `scripts=3,live=1,watchlist=10,history=2000,cpu=1s`: all five keys.
+fn parse_limits(text: &str) -> anyhow::Result<Limits> {
+    let (mut scripts, mut live, mut watchlist, mut history, mut cpu) = (None, None, None, None, None);
+    for part in text.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+        let (key, value) = part
+            .split_once('=')
+            .with_context(|| format!("{part:?} is not key=value"))?;
+        let number = || -> anyhow::Result<u32> {
+            value
+                .trim()
+                .parse()
+                .with_context(|| format!("{key} must be a whole number (got {value:?})"))
+        };
+        let slot = match key.trim() {
+            "scripts" => &mut scripts,
+            "live" => &mut live,
+            "watchlist" => &mut watchlist,
+            "history" => &mut history,
+            "cpu" => {
+                let millis = parse_duration(value)
+                    .with_context(|| format!("cpu must be a duration like 1s (got {value:?})"))?
+                    .as_millis();
+                if !(100..=60_000).contains(&millis) {
+                    bail!("cpu must be between 100ms and 60s (got {value})");
+                }
+                cpu = Some(millis as u32);
+                continue;
+            }
+            other => bail!("unknown limit {other:?} (scripts, live, watchlist, history, cpu)"),
+        };
+        *slot = Some(number()?);
+    }
+    let history_candles = history.context("history is missing")?;
+    if !(10..=1_000_000).contains(&history_candles) {
+        bail!("history must be between 10 and 1000000 candles (got {history_candles})");
+    }
+    Ok(Limits {
+        scripts: scripts.context("scripts is missing")?,
+        live_scripts: live.context("live is missing")?,
+        watchlist: watchlist.context("watchlist is missing")?,
+        history_candles,
+        script_cpu_ms: cpu.context("cpu is missing")?,
+    })
 }
 
 /// `inchart-worker` beside the running binary; test binaries live one
@@ -443,10 +582,7 @@ mod tests {
         let defaults = settings(&[]).unwrap().scripts;
         assert!(defaults.warm && defaults.workers >= 2);
         assert_eq!(defaults.user_workers, defaults.workers / 2);
-        assert_eq!(
-            (defaults.cpu, defaults.wall),
-            (Duration::from_secs(2), Duration::from_secs(5))
-        );
+        assert_eq!(defaults.wall, Duration::from_secs(5));
         assert_eq!(
             (defaults.memory_mb, defaults.candles, defaults.user_queue),
             (256, 1000, 4)
@@ -455,8 +591,7 @@ mod tests {
             ("INCHART_SCRIPT_WARM", "flase"),
             ("INCHART_SCRIPT_WORKERS", "0"),
             ("INCHART_SCRIPT_CANDLES", "9000"),
-            ("INCHART_SCRIPT_CPU", "10ms"),
-            ("INCHART_SCRIPT_WALL", "1s"),
+            ("INCHART_SCRIPT_WALL", "10ms"),
         ] {
             let error = settings(&[bad]).unwrap_err().to_string();
             assert!(error.contains(bad.0), "{bad:?}: {error}");
@@ -471,6 +606,83 @@ mod tests {
         assert_eq!(
             lazy.user_workers, lazy.workers,
             "a user holds at most every worker"
+        );
+    }
+
+    #[test]
+    fn plans_read_their_limits_and_billing_is_off_without_stripe() {
+        let billing = settings(&[]).unwrap().billing;
+        assert!(billing.stripe.is_none());
+        assert_eq!(
+            billing.free,
+            Limits {
+                scripts: 3,
+                live_scripts: 1,
+                watchlist: 10,
+                history_candles: 2000,
+                script_cpu_ms: 1000,
+            }
+        );
+        assert!(billing.pro.scripts > billing.free.scripts);
+        let custom = settings(&[(
+            "INCHART_FREE_LIMITS",
+            "cpu=500ms, history=100,scripts=1,live=0,watchlist=2",
+        )])
+        .unwrap()
+        .billing
+        .free;
+        assert_eq!(
+            (custom.scripts, custom.live_scripts, custom.script_cpu_ms),
+            (1, 0, 500)
+        );
+        for (name, value, says) in [
+            ("INCHART_FREE_LIMITS", "scripts=3", "live is missing"),
+            (
+                "INCHART_FREE_LIMITS",
+                "scripts=3,live=1,watchlist=10,history=2000,cpu=1s,disk=9",
+                "unknown limit",
+            ),
+            (
+                "INCHART_PRO_LIMITS",
+                "scripts=x,live=1,watchlist=10,history=2000,cpu=1s",
+                "whole number",
+            ),
+            (
+                "INCHART_PRO_LIMITS",
+                "scripts=3,live=1,watchlist=10,history=2000,cpu=9s",
+                "INCHART_SCRIPT_WALL",
+            ),
+        ] {
+            let error = format!("{:#}", settings(&[(name, value)]).unwrap_err());
+            assert!(error.contains(name) && error.contains(says), "{value}: {error}");
+        }
+    }
+
+    #[test]
+    fn stripe_is_all_or_nothing() {
+        let error = format!(
+            "{:#}",
+            settings(&[("INCHART_STRIPE_PRICE_MONTHLY", "price_1")]).unwrap_err()
+        );
+        assert!(error.contains("INCHART_STRIPE_SECRET_KEY"), "{error}");
+        let error = format!(
+            "{:#}",
+            settings(&[("INCHART_STRIPE_SECRET_KEY", "sk_test_1")]).unwrap_err()
+        );
+        assert!(error.contains("INCHART_STRIPE_WEBHOOK_SECRET"), "{error}");
+        let stripe = settings(&[
+            ("INCHART_STRIPE_SECRET_KEY", "sk_test_1"),
+            ("INCHART_STRIPE_WEBHOOK_SECRET", "whsec_1"),
+            ("INCHART_STRIPE_PRICE_MONTHLY", "price_m"),
+        ])
+        .unwrap()
+        .billing
+        .stripe
+        .unwrap();
+        assert_eq!(stripe.api_base, "https://api.stripe.com/");
+        assert_eq!(
+            (stripe.price_monthly.as_str(), stripe.price_yearly),
+            ("price_m", None)
         );
     }
 

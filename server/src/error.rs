@@ -41,6 +41,9 @@ pub enum ApiError {
     /// two look the same, so nobody learns what others have).
     #[error("{0}")]
     NotFound(String),
+    /// The account's plan does not allow this: 402, with where to upgrade.
+    #[error("{message}")]
+    PlanLimit { limit: &'static str, message: String },
     /// The server cannot do this right now (no script workers, say).
     #[error("{0}")]
     Unavailable(String),
@@ -106,6 +109,7 @@ impl ApiError {
             ApiError::Forbidden { field, .. } => (StatusCode::FORBIDDEN, "forbidden", Some(field)),
             ApiError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled", None),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
+            ApiError::PlanLimit { limit, .. } => (StatusCode::PAYMENT_REQUIRED, "plan_limit", Some(limit)),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
         }
@@ -121,6 +125,7 @@ impl IntoResponse for ApiError {
                 kind: kind.into(),
                 field: field.map(str::to_string),
                 message,
+                upgrade: matches!(self, ApiError::PlanLimit { .. }).then(|| "/pricing".to_string()),
             },
         };
         let mut response = (status, Json(body)).into_response();

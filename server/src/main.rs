@@ -43,8 +43,6 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::from_env()?;
     telemetry::init(settings.log_format);
-    // Binance's stream and REST client both speak TLS through rustls.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     // Each chart is a socket: allow as many as the system lets this process.
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => tracing::debug!(limit, "open-file limit raised"),

@@ -28,6 +28,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Auth;
 use crate::auth::pages::AccountReader;
+use crate::billing::Billing;
+use crate::billing::pages::BillingReader;
+use crate::billing::store::BillingStore;
 use crate::cache::Cache;
 use crate::config::Settings;
 use crate::market::api::LatestReads;
@@ -43,7 +46,7 @@ use crate::scripts::Scripts;
 use crate::scripts::live::SignalBus;
 use crate::scripts::pages::ScriptReader;
 use crate::scripts::store::ScriptStore;
-use crate::{auth, db, health, market, metrics, scripts};
+use crate::{auth, billing, db, health, market, metrics, scripts};
 use app::scripts::ScriptService;
 
 /// Everything a request handler may need, cloned cheaply per request.
@@ -70,6 +73,8 @@ pub struct AppState {
     pub metrics_token: Option<SecretString>,
     /// Signal scripts and their workers.
     pub scripts: Scripts,
+    /// Plans, Stripe and watchlists.
+    pub billing: Billing,
 }
 
 /// A built application, bound to its port and ready to run.
@@ -86,6 +91,9 @@ pub struct Application {
 
 impl Application {
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+        // Binance's stream and REST client, and Stripe's client, speak TLS
+        // through rustls, with ring (a second installation is a no-op).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("while binding {} (INCHART_LISTEN)", settings.listen))?;
@@ -99,6 +107,11 @@ impl Application {
         let cache = Cache::connect(settings.redis_url.as_ref(), &settings.cache_prefix).await?;
         let auth = Auth::new(&settings.auth, connection.clone(), cache.clone())?;
         let script_store = ScriptStore::new(connection.clone());
+        let billing = Billing::new(
+            settings.billing.clone(),
+            BillingStore::new(connection.clone()),
+            &settings.auth.public_url,
+        )?;
         let candles = CandleStore::new(connection);
         let metrics = Arc::new(Metrics::default());
         let live = LiveMarket::connect(
@@ -144,6 +157,7 @@ impl Application {
             bus.clone(),
             candles.clone(),
             live.clone(),
+            billing.clone(),
         );
         // Subscribed before anything runs, so the hub misses nothing.
         let events = live.subscribe();
@@ -179,6 +193,7 @@ impl Application {
             auth,
             metrics_token: settings.metrics_token.clone(),
             scripts,
+            billing,
         };
 
         let port = bound.port();
@@ -241,10 +256,18 @@ fn router(state: AppState) -> Router {
         scripts: state.scripts.clone(),
         symbols: state.symbols.clone(),
     }));
+    let (billing_pages, watchlists) = billing::pages::services(BillingReader {
+        billing: state.billing.clone(),
+        scripts: state.scripts.store.clone(),
+    });
+    let form_targets = state.billing.form_targets();
     let page_context = move || {
+        provide_context(form_targets.clone());
         provide_context(directory());
         provide_context(accounts.clone());
         provide_context(script_pages.clone());
+        provide_context(billing_pages.clone());
+        provide_context(watchlists.clone());
     };
     let server_fn_context = page_context.clone();
     let options = state.leptos_options.clone();
@@ -266,6 +289,7 @@ fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, page_context, move || shell(options.clone()))
         .merge(auth::handlers::routes())
         .merge(scripts::handlers::routes())
+        .merge(billing::handlers::routes())
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
         // The session middleware runs inside the CSRF check: a forged

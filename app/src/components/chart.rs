@@ -393,14 +393,19 @@ mod browser {
                 "/api/v1/candles?symbol={symbol}&interval={interval}&end={}&limit={INITIAL_CANDLES}",
                 oldest - 1
             );
-            let fetched = fetch_series(&url).await;
+            let fetched = fetch_within_plan(&url).await;
             let older = shown
                 .try_update_value(|s| {
                     if s.generation != generation {
                         return None;
                     }
                     match fetched {
-                        Ok(series) => {
+                        // The plan's history ends here.
+                        Ok(None) => {
+                            s.history = History::Complete;
+                            None
+                        }
+                        Ok(Some(series)) => {
                             // Only what is really older: the chart's own
                             // candles stay as they are.
                             let older: Vec<Ohlcv> = series
@@ -473,10 +478,21 @@ mod browser {
 
     /// One `GET /api/v1/candles`; the message is for the trader.
     async fn fetch_series(url: &str) -> Result<CandleSeries, String> {
+        fetch_within_plan(url)
+            .await?
+            .ok_or_else(|| "Candles could not be loaded.".to_string())
+    }
+
+    /// Like [`fetch_series`], but `None` when the read reaches past the
+    /// history the trader's plan shows (402): there is nothing older to ask for.
+    async fn fetch_within_plan(url: &str) -> Result<Option<CandleSeries>, String> {
         let response = gloo_net::http::Request::get(url)
             .send()
             .await
             .map_err(|_| "The server could not be reached. Check your connection and reload.".to_string())?;
+        if response.status() == 402 {
+            return Ok(None);
+        }
         if !response.ok() {
             let reason = match response.json::<ApiErrorBody>().await {
                 Ok(body) => body.error.message,
@@ -487,6 +503,7 @@ mod browser {
         response
             .json()
             .await
+            .map(Some)
             .map_err(|_| "The server sent candles this page cannot read. Reload the page.".to_string())
     }
 

@@ -5,3 +5,4 @@ pub mod chart;
 pub mod live;
 pub mod symbol_search;
 pub mod top_bar;
+pub mod watchlist;

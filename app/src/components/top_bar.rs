@@ -1,5 +1,6 @@
-//! The slim bar above the chart: symbol, symbol search, symbol switcher,
-//! interval segmented control, feed status and theme toggle.
+//! The slim bar above the chart: symbol (with the watchlist star for a
+//! signed-in trader), symbol search, symbol switcher, interval segmented
+//! control, feed status, site links and theme toggle.
 //!
 //! Plain `<a>` links: the router turns their clicks into client-side
 //! navigations, and unlike `<A>` they leave `aria-current` to us (`<A>`
@@ -10,6 +11,7 @@ use leptos::prelude::*;
 use super::account::AccountLink;
 use super::live::{FeedIndicator, FeedStatusIndicator};
 use super::symbol_search::SymbolSearch;
+use super::watchlist::{WatchToggle, WatchlistState};
 use crate::market::{Interval, Symbol};
 use crate::theme::ThemeToggle;
 
@@ -24,6 +26,12 @@ pub fn TopBar(
     interval: Signal<Interval>,
     symbols: Vec<Symbol>,
     indicator: FeedIndicator,
+    /// Whether the visitor is signed in: "Billing" rather than "Pricing".
+    #[prop(optional)]
+    signed_in: bool,
+    /// The signed-in trader's watchlist, for the star beside the symbol.
+    #[prop(optional_no_strip)]
+    watch: Option<WatchlistState>,
 ) -> impl IntoView {
     let symbol_links = symbols
         .into_iter()
@@ -64,12 +72,19 @@ pub fn TopBar(
         <header class="top-bar">
             <a class="brand" href="/">"InChart"</a>
             <h1 class="symbol">{move || symbol.get().to_string()}</h1>
+            {watch.map(|state| view! { <WatchToggle state symbol interval /> })}
             <SymbolSearch interval />
             <nav class="segmented intervals" aria-label="Interval">{interval_links}</nav>
             <nav class="symbols" aria-label="Symbols">{symbol_links}</nav>
             <FeedStatusIndicator indicator />
             // A full page load: the scripts pages read the session on the server.
             <a class="nav-link" href="/scripts" rel="external" title="Your signal scripts">"Scripts"</a>
+            // Full page loads too: both pages read the session on the server.
+            {if signed_in {
+                view! { <a class="nav-link" href="/billing" rel="external" title="Your plan and invoices">"Billing"</a> }.into_any()
+            } else {
+                view! { <a class="nav-link" href="/pricing" rel="external" title="Plans and prices">"Pricing"</a> }.into_any()
+            }}
             <AccountLink />
             <ThemeToggle />
         </header>

@@ -127,7 +127,7 @@ fn SessionRow(listed: SessionInfo, csrf: String) -> impl IntoView {
 }
 
 /// `2026-11-24` (UTC), the same on the server and in the browser.
-fn format_day(ms: i64) -> String {
+pub fn format_day(ms: i64) -> String {
     let (year, month, day) = civil_date(ms.div_euclid(86_400_000));
     format!("{year}-{month:02}-{day:02}")
 }

@@ -1,13 +1,18 @@
-//! `/chart/:symbol?interval=`: the trading view.
+//! `/chart/:symbol?interval=`: the trading view. A signed-in trader also
+//! sees a watchlist star beside the symbol and the watchlist's row above
+//! the chart.
 
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, Title};
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
+use crate::components::account::page_session;
 use crate::components::chart::Chart;
 use crate::components::live::FeedIndicator;
 use crate::components::top_bar::{TopBar, chart_href};
+use crate::components::watchlist::{WatchlistRow, WatchlistState};
 use crate::market::{Interval, Symbol, get_market_overview};
+use crate::watchlist::get_watchlist;
 
 /// What the page shows below the bar; it changes far less often than the
 /// symbol, so the chart survives symbol and interval switches.
@@ -40,6 +45,7 @@ pub fn ChartPage() -> impl IntoView {
     };
 
     let overview = Resource::new(|| (), |_| get_market_overview());
+    let watchlist = Resource::new(|| (), |_| get_watchlist());
     interval_keys(parsed_symbol, interval);
 
     let title = move || match parsed_symbol.get() {
@@ -79,6 +85,14 @@ pub fn ChartPage() -> impl IntoView {
                             .into_any();
                         }
                     };
+                    let session = page_session().await;
+                    // The chart is the page: a watchlist that cannot be read
+                    // leaves it out rather than the chart.
+                    let watch = match watchlist.await {
+                        Ok(Some(list)) => Some(WatchlistState::new(list, &session)),
+                        Ok(None) | Err(_) => None,
+                    };
+                    let signed_in = session.viewer.is_some();
                     let carried = overview.symbols.clone();
                     let content = Memo::new(move |_| match parsed_symbol.get() {
                         None => Content::NotASymbol,
@@ -93,7 +107,10 @@ pub fn ChartPage() -> impl IntoView {
                     let symbols = overview.symbols;
                     view! {
                         {move || (content.get() != Content::NotASymbol).then(|| {
-                            view! { <TopBar symbol interval symbols=symbols.clone() indicator /> }
+                            view! {
+                                <TopBar symbol interval symbols=symbols.clone() indicator signed_in watch />
+                                {watch.map(|state| view! { <WatchlistRow state symbol interval /> })}
+                            }
                         })}
                         {move || bad_interval().map(|raw| view! {
                             <p class="notice" role="alert">

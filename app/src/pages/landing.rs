@@ -19,7 +19,10 @@ pub fn LandingPage() -> impl IntoView {
         <Link rel="canonical" href="/" />
         <header class="site-header">
             <a class="brand" href="/">"InChart"</a>
-            <nav class="site-nav" aria-label="Account"><AccountLink /></nav>
+            <nav class="site-nav" aria-label="Site">
+                <a href="/pricing" rel="external">"Pricing"</a>
+                <AccountLink />
+            </nav>
             <ThemeToggle />
         </header>
         <main class="page landing">

@@ -2,7 +2,9 @@
 
 pub mod account;
 pub mod auth;
+pub mod billing;
 pub mod chart;
 pub mod landing;
 pub mod not_found;
+pub mod pricing;
 pub mod scripts;

@@ -26,6 +26,7 @@ use super::session::{RequestAuth, append_cookies, new_csrf_token};
 use super::store::{EmailPurpose, SignUpError, User};
 use super::throttle::{Verdict, describe_wait};
 use super::{Auth, RESET_LINK_LIFETIME, VERIFY_LINK_LIFETIME, normalize_email, now_ms};
+use crate::billing::Billing;
 use crate::error::ApiError;
 use crate::startup::AppState;
 
@@ -641,6 +642,7 @@ pub struct DeleteForm {
 
 async fn delete_account(
     State(auth): State<Auth>,
+    State(billing): State<Billing>,
     Extension(request): Extension<RequestAuth>,
     headers: HeaderMap,
     Form(form): Form<DeleteForm>,
@@ -648,6 +650,15 @@ async fn delete_account(
     let answer = Answer::new(&headers);
     let result = async {
         let user = confirm_password(&auth, &request, &form.current).await?;
+        // Nobody is charged for an account that is gone: its subscription
+        // ends first, or the account stays.
+        billing.close_account(user.id).await.map_err(|error| {
+            tracing::warn!(error = %error, "could not cancel a subscription before deleting an account");
+            ApiError::Unavailable(
+                "Your subscription could not be canceled just now, so your account is kept. Try again in a minute."
+                    .into(),
+            )
+        })?;
         let ended = auth.store.delete_user(user.id).await?;
         auth.forget_sessions(&ended).await;
         tracing::info!(user = %user.id, "account deleted");

@@ -471,6 +471,7 @@ impl AccountStore {
                         .exec(txn)
                         .await?;
                     crate::scripts::store::ScriptStore::delete_all_of(txn, user).await?;
+                    crate::billing::store::BillingStore::delete_all_of(txn, user).await?;
                     user::Entity::delete_by_id(user).exec(txn).await?;
                     Ok(sessions)
                 })

@@ -14,7 +14,7 @@ use anyhow::Context;
 use app::market::{Candle, CandleSeries, Interval, Symbol};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -52,10 +52,53 @@ struct CandleRequest {
 
 pub async fn candles(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Query(query): Query<CandleQuery>,
 ) -> Result<Response, ApiError> {
-    let request = validate(query, &state.symbols)?;
-    if let Some(body) = from_window(&state, &request).await {
+    let mut request = validate(query, &state.symbols)?;
+    // A public path: the session middleware leaves it alone, so a
+    // signed-in reader's plan is found from the access cookie here.
+    let user = state.auth.user_of_public_request(&headers).await;
+    let depth = state.billing.limits_of(user).await?.history_candles;
+    let earliest = within_history(&mut request, depth, now_millis())?;
+    let mut response = read_candles(&state, request).await?;
+    response
+        .headers_mut()
+        .insert("x-inchart-history-start", HeaderValue::from(earliest));
+    Ok(response)
+}
+
+/// Keeps a read within the plan's history: the newest `depth` candles.
+/// A read that starts earlier starts at the first of them; one that ends
+/// before them is refused with where to get more. Returns the earliest
+/// open time the plan reaches.
+fn within_history(request: &mut CandleRequest, depth: u32, now: i64) -> Result<i64, ApiError> {
+    let step = request.interval.millis();
+    let earliest = request.interval.open_time_of(now) - (i64::from(depth) - 1) * step;
+    if request.range.end.is_some_and(|end| end < earliest) {
+        return Err(ApiError::PlanLimit {
+            limit: "history",
+            message: format!(
+                "Your plan shows the newest {depth} candles of a chart; upgrade for more history."
+            ),
+        });
+    }
+    let range = &mut request.range;
+    range.limit = range.limit.min(u64::from(depth));
+    match (range.start, range.end) {
+        (Some(start), _) => range.start = Some(start.max(earliest)),
+        // Read backwards from `end`: no further than the earliest candle.
+        (None, Some(end)) => {
+            let reachable = (request.interval.open_time_of(end) - earliest) / step + 1;
+            range.limit = range.limit.min(reachable as u64);
+        }
+        (None, None) => {}
+    }
+    Ok(earliest)
+}
+
+async fn read_candles(state: &AppState, request: CandleRequest) -> Result<Response, ApiError> {
+    if let Some(body) = from_window(state, &request).await {
         return Ok(json_response(body, "window"));
     }
     let now = now_millis();

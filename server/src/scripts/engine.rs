@@ -233,11 +233,11 @@ impl Engine {
         self.inner.stats.clone()
     }
 
-    /// The limits every run gets.
-    pub fn limits(&self) -> worker_protocol::Limits {
+    /// The limits of a run that may use `cpu_ms` of CPU time (its plan's).
+    pub fn limits(&self, cpu_ms: u32) -> worker_protocol::Limits {
         let settings = &self.inner.settings;
         worker_protocol::Limits {
-            cpu_ms: settings.cpu.as_millis() as u64,
+            cpu_ms: u64::from(cpu_ms),
             wall_ms: settings.wall.as_millis() as u64,
             memory_bytes: u64::from(settings.memory_mb) << 20,
             ..worker_protocol::Limits::default()

@@ -15,6 +15,7 @@
 
 use std::time::Duration;
 
+use app::billing::PlanId;
 use app::market::{Interval, Symbol};
 use app::scripts::{RunRequest, ScriptChange, SeriesRef, TEMPLATE, Trigger, check_name, check_source};
 use axum::body::Bytes;
@@ -33,6 +34,7 @@ use super::{Scripts, Window};
 use crate::auth::handlers::Answer;
 use crate::auth::session::RequestAuth;
 use crate::auth::{Auth, now_ms};
+use crate::billing::Billing;
 use crate::error::ApiError;
 use crate::startup::AppState;
 
@@ -93,10 +95,34 @@ fn series(symbol: &str, interval: &str, carried: &[Symbol]) -> Result<SeriesRef,
     Ok(SeriesRef { symbol, interval })
 }
 
-fn store_error(error: StoreError) -> ApiError {
-    match error {
-        StoreError::Limit(message) => ApiError::forbidden("limit", message),
-        StoreError::Internal(error) => ApiError::Internal(error),
+/// What a full account is told: its plan, the limit, and what Pro allows.
+fn store_error(error: StoreError, plan: PlanId, billing: &Billing, limit: &'static str) -> ApiError {
+    if let StoreError::Internal(error) = error {
+        return ApiError::Internal(error);
+    }
+    let (mine, pro) = (billing.limits(plan), billing.limits(PlanId::Pro));
+    let (have, more, what, fix) = match limit {
+        "live_scripts" => (
+            mine.live_scripts,
+            pro.live_scripts,
+            "scripts running live",
+            "Stop one first",
+        ),
+        _ => (
+            mine.scripts,
+            pro.scripts,
+            "saved scripts",
+            "Delete one to make room",
+        ),
+    };
+    let upgrade = if plan == PlanId::Free && billing.on() {
+        format!(", or upgrade to Pro for {more}")
+    } else {
+        String::new()
+    };
+    ApiError::PlanLimit {
+        limit,
+        message: format!("Your {} plan allows {have} {what}. {fix}{upgrade}.", plan.name()),
     }
 }
 
@@ -123,11 +149,18 @@ async fn create(
         .map_err(|message| ApiError::invalid("name", message))?;
     let source = change.source.unwrap_or_else(|| TEMPLATE.to_string());
     check_source(&source).map_err(|message| ApiError::invalid("source", message))?;
+    let plan = scripts.billing.plan_of(user).await?;
     let created = scripts
         .store
-        .create(user, &name, &source, now_ms(), scripts.settings.max_scripts)
+        .create(
+            user,
+            &name,
+            &source,
+            now_ms(),
+            scripts.billing.limits(plan).scripts,
+        )
         .await
-        .map_err(store_error)?;
+        .map_err(|error| store_error(error, plan, &scripts.billing, "scripts"))?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
@@ -228,9 +261,20 @@ async fn run(
             format!("{} is not a symbol InChart carries.", wanted.symbol),
         ));
     }
-    let count = wanted.candles.unwrap_or(scripts.settings.candles);
+    let plan = scripts.billing.plan_of(user).await?;
+    let history = scripts.billing.limits(plan).history_candles;
+    let count = wanted.candles.unwrap_or(scripts.settings.candles.min(history));
     if !(1..=5000).contains(&count) {
         return Err(ApiError::invalid("candles", "A run reads 1 to 5000 candles."));
+    }
+    if count > history {
+        return Err(ApiError::PlanLimit {
+            limit: "history",
+            message: format!(
+                "Your {} plan reads at most {history} candles of history.",
+                plan.name()
+            ),
+        });
     }
     let runnable = scripts
         .store
@@ -303,6 +347,7 @@ async fn attach(
     let user = user_of(&request)?;
     let series = series(&symbol, &interval, &state.symbols)?;
     let scripts = &state.scripts;
+    let plan = scripts.billing.plan_of(user).await?;
     let found = scripts
         .store
         .attach(
@@ -310,10 +355,10 @@ async fn attach(
             script_id(&id)?,
             &series,
             now_ms(),
-            scripts.settings.max_attached,
+            scripts.billing.limits(plan).live_scripts,
         )
         .await
-        .map_err(store_error)?;
+        .map_err(|error| store_error(error, plan, &scripts.billing, "live_scripts"))?;
     if !found {
         return Err(not_found());
     }
@@ -354,20 +399,24 @@ async fn create_form(
     let Ok(user) = user_of(&request) else {
         return log_in_first("/scripts");
     };
-    let created = state
-        .scripts
-        .store
-        .create(
-            user,
-            "Moving-average cross",
-            TEMPLATE,
-            now_ms(),
-            state.scripts.settings.max_scripts,
-        )
-        .await;
-    let outcome = created
-        .map(|script| format!("/scripts/{}", script.summary.id))
-        .map_err(store_error);
+    let billing = &state.scripts.billing;
+    let outcome = async {
+        let plan = billing.plan_of(user).await?;
+        let created = state
+            .scripts
+            .store
+            .create(
+                user,
+                "Moving-average cross",
+                TEMPLATE,
+                now_ms(),
+                billing.limits(plan).scripts,
+            )
+            .await
+            .map_err(|error| store_error(error, plan, billing, "scripts"))?;
+        Ok(format!("/scripts/{}", created.summary.id))
+    }
+    .await;
     answer(&state.auth, &headers, outcome, "/scripts")
 }
 

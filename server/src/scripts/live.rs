@@ -198,6 +198,11 @@ async fn run_live(
     let Some(runnable) = scripts.store.runnable(user, script, None).await? else {
         return Ok(());
     };
+    let allowed = scripts.billing.limits_of(Some(user)).await?.live_scripts;
+    if !scripts.store.runs_live(user, script, series, allowed).await? {
+        tracing::debug!(%script, "past its owner's live limit; not run");
+        return Ok(());
+    }
     let window = Window {
         count: scripts.settings.candles,
         until: Some(open_time),

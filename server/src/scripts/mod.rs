@@ -21,6 +21,7 @@ use uuid::Uuid;
 use worker_protocol::{Columns, ErrorKind, Job, Report, RunError};
 
 use crate::auth::now_ms;
+use crate::billing::Billing;
 use crate::config::ScriptSettings;
 use crate::market::live::{LiveMarket, SeriesKey};
 use crate::market::store::{CandleRange, CandleStore};
@@ -34,6 +35,9 @@ pub struct Scripts {
     pub store: ScriptStore,
     pub engine: Engine,
     pub bus: live::SignalBus,
+    /// Each run's CPU time and history, and how many scripts an account
+    /// keeps and runs live, are its plan's.
+    pub billing: Billing,
     candles: CandleStore,
     live: LiveMarket,
 }
@@ -53,6 +57,7 @@ impl Scripts {
         bus: live::SignalBus,
         candles: CandleStore,
         live: LiveMarket,
+        billing: Billing,
     ) -> Self {
         let engine = Engine::new(settings.clone());
         Self {
@@ -60,6 +65,7 @@ impl Scripts {
             store,
             engine,
             bus,
+            billing,
             candles,
             live,
         }
@@ -97,6 +103,14 @@ impl Scripts {
         window: Window,
         trigger: Trigger,
     ) -> Result<RunView, EngineError> {
+        let limits = self.billing.limits_of(Some(user)).await.map_err(|error| {
+            tracing::error!(error = format!("{error:#}"), "could not read a plan's limits");
+            EngineError::Unavailable("Your plan could not be read; try again.".into())
+        })?;
+        let window = Window {
+            count: window.count.min(limits.history_candles),
+            ..window
+        };
         let candles = self.closed_candles(series, window).await.map_err(|error| {
             tracing::error!(
                 error = format!("{error:#}"),
@@ -108,7 +122,7 @@ impl Scripts {
         let job = Job {
             source,
             candles: columns,
-            limits: self.engine.limits(),
+            limits: self.engine.limits(limits.script_cpu_ms),
         };
         let times = job.candles.time.clone();
         let mut report = self.engine.run(user, job).await?;

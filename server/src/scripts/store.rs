@@ -20,8 +20,9 @@ pub const RUNS_KEPT: u64 = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{0}")]
-    Limit(String),
+    /// The account holds as many as its plan allows.
+    #[error("the plan's limit is reached")]
+    Full,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -97,9 +98,7 @@ impl ScriptStore {
             .await
             .context("while counting scripts")?;
         if owned >= u64::from(max_scripts) {
-            return Err(StoreError::Limit(format!(
-                "You have {owned} scripts, the most an account holds. Delete one to make room."
-            )));
+            return Err(StoreError::Full);
         }
         let id = Uuid::new_v4();
         let name = name.to_string();
@@ -418,10 +417,7 @@ impl ScriptStore {
             return Ok(true);
         }
         if existing.len() >= max as usize {
-            return Err(StoreError::Limit(format!(
-                "{} scripts run live already, the most an account may. Detach one first.",
-                existing.len()
-            )));
+            return Err(StoreError::Full);
         }
         attachment::Entity::insert(attachment::ActiveModel {
             script_id: Set(id),
@@ -465,6 +461,33 @@ impl ScriptStore {
             .into_iter()
             .map(|a| (a.script_id, a.user_id))
             .collect())
+    }
+
+    /// Whether a script's attachment to a series is among the first
+    /// `allowed` of its owner's (oldest first): after a downgrade, the
+    /// newest attachments past the plan's limit stop running.
+    pub async fn runs_live(
+        &self,
+        user: Uuid,
+        script: Uuid,
+        series: &SeriesRef,
+        allowed: u32,
+    ) -> anyhow::Result<bool> {
+        let first = attachment::Entity::find()
+            .filter(attachment::Column::UserId.eq(user))
+            .order_by_asc(attachment::Column::CreatedAt)
+            .order_by_asc(attachment::Column::ScriptId)
+            .order_by_asc(attachment::Column::Symbol)
+            .order_by_asc(attachment::Column::Interval)
+            .limit(u64::from(allowed))
+            .all(&self.db)
+            .await
+            .context("while reading attachments")?;
+        Ok(first.iter().any(|a| {
+            a.script_id == script
+                && a.symbol == series.symbol.as_str()
+                && a.interval == series.interval.as_str()
+        }))
     }
 
     /// Deletes every script of a user (part of deleting the account).

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use crate::helpers::{CacheKind, Db, TestApp, spawn_app_with};
 
 const SECRET: &str = "a test signing secret that is long enough for HS256";
-const PASSWORD: &str = "violet heron sails at dusk";
+pub(crate) const PASSWORD: &str = "violet heron sails at dusk";
 const MAIL_WAIT: Duration = Duration::from_secs(10);
 
 /// An app that mails through `sink`, with a known JWT secret.

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod api;
+mod billing;
 mod browser;
 mod cli;
 mod helpers;

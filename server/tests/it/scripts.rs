@@ -338,7 +338,6 @@ async fn hostile_scripts_end_in_clear_errors_and_do_not_slow_a_well_behaved_user
         &[
             ("INCHART_SCRIPT_WORKERS", "2"),
             ("INCHART_SCRIPT_USER_WORKERS", "1"),
-            ("INCHART_SCRIPT_CPU", "1s"),
             ("INCHART_SCRIPT_WALL", "5s"),
             ("INCHART_SCRIPT_QUEUE", "3"),
         ],

@@ -1,0 +1,495 @@
+//! Plans, their limits, and paying for Pro through Stripe.
+//!
+//! - An account's plan follows from its subscriptions as last read from
+//!   Stripe: Pro while one that grants it (active, trialing, past due) has
+//!   a Pro price; Free otherwise, and always when billing is off.
+//! - Stripe's word is final. A webhook names what changed; the handler
+//!   re-reads that subscription (and invoice) from Stripe and stores what
+//!   Stripe says now, so events that arrive late, twice or out of order
+//!   still leave the state Stripe has. One event at a time is handled per
+//!   instance, and under PostgreSQL one per customer across instances, so
+//!   an older read never overwrites a newer one.
+//! - An event id is recorded in the same transaction as its effect: a
+//!   redelivered event changes nothing.
+
+pub mod entity;
+pub mod handlers;
+pub mod pages;
+pub mod store;
+pub mod stripe;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use app::billing::{Cadence, Limits, PlanId, PlanView, PriceView, SubscriptionStatus};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
+use secrecy::ExposeSecret as _;
+use stripe_webhook::{EventObject, Webhook, WebhookError};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use self::store::{BillingStore, Effect, EventRecord};
+use self::stripe::{CallError, StripeApi};
+use crate::config::{BillingSettings, StripeSettings};
+
+/// How long the prices read from Stripe are shown before being read again.
+const PRICES_FRESH: Duration = Duration::from_secs(3600);
+
+/// Why a billing action could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum BillingError {
+    #[error("Billing is off on this server: every account is on Free.")]
+    Off,
+    #[error("You already have Pro; change or cancel it in Manage billing.")]
+    AlreadySubscribed,
+    #[error("There is nothing to manage yet: you have never subscribed.")]
+    NoCustomer,
+    #[error("That plan is not on sale.")]
+    NoSuchPrice,
+    #[error("Stripe could not be reached; try again in a minute.")]
+    Stripe(#[from] CallError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// What became of a webhook delivery.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    Applied,
+    /// Handled before: nothing changed.
+    Duplicate,
+}
+
+/// Why a webhook delivery was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// Not from Stripe, too old, or not an event: 400, never retried into success.
+    #[error("{0}")]
+    Rejected(String),
+    /// Billing is off: nobody should be sending events here.
+    #[error("billing is off")]
+    Off,
+    /// Stripe or the database failed: 5xx, so Stripe delivers it again.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+#[derive(Clone)]
+pub struct Billing {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: BillingSettings,
+    store: BillingStore,
+    stripe: Option<StripeApi>,
+    /// Where Checkout and the portal send the customer back to.
+    public_url: String,
+    /// One webhook at a time in this process.
+    webhooks: Mutex<()>,
+    prices: Mutex<Option<(Instant, Vec<PriceView>)>>,
+}
+
+impl Billing {
+    pub fn new(settings: BillingSettings, store: BillingStore, public_url: &str) -> anyhow::Result<Self> {
+        let stripe = settings.stripe.as_ref().map(StripeApi::new).transpose()?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                stripe,
+                public_url: public_url.trim_end_matches('/').to_string(),
+                webhooks: Mutex::new(()),
+                prices: Mutex::new(None),
+            }),
+        })
+    }
+
+    pub fn store(&self) -> &BillingStore {
+        &self.inner.store
+    }
+
+    /// Whether Pro is on sale here.
+    pub fn on(&self) -> bool {
+        self.inner.stripe.is_some()
+    }
+
+    pub fn limits(&self, plan: PlanId) -> Limits {
+        match plan {
+            PlanId::Free => self.inner.settings.free,
+            PlanId::Pro => self.inner.settings.pro,
+        }
+    }
+
+    /// The plan a user is on now.
+    pub async fn plan_of(&self, user: Uuid) -> anyhow::Result<PlanId> {
+        let Some(stripe) = &self.inner.settings.stripe else {
+            return Ok(PlanId::Free);
+        };
+        let subscriptions = self.inner.store.subscriptions_of(user).await?;
+        let pro = subscriptions.iter().any(|subscription| {
+            SubscriptionStatus::parse(&subscription.status).is_some_and(SubscriptionStatus::grants_plan)
+                && cadence_of(stripe, &subscription.price_id).is_some()
+        });
+        Ok(if pro { PlanId::Pro } else { PlanId::Free })
+    }
+
+    /// The limits a user is held to now; a visitor's are Free's.
+    pub async fn limits_of(&self, user: Option<Uuid>) -> anyhow::Result<Limits> {
+        match user {
+            Some(user) => Ok(self.limits(self.plan_of(user).await?)),
+            None => Ok(self.limits(PlanId::Free)),
+        }
+    }
+
+    /// The plans on the pricing page, with Pro's prices as Stripe has them.
+    pub async fn plans(&self) -> Vec<PlanView> {
+        let prices = self.prices().await;
+        vec![
+            PlanView {
+                id: PlanId::Free,
+                limits: self.limits(PlanId::Free),
+                prices: Vec::new(),
+            },
+            PlanView {
+                id: PlanId::Pro,
+                limits: self.limits(PlanId::Pro),
+                prices,
+            },
+        ]
+    }
+
+    /// Pro's prices, read from Stripe at most once an hour. A price that
+    /// cannot be read is left out (the page still offers the plan).
+    async fn prices(&self) -> Vec<PriceView> {
+        let (Some(api), Some(settings)) = (&self.inner.stripe, &self.inner.settings.stripe) else {
+            return Vec::new();
+        };
+        let mut cached = self.inner.prices.lock().await;
+        if let Some((read, prices)) = cached.as_ref()
+            && read.elapsed() < PRICES_FRESH
+        {
+            return prices.clone();
+        }
+        let mut prices = Vec::new();
+        let wanted = [
+            (Cadence::Monthly, Some(&settings.price_monthly)),
+            (Cadence::Yearly, settings.price_yearly.as_ref()),
+        ];
+        let mut complete = true;
+        for (cadence, id) in wanted {
+            let Some(id) = id else { continue };
+            match api.price(id).await {
+                Ok(price) => prices.push(PriceView {
+                    cadence,
+                    amount: price.amount,
+                    currency: price.currency,
+                }),
+                Err(error) => {
+                    complete = false;
+                    tracing::warn!(%error, price = id.as_str(), "could not read a price from Stripe");
+                }
+            }
+        }
+        if complete {
+            *cached = Some((Instant::now(), prices.clone()));
+        }
+        prices
+    }
+
+    /// Starts Checkout for Pro at `cadence`; returns where to send the
+    /// customer.
+    pub async fn checkout(&self, user: Uuid, email: &str, cadence: Cadence) -> Result<String, BillingError> {
+        let (api, settings) = self.stripe()?;
+        let price = match cadence {
+            Cadence::Monthly => Some(&settings.price_monthly),
+            Cadence::Yearly => settings.price_yearly.as_ref(),
+        }
+        .ok_or(BillingError::NoSuchPrice)?;
+        if self.plan_of(user).await? == PlanId::Pro {
+            return Err(BillingError::AlreadySubscribed);
+        }
+        let customer = self.customer(user, email).await?;
+        // The same click twice in a minute is one Checkout Session.
+        let minute = now_ms() / 60_000;
+        let base = &self.inner.public_url;
+        let url = api
+            .create_checkout(
+                &format!("checkout-{user}-{price}-{minute}"),
+                &user.to_string(),
+                &customer,
+                price,
+                &format!("{base}/billing/return?session_id={{CHECKOUT_SESSION_ID}}"),
+                &format!("{base}/pricing"),
+            )
+            .await?;
+        Ok(url)
+    }
+
+    /// Opens Stripe's customer portal; returns where to send the customer.
+    pub async fn portal(&self, user: Uuid) -> Result<String, BillingError> {
+        let (api, _) = self.stripe()?;
+        let customer = self
+            .inner
+            .store
+            .customer_of(user)
+            .await?
+            .ok_or(BillingError::NoCustomer)?;
+        let key = format!("portal-{}", Uuid::new_v4());
+        let url = api
+            .create_portal(&key, &customer, &format!("{}/billing", self.inner.public_url))
+            .await?;
+        Ok(url)
+    }
+
+    /// The customer is back from Checkout: reads the session and its
+    /// subscription now rather than waiting for the webhook. Returns
+    /// whether the session was this user's and is complete.
+    pub async fn returned_from_checkout(&self, user: Uuid, session: &str) -> Result<bool, BillingError> {
+        let (api, _) = self.stripe()?;
+        let facts = api.checkout_session(session).await?;
+        let mine = facts.user.as_deref() == Some(user.to_string().as_str());
+        let customer_matches = match (&facts.customer, self.inner.store.customer_of(user).await?) {
+            (Some(theirs), Some(ours)) => *theirs == ours,
+            _ => false,
+        };
+        if !(mine && customer_matches && facts.complete) {
+            return Ok(false);
+        }
+        if let Some(subscription) = facts.subscription {
+            let _one = self.inner.webhooks.lock().await;
+            let facts = api.subscription(&subscription).await?;
+            self.inner.store.save_subscription(user, facts, now_ms()).await?;
+        }
+        Ok(true)
+    }
+
+    /// Ends a user's paid subscriptions at Stripe (the account is being
+    /// deleted), so nobody is charged for an account that is gone.
+    pub async fn close_account(&self, user: Uuid) -> Result<(), BillingError> {
+        let Some(api) = &self.inner.stripe else {
+            return Ok(());
+        };
+        for subscription in self.inner.store.subscriptions_of(user).await? {
+            let ended = matches!(subscription.status.as_str(), "canceled" | "incomplete_expired");
+            if !ended {
+                match api.cancel_subscription(&subscription.id).await {
+                    Ok(_) | Err(CallError::Missing(_)) => {}
+                    Err(error) => return Err(error.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Verifies a webhook delivery and applies its event.
+    pub async fn deliver(&self, payload: &str, signature: &str) -> Result<Delivery, DeliveryError> {
+        let (Some(api), Some(settings)) = (&self.inner.stripe, &self.inner.settings.stripe) else {
+            return Err(DeliveryError::Off);
+        };
+        let event = Webhook::construct_event(payload, signature, settings.webhook_secret.expose_secret())
+            .map_err(|error| DeliveryError::Rejected(rejection(&error)))?;
+        let record = EventRecord {
+            id: event.id.to_string(),
+            kind: event.type_.as_str().to_string(),
+            created: event.created * 1000,
+        };
+        let store = &self.inner.store;
+        if store.event_handled(&record.id).await? {
+            return Ok(Delivery::Duplicate);
+        }
+        let (subscription, invoice, user_hint) = match &event.data.object {
+            EventObject::CheckoutSessionCompleted(session) => (
+                session.subscription.as_ref().map(|s| s.id().to_string()),
+                None,
+                session.client_reference_id.clone(),
+            ),
+            EventObject::CustomerSubscriptionCreated(s)
+            | EventObject::CustomerSubscriptionUpdated(s)
+            | EventObject::CustomerSubscriptionDeleted(s) => (Some(s.id.to_string()), None, None),
+            EventObject::InvoicePaid(invoice) | EventObject::InvoicePaymentFailed(invoice) => {
+                let facts = stripe::invoice_facts(invoice);
+                (
+                    facts.as_ref().and_then(|facts| facts.subscription.clone()),
+                    facts.map(|facts| facts.id),
+                    None,
+                )
+            }
+            _ => (None, None, None),
+        };
+
+        let _one = self.inner.webhooks.lock().await;
+        let db = store.connection();
+        let lock_name = subscription
+            .clone()
+            .or_else(|| invoice.clone())
+            .unwrap_or_else(|| record.id.clone());
+        let applied = if db.get_database_backend() == DatabaseBackend::Postgres {
+            // Across instances: one event per subscription at a time, from
+            // the re-read to the commit, so an older read never lands last.
+            let txn = db.begin().await.context("while starting a transaction")?;
+            txn.execute(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1)",
+                [lock_key(&lock_name).into()],
+            ))
+            .await
+            .context("while waiting for a subscription's lock")?;
+            let effect = self
+                .effect(api, subscription.as_deref(), invoice.as_deref(), user_hint)
+                .await?;
+            let applied = BillingStore::apply_in(&txn, record, effect, now_ms())
+                .await
+                .context("while applying a Stripe event")?;
+            txn.commit().await.context("while committing a Stripe event")?;
+            applied
+        } else {
+            // SQLite has one writer, and this process is the only one.
+            let effect = self
+                .effect(api, subscription.as_deref(), invoice.as_deref(), user_hint)
+                .await?;
+            store.apply(record, effect, now_ms()).await?
+        };
+        Ok(if applied {
+            Delivery::Applied
+        } else {
+            Delivery::Duplicate
+        })
+    }
+
+    /// What an event changes: its subscription and invoice as Stripe has
+    /// them now.
+    async fn effect(
+        &self,
+        api: &StripeApi,
+        subscription: Option<&str>,
+        invoice: Option<&str>,
+        user_hint: Option<String>,
+    ) -> anyhow::Result<Effect> {
+        let mut effect = Effect::default();
+        if let Some(id) = subscription {
+            match api.subscription(id).await {
+                Ok(facts) => {
+                    let named = facts.user.clone().or(user_hint);
+                    match self.owner(&facts.customer, named.as_deref()).await? {
+                        Some(user) => effect.subscription = Some((user, facts)),
+                        None => tracing::warn!(subscription = id, "a subscription of no known user"),
+                    }
+                }
+                Err(CallError::Missing(_)) => {}
+                Err(CallError::Failed(error)) => {
+                    anyhow::bail!("could not re-read subscription {id}: {error}")
+                }
+            }
+        }
+        if let Some(id) = invoice {
+            match api.invoice(id).await {
+                Ok(facts) => match self.owner(&facts.customer, None).await? {
+                    Some(user) => effect.invoice = Some((user, facts)),
+                    None => tracing::warn!(invoice = id, "an invoice of no known user"),
+                },
+                Err(CallError::Missing(_)) => {}
+                Err(CallError::Failed(error)) => anyhow::bail!("could not re-read invoice {id}: {error}"),
+            }
+        }
+        Ok(effect)
+    }
+
+    /// The user a Stripe customer belongs to: the one recorded, or the one
+    /// named in the metadata of what was bought (linked then).
+    async fn owner(&self, customer: &str, named: Option<&str>) -> anyhow::Result<Option<Uuid>> {
+        let store = &self.inner.store;
+        if let Some(user) = store.user_of_customer(customer).await? {
+            return Ok(Some(user));
+        }
+        let Some(user) = named.and_then(|named| Uuid::parse_str(named).ok()) else {
+            return Ok(None);
+        };
+        if store.customer_of(user).await?.is_some() {
+            // That user has another customer: do not guess.
+            return Ok(None);
+        }
+        let linked = store.link_customer(user, customer, now_ms()).await;
+        Ok(linked.ok().filter(|linked| linked == customer).map(|_| user))
+    }
+
+    /// The user's Stripe customer, created on first need.
+    async fn customer(&self, user: Uuid, email: &str) -> Result<String, BillingError> {
+        if let Some(customer) = self.inner.store.customer_of(user).await? {
+            return Ok(customer);
+        }
+        let (api, _) = self.stripe()?;
+        let created = api.create_customer(&user.to_string(), email).await?;
+        Ok(self.inner.store.link_customer(user, &created, now_ms()).await?)
+    }
+
+    fn stripe(&self) -> Result<(&StripeApi, &StripeSettings), BillingError> {
+        match (&self.inner.stripe, &self.inner.settings.stripe) {
+            (Some(api), Some(settings)) => Ok((api, settings)),
+            _ => Err(BillingError::Off),
+        }
+    }
+
+    /// Where pages' forms may redirect: Stripe's hosted pages, and the API
+    /// base's origin when it is not Stripe's (a local stand-in serves its
+    /// hosted pages there).
+    pub fn form_targets(&self) -> app::FormTargets {
+        let mut targets = app::FormTargets::default();
+        if let Some(settings) = &self.inner.settings.stripe {
+            let base = settings.api_base.trim_end_matches('/');
+            let origin = match base
+                .find("://")
+                .and_then(|at| base[at + 3..].find('/').map(|end| at + 3 + end))
+            {
+                Some(end) => &base[..end],
+                None => base,
+            };
+            if origin != "https://api.stripe.com" {
+                targets.0.push(origin.to_string());
+            }
+        }
+        targets
+    }
+
+    /// The cadence of a Pro price; `None` for a price that is not Pro's.
+    pub fn cadence_of_price(&self, price: &str) -> Option<Cadence> {
+        cadence_of(self.inner.settings.stripe.as_ref()?, price)
+    }
+}
+
+fn cadence_of(settings: &StripeSettings, price: &str) -> Option<Cadence> {
+    if settings.price_monthly == price {
+        Some(Cadence::Monthly)
+    } else if settings.price_yearly.as_deref() == Some(price) {
+        Some(Cadence::Yearly)
+    } else {
+        None
+    }
+}
+
+/// What a refused delivery is told (and logged).
+fn rejection(error: &WebhookError) -> String {
+    match error {
+        WebhookError::BadTimestamp(_) => "the signature's timestamp is outside the tolerance".into(),
+        WebhookError::BadSignature | WebhookError::BadHeader(_) | WebhookError::BadKey => {
+            "the Stripe-Signature does not match".into()
+        }
+        WebhookError::BadParse(message) => format!("not a Stripe event: {message}"),
+    }
+}
+
+/// The advisory lock of a subscription (or whatever an event is about).
+fn lock_key(name: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("inchart-billing:{name}"));
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
