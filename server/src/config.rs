@@ -636,7 +636,7 @@ mod tests {
             (1, 0, 500)
         );
         for (name, value, says) in [
-            ("INCHART_FREE_LIMITS", "scripts=3", "live is missing"),
+            ("INCHART_FREE_LIMITS", "scripts=3", "is missing"),
             (
                 "INCHART_FREE_LIMITS",
                 "scripts=3,live=1,watchlist=10,history=2000,cpu=1s,disk=9",

@@ -1,9 +1,6 @@
 //! The InChart server as a library, so that tests start it exactly as the
 //! `inchart` binary does ([`startup::Application::build`]).
 
-// Leptos's views nest deep types; the chart page's go past the default.
-#![recursion_limit = "256"]
-
 pub mod auth;
 pub mod billing;
 pub mod cache;

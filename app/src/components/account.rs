@@ -227,7 +227,7 @@ pub fn Hidden(name: &'static str, value: String) -> impl IntoView {
 }
 
 #[cfg(feature = "hydrate")]
-pub(crate) mod enhanced {
+mod enhanced {
     use leptos::prelude::*;
     use wasm_bindgen::JsCast;
 
@@ -309,32 +309,18 @@ pub(crate) mod enhanced {
         }
     }
 
-    /// The fields of `form`, as the browser would send them.
-    pub(crate) fn form_body(form: &web_sys::HtmlFormElement) -> Option<web_sys::UrlSearchParams> {
-        let data = web_sys::FormData::new_with_form(form).ok()?;
-        web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data).ok()
-    }
-
-    /// Posts a form's fields as the browser would, asking for a JSON
-    /// answer instead of a redirect; the form's token goes in the
-    /// `x-csrf-token` header too. `None` when InChart could not be reached.
-    pub(crate) async fn post_form(
-        action: &str,
-        body: web_sys::UrlSearchParams,
-    ) -> Option<gloo_net::http::Response> {
-        let mut request = gloo_net::http::Request::post(action).header("Accept", "application/json");
-        if let Some(token) = body.get("csrf") {
-            request = request.header("x-csrf-token", &token);
-        }
-        request.body(body).ok()?.send().await.ok()
-    }
-
     async fn post(action: &str, body: web_sys::UrlSearchParams) -> Result<String, FormProblem> {
         let unreachable = || FormProblem {
             field: None,
             message: "InChart could not be reached. Check your connection and try again.".into(),
         };
-        let response = post_form(action, body).await.ok_or_else(unreachable)?;
+        let response = gloo_net::http::Request::post(action)
+            .header("Accept", "application/json")
+            .body(body)
+            .map_err(|_| unreachable())?
+            .send()
+            .await
+            .map_err(|_| unreachable())?;
         if response.ok() {
             let done: FormDone = response.json().await.map_err(|_| unreachable())?;
             return Ok(done.redirect);

@@ -1,16 +1,15 @@
 //! The signed-in trader's watchlist on the chart page: a star that adds or
 //! removes the symbol on screen, and a slim row of the symbols followed.
 //!
-//! The star is a plain form (`POST /watchlist`): without JavaScript the
-//! server answers with a redirect back to the chart. With it the page sends
-//! the same form itself and the server answers with the new [`Watchlist`],
-//! or with an error (HTTP 402, kind `plan_limit`, with an `upgrade` link)
-//! when the plan allows no more, which shows beside the row with the link.
+//! The star is a plain form (`POST /watchlist`): the server answers with a
+//! redirect back to the chart, carrying the refusal (the plan allows no
+//! more) that shows beside the row with an upgrade link. Scripts use the
+//! JSON API (`/api/v1/watchlist`).
 
 use leptos::prelude::*;
 
 use super::top_bar::chart_href;
-use crate::account::{PageSession, Tone, safe_next};
+use crate::account::{PageSession, Tone};
 use crate::market::{Interval, Symbol};
 use crate::watchlist::Watchlist;
 
@@ -30,7 +29,6 @@ pub struct WatchlistState {
     pub message: RwSignal<Option<WatchMessage>>,
     /// What screen readers hear after a change that worked.
     pub announcement: RwSignal<String>,
-    pub busy: RwSignal<bool>,
     csrf: StoredValue<String>,
 }
 
@@ -49,7 +47,6 @@ impl WatchlistState {
             list: RwSignal::new(list),
             message: RwSignal::new(message),
             announcement: RwSignal::new(String::new()),
-            busy: RwSignal::new(false),
             csrf: StoredValue::new(session.csrf.clone()),
         }
     }
@@ -63,14 +60,8 @@ pub fn WatchToggle(
     interval: Signal<Interval>,
 ) -> impl IntoView {
     let watched = move || state.list.with(|list| list.contains(&symbol.get()));
-    let on_submit = move |event: leptos::ev::SubmitEvent| {
-        #[cfg(feature = "hydrate")]
-        browser::submit(event, state, symbol.get_untracked(), watched());
-        #[cfg(not(feature = "hydrate"))]
-        let _ = event;
-    };
     view! {
-        <form class="watch-form" method="post" action="/watchlist" on:submit=on_submit>
+        <form class="watch-form" method="post" action="/watchlist">
             <input type="hidden" name="csrf" value=state.csrf.get_value() />
             <input type="hidden" name="symbol" value=move || symbol.get().to_string() />
             <input type="hidden" name="action" value=move || if watched() { "remove" } else { "add" } />
@@ -80,7 +71,6 @@ pub fn WatchToggle(
                 type="submit"
                 class="watch-toggle"
                 aria-pressed=move || watched().to_string()
-                disabled=move || state.busy.get()
                 title=move || {
                     let symbol = symbol.get();
                     if watched() {
@@ -179,112 +169,6 @@ pub fn WatchlistRow(
     }
 }
 
-/// The upgrade link of a refusal: a path on this site, or none.
-pub fn upgrade_href(upgrade: &str) -> Option<String> {
-    safe_next(Some(upgrade))
-}
-
-#[cfg(feature = "hydrate")]
-mod browser {
-    use leptos::prelude::*;
-    use wasm_bindgen::JsCast;
-
-    use super::{WatchMessage, WatchlistState, upgrade_href};
-    use crate::account::Tone;
-    use crate::components::account::enhanced::{form_body, post_form};
-    use crate::market::{ApiErrorBody, Symbol};
-    use crate::watchlist::Watchlist;
-
-    /// Sends the star's form itself and shows the answer in place.
-    pub fn submit(event: leptos::ev::SubmitEvent, state: WatchlistState, symbol: Symbol, watched: bool) {
-        let Some(form) = event
-            .target()
-            .and_then(|target| target.dyn_into::<web_sys::HtmlFormElement>().ok())
-        else {
-            return;
-        };
-        let Some(body) = form_body(&form) else {
-            return;
-        };
-        event.prevent_default();
-        if state.busy.get_untracked() {
-            return;
-        }
-        state.busy.set(true);
-        let action = form.action();
-        leptos::task::spawn_local(async move {
-            let outcome = send(&action, body).await;
-            state.busy.set(false);
-            match outcome {
-                Ok(list) => {
-                    state.list.set(list);
-                    state.message.set(None);
-                    state.announcement.set(if watched {
-                        format!("{symbol} is off your watchlist.")
-                    } else {
-                        format!("{symbol} is on your watchlist.")
-                    });
-                }
-                Err(message) => {
-                    state.announcement.set(String::new());
-                    state.message.set(Some(message));
-                }
-            }
-        });
-    }
-
-    async fn send(action: &str, body: web_sys::UrlSearchParams) -> Result<Watchlist, WatchMessage> {
-        let problem = |text: String| WatchMessage {
-            text,
-            tone: Tone::Error,
-            upgrade: None,
-        };
-        let response = post_form(action, body).await.ok_or_else(|| {
-            problem("InChart could not be reached. Check your connection and try again.".into())
-        })?;
-        if response.ok() {
-            return response.json::<Watchlist>().await.map_err(|_| {
-                problem(
-                    "The server's answer could not be read. Reload the page to see your watchlist.".into(),
-                )
-            });
-        }
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        Err(refusal(&text).unwrap_or_else(|| {
-            problem(format!(
-                "The watchlist could not be changed (the server answered {status}). Try again."
-            ))
-        }))
-    }
-
-    /// A plan's refusal written flat (`{"error":"plan_limit","message":…,
-    /// "upgrade":…}`) rather than as an API error.
-    #[derive(serde::Deserialize)]
-    struct FlatRefusal {
-        message: String,
-        #[serde(default)]
-        upgrade: Option<String>,
-    }
-
-    /// What an error answer says, with its upgrade link when the plan is
-    /// what stood in the way.
-    fn refusal(text: &str) -> Option<WatchMessage> {
-        let (message, upgrade) = match serde_json::from_str::<ApiErrorBody>(text) {
-            Ok(body) => (body.error.message, body.error.upgrade),
-            Err(_) => {
-                let flat = serde_json::from_str::<FlatRefusal>(text).ok()?;
-                (flat.message, flat.upgrade)
-            }
-        };
-        Some(WatchMessage {
-            text: message,
-            tone: Tone::Error,
-            upgrade: upgrade.as_deref().and_then(upgrade_href),
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,12 +180,6 @@ mod tests {
             limit: 10,
         };
         assert_eq!(watch_count(&list), "2 / 10");
-    }
-
-    #[test]
-    fn only_local_upgrade_links_are_shown() {
-        assert_eq!(upgrade_href("/pricing").as_deref(), Some("/pricing"));
-        assert_eq!(upgrade_href("https://evil.example/pricing"), None);
     }
 }
 

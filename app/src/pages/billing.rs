@@ -83,6 +83,8 @@ fn Billing(view: BillingView, session: PageSession) -> impl IntoView {
         <UsageSection view=view.clone() />
         <Invoices invoices=view.invoices.clone() />
     }
+    // Erased: the page's nested types are too deep for the compiler otherwise.
+    .into_any()
 }
 
 /// The form that opens Stripe's customer portal. Named apart from the
@@ -132,6 +134,7 @@ fn PlanSummary(
             <div class="billing-actions">{upgrade}{manage}</div>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -172,6 +175,7 @@ fn UsageSection(view: BillingView) -> impl IntoView {
             </p>
         </section>
     }
+    .into_any()
 }
 
 #[component]

@@ -111,12 +111,13 @@ pub fn ChartPage() -> impl IntoView {
                                 <TopBar symbol interval symbols=symbols.clone() indicator signed_in watch />
                                 {watch.map(|state| view! { <WatchlistRow state symbol interval /> })}
                             }
+                            .into_any()
                         })}
                         {move || bad_interval().map(|raw| view! {
                             <p class="notice" role="alert">
                                 {format!("\u{201c}{raw}\u{201d} is not an interval; showing {}. Pick one of 1m 5m 15m 1h 4h 1d.", Interval::default())}
                             </p>
-                        })}
+                        }.into_any())}
                         {move || match content.get() {
                             Content::Chart => view! { <Chart symbol interval indicator /> }.into_any(),
                             Content::NotCarried => view! {

@@ -419,6 +419,9 @@ impl FakeStripe {
     /// Starts the fake on `listen`, which must be on 127.0.0.1 (port 0 picks
     /// a free one). For the `fake-stripe` binary and fixed-port setups.
     pub async fn start_on(config: FakeStripeConfig, listen: SocketAddr) -> anyhow::Result<FakeStripe> {
+        // Its webhook client (and a test's Stripe client) speak TLS through
+        // rustls; with more than one provider in the build, ring is chosen.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         anyhow::ensure!(
             listen.ip() == Ipv4Addr::LOCALHOST,
             "the fake Stripe listens on 127.0.0.1 only, not {listen}; use 127.0.0.1:{}",

@@ -17,7 +17,12 @@ use crate::helpers::{CacheKind, Db, TestApp, spawn_app_with};
 use crate::scripts::api;
 
 /// An app that sells Pro through `fake`, whose webhooks reach the app.
-async fn billing_app(db: Db, cache: CacheKind, fake: &FakeStripe, extra: &[(&str, &str)]) -> TestApp {
+pub(crate) async fn billing_app(
+    db: Db,
+    cache: CacheKind,
+    fake: &FakeStripe,
+    extra: &[(&str, &str)],
+) -> TestApp {
     let url = fake.url();
     let mut env = vec![
         ("INCHART_STRIPE_SECRET_KEY", "sk_test_inchart"),
@@ -32,7 +37,7 @@ async fn billing_app(db: Db, cache: CacheKind, fake: &FakeStripe, extra: &[(&str
     app
 }
 
-async fn fake_stripe(auto_deliver: bool) -> FakeStripe {
+pub(crate) async fn fake_stripe(auto_deliver: bool) -> FakeStripe {
     FakeStripe::start(FakeStripeConfig {
         auto_deliver,
         ..FakeStripeConfig::default()

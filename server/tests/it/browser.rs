@@ -657,3 +657,83 @@ async fn a_trader_writes_a_script_and_sees_its_signals_on_the_chart() {
     assert_eq!(saved, "v2", "running saved the changed script as a new version");
     std::fs::write(out.join("script-error.png"), client.screenshot().await.unwrap()).unwrap();
 }
+
+#[tokio::test]
+async fn a_trader_upgrades_to_pro_through_checkout_and_watches_a_symbol() {
+    let fake = crate::billing::fake_stripe(true).await;
+    let app = crate::billing::billing_app(Db::Sqlite, CacheKind::Memory, &fake, &[]).await;
+    let (_driver, client) = start_browser().await;
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e");
+    std::fs::create_dir_all(&out).unwrap();
+
+    client.goto(&format!("{}/signup", app.address)).await.unwrap();
+    wait_for(&client, "the page to hydrate", HYDRATED).await;
+    type_into(&client, "email", "ann@example.com").await;
+    type_into(&client, "password", "violet heron sails at dusk").await;
+    click(&client, "form.account-form button[type=submit]").await;
+    wait_for(
+        &client,
+        "the account page",
+        "return location.pathname === '/account';",
+    )
+    .await;
+
+    // The pricing page shows Stripe's prices and both plans' limits.
+    client.goto(&format!("{}/pricing", app.address)).await.unwrap();
+    wait_for(&client, "the page to hydrate", HYDRATED).await;
+    let text = run(&client, "return document.querySelector('main').innerText;").await;
+    let text = text.as_str().unwrap();
+    assert!(text.contains("$19.00") && text.contains("$190.00"), "{text}");
+    assert!(
+        text.contains("3 saved scripts") && text.contains("50 saved scripts"),
+        "{text}"
+    );
+    std::fs::write(out.join("pricing.png"), client.screenshot().await.unwrap()).unwrap();
+
+    // Upgrade, pay on (the fake) Stripe Checkout, and come back to Pro.
+    click(&client, "form[action='/billing/checkout'] button[type=submit]").await;
+    wait_for(
+        &client,
+        "Stripe Checkout",
+        &format!("return location.href.startsWith('{}/c/pay/');", fake.url()),
+    )
+    .await;
+    click(&client, "form button[type=submit]").await;
+    wait_for(
+        &client,
+        "the billing page",
+        "return location.pathname === '/billing';",
+    )
+    .await;
+    wait_for(&client, "the page to hydrate", HYDRATED).await;
+    let text = run(&client, "return document.querySelector('main').innerText;").await;
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains("Welcome to Pro") && text.contains("Renews on"),
+        "{text}"
+    );
+    assert!(text.contains("$19.00"), "the paid invoice is listed: {text}");
+    std::fs::write(out.join("billing-pro.png"), client.screenshot().await.unwrap()).unwrap();
+
+    // The star on the chart puts the symbol on the watchlist (a form: the
+    // server answers with the chart again).
+    client
+        .goto(&format!("{}/chart/ETHUSDT", app.address))
+        .await
+        .unwrap();
+    wait_for(&client, "the page to hydrate", HYDRATED).await;
+    click(&client, "button.watch-toggle").await;
+    wait_for(
+        &client,
+        "the star to fill",
+        "return document.querySelector('button.watch-toggle[aria-pressed=true]') !== null \
+         && document.querySelector('.watchlist-link') !== null;",
+    )
+    .await;
+    wait_for(&client, "the chart", CHART_COUNT).await;
+    std::fs::write(
+        out.join("chart-watchlist.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+}

@@ -20,6 +20,12 @@ use crate::accounts::Visitor;
 use crate::helpers::{CacheKind, Db, TestApp, spawn_app_with};
 use crate::live::{btc, fake_binance, send, spawn_live};
 
+/// A Free plan with room for the many small scripts these tests save.
+const ROOMY_FREE: (&str, &str) = (
+    "INCHART_FREE_LIMITS",
+    "scripts=20,live=1,watchlist=10,history=2000,cpu=1s",
+);
+
 /// A JSON request from the page's script: its status and body.
 pub async fn api(visitor: &Visitor, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
     let mut request = visitor
@@ -264,7 +270,7 @@ async fn a_moving_average_cross_marks_the_candles_where_the_averages_cross() {
 
 #[tokio::test]
 async fn errors_say_what_went_wrong_and_where() {
-    let app = spawn_app_with(Db::Sqlite, CacheKind::Memory, &[]).await;
+    let app = spawn_app_with(Db::Sqlite, CacheKind::Memory, &[ROOMY_FREE]).await;
     let ann = signed_up(&app, "ann@example.com").await;
 
     let syntax = run_source(
@@ -340,6 +346,7 @@ async fn hostile_scripts_end_in_clear_errors_and_do_not_slow_a_well_behaved_user
             ("INCHART_SCRIPT_USER_WORKERS", "1"),
             ("INCHART_SCRIPT_WALL", "5s"),
             ("INCHART_SCRIPT_QUEUE", "3"),
+            ROOMY_FREE,
         ],
     )
     .await;
