@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::accounts::Visitor;
 use crate::helpers::{CacheKind, Db, TestApp, spawn_app_with};
-use crate::scripts::api;
+use crate::scripts::{api, create};
 
 /// An app that sells Pro through `fake`, whose webhooks reach the app.
 pub(crate) async fn billing_app(
@@ -150,14 +150,7 @@ async fn upgrading_through_checkout_makes_the_account_pro_with_its_invoice() {
     );
     assert_eq!(after["limits"]["scripts"], 50);
     for n in 0..5 {
-        let (status, body) = api(
-            &ann,
-            Method::POST,
-            "/api/v1/scripts",
-            Some(json!({ "name": format!("s{n}") })),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
+        create(&ann, &format!("s{n}"), app::scripts::TEMPLATE).await;
     }
 
     // Buying again is refused; the portal opens for the customer instead.
@@ -470,15 +463,7 @@ async fn each_plan_s_limits_hold_on_the_server() {
     let ann = signed_up(&app, "ann@example.com").await;
     let mut scripts = Vec::new();
     for n in 0..2 {
-        let (status, body) = api(
-            &ann,
-            Method::POST,
-            "/api/v1/scripts",
-            Some(json!({ "name": format!("s{n}") })),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        scripts.push(body["id"].as_str().unwrap().to_string());
+        scripts.push(create(&ann, &format!("s{n}"), app::scripts::TEMPLATE).await);
     }
     let (status, body) = api(
         &ann,

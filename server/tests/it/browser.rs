@@ -557,17 +557,7 @@ async fn a_trader_writes_a_script_and_sees_its_signals_on_the_chart() {
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e");
     std::fs::create_dir_all(&out).unwrap();
 
-    client.goto(&format!("{}/signup", app.address)).await.unwrap();
-    wait_for(&client, "the page to hydrate", HYDRATED).await;
-    type_into(&client, "email", "ann@example.com").await;
-    type_into(&client, "password", "violet heron sails at dusk").await;
-    click(&client, "form.account-form button[type=submit]").await;
-    wait_for(
-        &client,
-        "the account page",
-        "return location.pathname === '/account';",
-    )
-    .await;
+    sign_up_as_ann(&client, &app).await;
 
     // A new script opens in the workbench, from the template.
     client.goto(&format!("{}/scripts", app.address)).await.unwrap();
@@ -666,17 +656,7 @@ async fn a_trader_upgrades_to_pro_through_checkout_and_watches_a_symbol() {
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e");
     std::fs::create_dir_all(&out).unwrap();
 
-    client.goto(&format!("{}/signup", app.address)).await.unwrap();
-    wait_for(&client, "the page to hydrate", HYDRATED).await;
-    type_into(&client, "email", "ann@example.com").await;
-    type_into(&client, "password", "violet heron sails at dusk").await;
-    click(&client, "form.account-form button[type=submit]").await;
-    wait_for(
-        &client,
-        "the account page",
-        "return location.pathname === '/account';",
-    )
-    .await;
+    sign_up_as_ann(&client, &app).await;
 
     // The pricing page shows Stripe's prices and both plans' limits.
     client.goto(&format!("{}/pricing", app.address)).await.unwrap();
@@ -736,4 +716,19 @@ async fn a_trader_upgrades_to_pro_through_checkout_and_watches_a_symbol() {
         client.screenshot().await.unwrap(),
     )
     .unwrap();
+}
+
+/// Signs up as ann@example.com in the browser; ends on the account page.
+async fn sign_up_as_ann(client: &Client, app: &TestApp) {
+    client.goto(&format!("{}/signup", app.address)).await.unwrap();
+    wait_for(client, "the page to hydrate", HYDRATED).await;
+    type_into(client, "email", "ann@example.com").await;
+    type_into(client, "password", "violet heron sails at dusk").await;
+    click(client, "form.account-form button[type=submit]").await;
+    wait_for(
+        client,
+        "the account page",
+        "return location.pathname === '/account';",
+    )
+    .await;
 }

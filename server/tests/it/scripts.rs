@@ -49,7 +49,7 @@ async fn signed_up(app: &TestApp, email: &str) -> Visitor {
     visitor
 }
 
-async fn create(visitor: &Visitor, name: &str, source: &str) -> String {
+pub(crate) async fn create(visitor: &Visitor, name: &str, source: &str) -> String {
     let (status, body) = api(
         visitor,
         Method::POST,
