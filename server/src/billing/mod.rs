@@ -35,6 +35,9 @@ use crate::config::{BillingSettings, StripeSettings};
 
 /// How long the prices read from Stripe are shown before being read again.
 const PRICES_FRESH: Duration = Duration::from_secs(3600);
+/// After a failed read, how long pages go without the missing prices
+/// rather than each waiting on Stripe again.
+const PRICES_RETRY: Duration = Duration::from_secs(60);
 
 /// Why a billing action could not be done.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +91,7 @@ struct Inner {
     public_url: String,
     /// One webhook at a time in this process.
     webhooks: Mutex<()>,
+    /// The prices last read, and until when they stand.
     prices: Mutex<Option<(Instant, Vec<PriceView>)>>,
 }
 
@@ -161,14 +165,15 @@ impl Billing {
     }
 
     /// Pro's prices, read from Stripe at most once an hour. A price that
-    /// cannot be read is left out (the page still offers the plan).
+    /// cannot be read is left out for a minute (the page still offers the
+    /// plan, and says the price could not be read).
     async fn prices(&self) -> Vec<PriceView> {
         let (Some(api), Some(settings)) = (&self.inner.stripe, &self.inner.settings.stripe) else {
             return Vec::new();
         };
         let mut cached = self.inner.prices.lock().await;
-        if let Some((read, prices)) = cached.as_ref()
-            && read.elapsed() < PRICES_FRESH
+        if let Some((until, prices)) = cached.as_ref()
+            && Instant::now() < *until
         {
             return prices.clone();
         }
@@ -192,9 +197,8 @@ impl Billing {
                 }
             }
         }
-        if complete {
-            *cached = Some((Instant::now(), prices.clone()));
-        }
+        let fresh_for = if complete { PRICES_FRESH } else { PRICES_RETRY };
+        *cached = Some((Instant::now() + fresh_for, prices.clone()));
         prices
     }
 
