@@ -19,6 +19,7 @@ use crate::auth::Auth;
 use crate::auth::handlers::Answer;
 use crate::auth::session::RequestAuth;
 use crate::error::ApiError;
+use crate::scripts::handlers::user_of;
 use crate::startup::AppState;
 
 /// Where Stripe posts its events.
@@ -178,14 +179,6 @@ async fn webhook(State(billing): State<Billing>, headers: HeaderMap, body: Bytes
             (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response()
         }
     }
-}
-
-fn user_of(request: &RequestAuth) -> Result<Uuid, ApiError> {
-    request
-        .signed_in
-        .as_ref()
-        .map(|signed_in| signed_in.user)
-        .ok_or(ApiError::Unauthenticated)
 }
 
 /// The user's watchlist, with the limit of their plan.

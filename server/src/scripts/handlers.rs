@@ -59,7 +59,8 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-fn user_of(request: &RequestAuth) -> Result<Uuid, ApiError> {
+/// The signed-in user, or 401.
+pub(crate) fn user_of(request: &RequestAuth) -> Result<Uuid, ApiError> {
     request
         .signed_in
         .as_ref()
