@@ -4,5 +4,6 @@
 //! (clock, data, faults) and observe what clients did.
 
 pub mod binance;
+pub mod marketaux;
 pub mod smtp;
 pub mod stripe;
