@@ -1,6 +1,17 @@
-# InChart in two stages: a builder with the Rust toolchain, cargo-leptos,
-# wasm-opt and Node for the chart bundle; a slim runtime with the binary
-# and the built site only.
+# InChart in three stages: the stylesheet (Tailwind CSS from npm); a
+# builder with the Rust toolchain, cargo-leptos, wasm-opt and Node for the
+# chart bundle; a slim runtime with the binary and the built site only.
+
+# Tailwind CSS v4 needs Node.js 20 or newer (bookworm's is 18): its own
+# stage. It reads style/ and the class names in app/src, and writes
+# target/style/inchart.css, cargo-leptos's style-file.
+FROM node:22-bookworm-slim AS style
+WORKDIR /src/style
+COPY style/package.json style/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY style/ ./
+COPY app/src /src/app/src
+RUN npm run build
 
 FROM rust:1.95-bookworm AS builder
 RUN apt-get update \
@@ -11,6 +22,7 @@ RUN rustup target add wasm32-unknown-unknown \
  && cargo install wasm-opt@0.116.1 --locked
 WORKDIR /src
 COPY . .
+COPY --from=style /src/target/style target/style
 RUN cd chart-bridge/js && npm ci --no-audit --no-fund && npm run build
 # The script worker embeds Debian's CPython 3.11; numpy goes in a folder
 # of its own, the only Python packages a script can import.

@@ -6,7 +6,8 @@
 # Nothing is downloaded except from the package registries: Debian's
 # packages, crates.io and npm. cargo-leptos would fetch wasm-opt from the
 # web, so the `wasm-opt` crate's binary goes on PATH first (Debian's
-# binaryen is too old: its output breaks hydration).
+# binaryen is too old: its output breaks hydration); Tailwind comes from
+# npm too (setup_style), never through cargo-leptos's download.
 
 set -euo pipefail
 
@@ -71,6 +72,27 @@ setup_chart_bundle() {
   (cd "$js" && npm run --silent build)
 }
 
+# The stylesheet: style/main.css through the Tailwind CSS v4 CLI (pinned in
+# style/package.json, from npm) into target/style/inchart.css, the file
+# cargo-leptos's `style-file` names. cargo-leptos's own Tailwind support
+# would download a binary from GitHub, so it stays unused.
+setup_style() {
+  command -v npm >/dev/null || apt_install nodejs npm
+  if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+    echo "Tailwind CSS v4 needs Node.js 20 or newer; this is $(node --version)" >&2
+    exit 1
+  fi
+  local style="$INCHART_ROOT/style"
+  local stamp="$style/node_modules/.inchart-lock"
+  if ! cmp -s "$style/package-lock.json" "$stamp" 2>/dev/null; then
+    log "installing the stylesheet's npm packages (Tailwind CSS)"
+    (cd "$style" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$style/package-lock.json" "$stamp"
+  fi
+  log "building the stylesheet (Tailwind CSS)"
+  (cd "$style" && npm run --silent build)
+}
+
 # PostgreSQL, Redis and Chromium for the tests; started when not running.
 setup_test_services() {
   apt_install postgresql redis-server chromium chromium-driver
@@ -109,8 +131,10 @@ setup_test_services() {
   fi
 }
 
-# Builds the server and the hydrating WebAssembly into target/site.
+# Builds the stylesheet, then the server and the hydrating WebAssembly
+# into target/site.
 build_site() {
+  setup_style
   log "building InChart (cargo leptos build --release)"
   (cd "$INCHART_ROOT" && cargo leptos build --release)
   log "building the script worker (cargo build --release -p inchart-worker)"
