@@ -7,8 +7,11 @@ pub mod billing;
 pub mod components;
 pub mod live;
 pub mod market;
+pub mod markets;
+pub mod news;
 pub mod pages;
 pub mod scripts;
+pub mod seo;
 pub mod theme;
 pub mod watchlist;
 
@@ -21,6 +24,9 @@ use crate::components::account::provide_page_session;
 use crate::pages::account::AccountPage;
 use crate::pages::auth::{ForgotPasswordPage, LoginPage, ResetPasswordPage, SignUpPage, VerifyEmailPage};
 use crate::pages::billing::BillingPage;
+use crate::pages::features::FeaturesPage;
+use crate::pages::markets::{MarketPage, MarketsPage};
+use crate::pages::news::{NewsIndexPage, SymbolNewsPage};
 use crate::pages::pricing::PricingPage;
 use crate::pages::scripts::{ScriptsPage, WorkbenchPage};
 use crate::pages::{chart::ChartPage, landing::LandingPage, not_found::NotFound};
@@ -110,6 +116,13 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("") view=LandingPage />
+                <Route path=path!("/features") view=FeaturesPage />
+                // Async: the public pages are whole in the HTML, head
+                // included, with their 404s before any byte.
+                <Route path=path!("/markets") view=MarketsPage ssr=SsrMode::Async />
+                <Route path=path!("/markets/:symbol") view=MarketPage ssr=SsrMode::Async />
+                <Route path=path!("/news") view=NewsIndexPage ssr=SsrMode::Async />
+                <Route path=path!("/news/:symbol") view=SymbolNewsPage ssr=SsrMode::Async />
                 // Async: the page is sent once the symbol list is known, so the
                 // whole page is in the HTML before any script runs.
                 <Route path=path!("/chart/:symbol") view=ChartPage ssr=SsrMode::Async />

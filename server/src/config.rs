@@ -84,6 +84,36 @@ pub struct Settings {
     pub scripts: ScriptSettings,
     /// Plans, their limits, and Stripe.
     pub billing: BillingSettings,
+    /// Quick Look news from Marketaux.
+    pub news: NewsSettings,
+}
+
+/// Where news comes from and how sparingly it is asked for.
+#[derive(Debug, Clone)]
+pub struct NewsSettings {
+    /// Marketaux, when `INCHART_MARKETAUX_TOKEN` is set; news is off
+    /// without it.
+    pub marketaux: Option<MarketauxSettings>,
+    /// `INCHART_NEWS_TTL`: how long a page of articles is fresh (`30m`).
+    pub ttl: Duration,
+    /// `INCHART_NEWS_DAILY_BUDGET`: Marketaux requests per UTC day, across
+    /// every instance (`90`: the free plan allows 100).
+    pub daily_budget: u32,
+    /// `INCHART_NEWS_PER_REQUEST`: articles asked for per request (`3`,
+    /// the free plan's most; paid plans allow more).
+    pub per_request: u32,
+    /// `INCHART_NEWS_LANGUAGE`: Marketaux's language codes (`en`).
+    pub language: String,
+}
+
+/// How InChart talks to Marketaux.
+#[derive(Debug, Clone)]
+pub struct MarketauxSettings {
+    /// `INCHART_MARKETAUX_TOKEN`: the API token.
+    pub token: SecretString,
+    /// `INCHART_MARKETAUX_API_BASE`: `https://api.marketaux.com`; tests
+    /// point it at a local fake.
+    pub api_base: String,
 }
 
 /// How signal scripts run. These apply to every run; the account's plan
@@ -270,6 +300,7 @@ impl Settings {
             auth: AuthSettings::read(&get, &duration, listen)?,
             scripts: ScriptSettings::read(&get, &duration)?,
             billing: BillingSettings::read(&get)?,
+            news: NewsSettings::read(&get, &duration)?,
         }
         .checked()
     }
@@ -393,6 +424,56 @@ impl BillingSettings {
             free: limits("INCHART_FREE_LIMITS", Self::FREE)?,
             pro: limits("INCHART_PRO_LIMITS", Self::PRO)?,
             stripe,
+        })
+    }
+}
+
+impl NewsSettings {
+    fn read(
+        get: &impl Fn(&str) -> Option<String>,
+        duration: &impl Fn(&str, &str) -> anyhow::Result<Duration>,
+    ) -> anyhow::Result<Self> {
+        let marketaux = match get("INCHART_MARKETAUX_TOKEN") {
+            None => None,
+            Some(token) => {
+                let api_base =
+                    get("INCHART_MARKETAUX_API_BASE").unwrap_or_else(|| "https://api.marketaux.com".into());
+                if !api_base.starts_with("https://") && !api_base.starts_with("http://") {
+                    bail!("INCHART_MARKETAUX_API_BASE must be an http(s) URL (got {api_base:?})");
+                }
+                Some(MarketauxSettings {
+                    token: SecretString::from(token),
+                    api_base,
+                })
+            }
+        };
+        let ttl = duration("INCHART_NEWS_TTL", "30m")?;
+        if ttl < Duration::from_secs(60) {
+            bail!("INCHART_NEWS_TTL must be at least 1m: Marketaux allows few requests");
+        }
+        let daily_budget = parse_number(get("INCHART_NEWS_DAILY_BUDGET"), "INCHART_NEWS_DAILY_BUDGET", 90)?;
+        if daily_budget == 0 {
+            bail!(
+                "INCHART_NEWS_DAILY_BUDGET must be at least 1 (unset INCHART_MARKETAUX_TOKEN to turn news off)"
+            );
+        }
+        let per_request = parse_number(get("INCHART_NEWS_PER_REQUEST"), "INCHART_NEWS_PER_REQUEST", 3)?;
+        if !(1..=100).contains(&per_request) {
+            bail!("INCHART_NEWS_PER_REQUEST must be between 1 and 100 (got {per_request})");
+        }
+        let language = get("INCHART_NEWS_LANGUAGE").unwrap_or_else(|| "en".into());
+        if !language
+            .split(',')
+            .all(|code| code.len() == 2 && code.bytes().all(|b| b.is_ascii_lowercase()))
+        {
+            bail!("INCHART_NEWS_LANGUAGE must be language codes like en or en,de (got {language:?})");
+        }
+        Ok(Self {
+            marketaux,
+            ttl,
+            daily_budget,
+            per_request,
+            language,
         })
     }
 }
@@ -655,6 +736,28 @@ mod tests {
         ] {
             let error = format!("{:#}", settings(&[(name, value)]).unwrap_err());
             assert!(error.contains(name) && error.contains(says), "{value}: {error}");
+        }
+    }
+
+    #[test]
+    fn news_is_off_without_a_token_and_frugal_with_one() {
+        let news = settings(&[]).unwrap().news;
+        assert!(news.marketaux.is_none());
+        assert_eq!(
+            (news.ttl, news.daily_budget, news.per_request),
+            (Duration::from_secs(1800), 90, 3)
+        );
+        let news = settings(&[("INCHART_MARKETAUX_TOKEN", "t0ken")]).unwrap().news;
+        assert_eq!(news.marketaux.unwrap().api_base, "https://api.marketaux.com");
+        for (name, value) in [
+            ("INCHART_NEWS_TTL", "10s"),
+            ("INCHART_NEWS_DAILY_BUDGET", "0"),
+            ("INCHART_NEWS_PER_REQUEST", "500"),
+            ("INCHART_NEWS_LANGUAGE", "english"),
+            ("INCHART_MARKETAUX_API_BASE", "api.marketaux.com"),
+        ] {
+            let error = settings(&[("INCHART_MARKETAUX_TOKEN", "t0ken"), (name, value)]).unwrap_err();
+            assert!(format!("{error:#}").contains(name), "{name}: {error:#}");
         }
     }
 

@@ -10,6 +10,8 @@ pub mod error;
 pub mod health;
 pub mod market;
 pub mod metrics;
+pub mod news;
 pub mod scripts;
+pub mod site;
 pub mod startup;
 pub mod telemetry;

@@ -9,6 +9,9 @@ use std::sync::{Arc, LazyLock};
 use anyhow::Context;
 use app::account::AccountService;
 use app::market::{MarketDirectory, MarketOverview, Symbol};
+use app::markets::MarketService;
+use app::news::NewsService;
+use app::seo::SiteUrl;
 use app::{App, content_security_policy, shell};
 use axum::Router;
 use axum::extract::FromRef;
@@ -40,13 +43,15 @@ use crate::market::lease::Lease;
 use crate::market::live::LiveMarket;
 use crate::market::simulated::SimulatedFeed;
 use crate::market::store::CandleStore;
+use crate::market::summary::MarketReader;
 use crate::market::ws::Hub;
 use crate::metrics::Metrics;
+use crate::news::News;
 use crate::scripts::Scripts;
 use crate::scripts::live::SignalBus;
 use crate::scripts::pages::ScriptReader;
 use crate::scripts::store::ScriptStore;
-use crate::{auth, billing, db, health, market, metrics, scripts};
+use crate::{auth, billing, db, health, market, metrics, scripts, site};
 use app::scripts::ScriptService;
 
 /// Everything a request handler may need, cloned cheaply per request.
@@ -75,6 +80,8 @@ pub struct AppState {
     pub scripts: Scripts,
     /// Plans, Stripe and watchlists.
     pub billing: Billing,
+    /// Quick Look news.
+    pub news: News,
 }
 
 /// A built application, bound to its port and ready to run.
@@ -113,6 +120,8 @@ impl Application {
             &settings.auth.public_url,
         )?;
         let candles = CandleStore::new(connection);
+        let symbols: Arc<[Symbol]> = settings.symbols.clone().into();
+        let news = News::new(settings.news.clone(), cache.clone(), symbols.clone())?;
         let metrics = Arc::new(Metrics::default());
         let live = LiveMarket::connect(
             settings.redis_url.as_ref(),
@@ -183,7 +192,7 @@ impl Application {
             leptos_options,
             candles,
             cache: cache.clone(),
-            symbols: settings.symbols.clone().into(),
+            symbols,
             live,
             hub,
             binance,
@@ -194,6 +203,7 @@ impl Application {
             metrics_token: settings.metrics_token.clone(),
             scripts,
             billing,
+            news,
         };
 
         let port = bound.port();
@@ -261,7 +271,16 @@ fn router(state: AppState) -> Router {
         scripts: state.scripts.store.clone(),
     });
     let form_targets = state.billing.form_targets();
+    let news = NewsService(Arc::new(state.news.clone()));
+    let markets = MarketService(Arc::new(MarketReader {
+        candles: state.candles.clone(),
+        symbols: state.symbols.clone(),
+    }));
+    let site = SiteUrl(state.auth.settings.public_url.trim_end_matches('/').to_string());
     let page_context = move || {
+        provide_context(site.clone());
+        provide_context(news.clone());
+        provide_context(markets.clone());
         provide_context(form_targets.clone());
         provide_context(directory());
         provide_context(accounts.clone());
@@ -277,6 +296,8 @@ fn router(state: AppState) -> Router {
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
         .route("/metrics", get(metrics::serve))
+        .route("/robots.txt", get(site::robots))
+        .route("/sitemap.xml", get(site::sitemap))
         .route("/ws", get(market::ws::upgrade))
         .route("/api/v1/candles", get(market::api::candles))
         .route("/api/v1/symbols", get(market::symbols::search))

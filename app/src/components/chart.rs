@@ -68,14 +68,22 @@ pub fn Chart(
     #[cfg(feature = "hydrate")]
     browser::drive(canvas_host, symbol, interval, state, indicator, signals);
     #[cfg(not(feature = "hydrate"))]
-    let _ = (symbol, interval, indicator, signals);
+    let _ = (indicator, signals);
 
     view! {
         <section class="chart" data-chart="" data-state=move || state.with(|s| s.as_str()) aria-label="Price chart">
             // Vue owns this element's children; Leptos never renders into it.
             <div class="chart-host" node_ref=canvas_host></div>
             {move || match state.get() {
-                ChartState::Loading => Some(view! { <div class="chart-skeleton" aria-busy="true">"Loading candles…"</div> }.into_any()),
+                // Names what is coming, large, from the server's first paint.
+                ChartState::Loading => Some(view! {
+                    <div class="chart-skeleton" aria-busy="true">
+                        <div>
+                            <p class="chart-skeleton-title">{move || format!("{} \u{00b7} {}", symbol.get(), interval.get())}</p>
+                            <p>"Loading candles…"</p>
+                        </div>
+                    </div>
+                }.into_any()),
                 ChartState::Failed(message) => Some(view! { <div class="chart-error" role="alert">{message}</div> }.into_any()),
                 ChartState::Ready => None,
             }}

@@ -3,6 +3,9 @@
 pub mod account;
 pub mod chart;
 pub mod live;
+pub mod news;
+pub mod quick_look;
+pub mod site;
 pub mod symbol_search;
 pub mod top_bar;
 pub mod watchlist;

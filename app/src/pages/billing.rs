@@ -13,8 +13,9 @@ use crate::billing::{
     get_billing,
 };
 use crate::components::account::{AccountForm, FlashNotice, page_session};
+use crate::components::site::SiteHeader;
 use crate::pages::account::format_day;
-use crate::pages::pricing::{BILLING_OFF, PlansHeader, cpu_time, group_thousands, plural};
+use crate::pages::pricing::{BILLING_OFF, cpu_time, group_thousands, plural};
 
 #[component]
 pub fn BillingPage() -> impl IntoView {
@@ -22,7 +23,7 @@ pub fn BillingPage() -> impl IntoView {
     view! {
         <Title text="Billing · InChart" />
         <Meta name="robots" content="noindex" />
-        <PlansHeader current="billing" />
+        <SiteHeader current="billing" />
         <main class="page billing-page">
             <Suspense fallback=|| view! { <p class="muted" aria-busy="true">"Loading your plan…"</p> }>
                 {move || Suspend::new(async move {

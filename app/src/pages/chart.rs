@@ -3,15 +3,17 @@
 //! the chart.
 
 use leptos::prelude::*;
-use leptos_meta::{Link, Meta, Title};
+use leptos_meta::{Link, Meta};
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::components::account::page_session;
 use crate::components::chart::Chart;
 use crate::components::live::FeedIndicator;
+use crate::components::quick_look::QuickLook;
 use crate::components::top_bar::{TopBar, chart_href};
 use crate::components::watchlist::{WatchlistRow, WatchlistState};
 use crate::market::{Interval, Symbol, get_market_overview};
+use crate::seo::Seo;
 use crate::watchlist::get_watchlist;
 
 /// What the page shows below the bar; it changes far less often than the
@@ -62,12 +64,13 @@ pub fn ChartPage() -> impl IntoView {
             interval.get()
         )
     };
+    // One address per symbol: the interval is a view of the same page.
     let canonical = move || format!("/chart/{}", symbol_param.get().to_ascii_uppercase());
 
     view! {
-        <Title text=title />
-        <Meta name="description" content=description />
-        {move || view! { <Link rel="canonical" href=canonical() /> }}
+        <Seo title=title description=description path=canonical />
+        // The chart's bundle downloads beside the WebAssembly, not after it.
+        <Link rel="preload" href=chart_bridge::BUNDLE_URL as_="script" />
         <div class="trading-view">
             <Suspense fallback=|| view! { <header class="top-bar skeleton" aria-busy="true"></header> }>
                 // Reads nothing but the resource: a new symbol or interval
@@ -99,6 +102,10 @@ pub fn ChartPage() -> impl IntoView {
                         Some(symbol) if carried.contains(&symbol) => Content::Chart,
                         Some(_) => Content::NotCarried,
                     });
+                    // A chart of nothing is a 404 to crawlers and scripts.
+                    if content.get_untracked() != Content::Chart {
+                        crate::pages::not_found::set_not_found();
+                    }
                     let symbol = Signal::derive(move || parsed_symbol.get().unwrap_or_default());
                     let interval = Signal::from(interval);
                     // One per page: the top bar shows what the chart's
@@ -119,13 +126,20 @@ pub fn ChartPage() -> impl IntoView {
                             </p>
                         }.into_any())}
                         {move || match content.get() {
-                            Content::Chart => view! { <Chart symbol interval indicator /> }.into_any(),
+                            Content::Chart => view! {
+                                <div class="chart-row">
+                                    <Chart symbol interval indicator />
+                                    <QuickLook symbol />
+                                </div>
+                            }.into_any(),
                             Content::NotCarried => view! {
+                                <Meta name="robots" content="noindex" />
                                 <p class="notice" role="alert">
                                     {move || format!("InChart does not carry {} yet. Pick one of the symbols above.", symbol.get())}
                                 </p>
                             }.into_any(),
                             Content::NotASymbol => view! {
+                                <Meta name="robots" content="noindex" />
                                 <main class="page narrow">
                                     <h1>"Unknown symbol"</h1>
                                     <p>{move || format!("\u{201c}{}\u{201d} is not a symbol. A symbol is letters and digits, like BTCUSDT.", symbol_param.get())}</p>

@@ -1,30 +1,38 @@
 //! `/`: what InChart is, in one screen, with one way in.
 
 use leptos::prelude::*;
-use leptos_meta::{Link, Meta, Title};
 
-use crate::components::account::AccountLink;
+use crate::components::site::{SiteFooter, SiteHeader};
 use crate::components::top_bar::chart_href;
 use crate::market::{Interval, Symbol};
-use crate::theme::ThemeToggle;
+use crate::seo::{SITE_NAME, Seo, json_ld, site_url};
 
 const DESCRIPTION: &str = "Live crypto candlestick charts with Python signal scripts that draw \
 buy and sell markers as each candle closes.";
 
 #[component]
 pub fn LandingPage() -> impl IntoView {
+    let site = site_url();
+    let structured = json_ld(&serde_json::json!({
+        "@context": "https://schema.org",
+        "@graph": [
+            {
+                "@type": "WebSite",
+                "name": SITE_NAME,
+                "url": format!("{site}/"),
+                "description": DESCRIPTION,
+            },
+            {
+                "@type": "Organization",
+                "name": SITE_NAME,
+                "url": format!("{site}/"),
+                "logo": format!("{site}/favicon.svg"),
+            }
+        ]
+    }));
     view! {
-        <Title text="InChart — live crypto charts with Python signals" />
-        <Meta name="description" content=DESCRIPTION />
-        <Link rel="canonical" href="/" />
-        <header class="site-header">
-            <a class="brand" href="/">"InChart"</a>
-            <nav class="site-nav" aria-label="Site">
-                <a href="/pricing" rel="external">"Pricing"</a>
-                <AccountLink />
-            </nav>
-            <ThemeToggle />
-        </header>
+        <Seo title="InChart — live crypto charts with Python signals" description=DESCRIPTION path="/" structured />
+        <SiteHeader current="" />
         <main class="page landing">
             <section class="hero">
                 <h1>"Charts that think with you."</h1>
@@ -47,6 +55,12 @@ pub fn LandingPage() -> impl IntoView {
                     <p>"Headlines for the symbol you are watching, with their sentiment at a glance."</p>
                 </article>
             </section>
+            <p class="more-links">
+                <a href="/features">"All features"</a>
+                <a href="/markets">"Today's markets"</a>
+                <a href="/news">"Crypto news"</a>
+            </p>
         </main>
+        <SiteFooter />
     }
 }

@@ -5,14 +5,12 @@
 //! says).
 
 use leptos::prelude::*;
-use leptos_meta::{Link, Meta, Title};
 
 use crate::account::PageSession;
 use crate::billing::{Cadence, Limits, PlanId, PlanView, PriceView, Pricing, format_money, get_pricing};
-use crate::components::account::{AccountForm, AccountLink, FlashNotice, Hidden, page_session};
-use crate::components::top_bar::chart_href;
-use crate::market::{Interval, Symbol};
-use crate::theme::ThemeToggle;
+use crate::components::account::{AccountForm, FlashNotice, Hidden, page_session};
+use crate::components::site::{SiteFooter, SiteHeader};
+use crate::seo::Seo;
 
 const DESCRIPTION: &str = "InChart is free for live crypto charts and a few Python signal scripts. \
 Pro runs more scripts live, follows more symbols and reads deeper history.";
@@ -20,32 +18,12 @@ Pro runs more scripts live, follows more symbols and reads deeper history.";
 /// What the pricing and billing pages say when this server takes no money.
 pub const BILLING_OFF: &str = "Billing is off on this server: every account is on Free.";
 
-/// The header of the plan pages; `current` is the page's own link.
-#[component]
-pub fn PlansHeader(current: &'static str) -> impl IntoView {
-    let here = move |page: &'static str| (page == current).then_some("page");
-    view! {
-        <header class="site-header">
-            <a class="brand" href="/">"InChart"</a>
-            <nav class="site-nav" aria-label="Site">
-                <a href=chart_href(&Symbol::default(), Interval::default())>"Charts"</a>
-                <a href="/scripts" rel="external">"Scripts"</a>
-                <a href="/pricing" rel="external" aria-current=here("pricing")>"Pricing"</a>
-                <AccountLink />
-            </nav>
-            <ThemeToggle />
-        </header>
-    }
-}
-
 #[component]
 pub fn PricingPage() -> impl IntoView {
     let pricing = Resource::new_blocking(|| (), |_| get_pricing());
     view! {
-        <Title text="Pricing · InChart" />
-        <Meta name="description" content=DESCRIPTION />
-        <Link rel="canonical" href="/pricing" />
-        <PlansHeader current="pricing" />
+        <Seo title="Pricing · InChart" description=DESCRIPTION path="/pricing" />
+        <SiteHeader current="pricing" />
         <main class="page pricing-page">
             <section class="pricing-intro">
                 <h1>"Plans for every trader"</h1>
@@ -66,6 +44,7 @@ pub fn PricingPage() -> impl IntoView {
                 })}
             </Suspense>
         </main>
+        <SiteFooter />
     }
 }
 
@@ -260,15 +239,7 @@ pub fn plural(count: u32, one: &str, many: &str) -> String {
 
 /// "2,000": a count with thousands separated.
 pub fn group_thousands(count: u32) -> String {
-    let digits = count.to_string();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    grouped
+    crate::markets::group_thousands(&count.to_string())
 }
 
 /// "1 s", "2.5 s", "500 ms": a CPU limit as people say it.

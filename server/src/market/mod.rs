@@ -11,5 +11,6 @@ pub mod lease;
 pub mod live;
 pub mod simulated;
 pub mod store;
+pub mod summary;
 pub mod symbols;
 pub mod ws;

@@ -732,3 +732,131 @@ async fn sign_up_as_ann(client: &Client, app: &TestApp) {
     )
     .await;
 }
+
+/// The titles in the Quick Look panel, once it has them.
+const QUICK_LOOK_TITLES: &str = "const items = [...document.querySelectorAll('.quick-look .article-title')]; \
+     return items.length ? items.map(a => a.textContent) : null;";
+
+#[tokio::test]
+async fn quick_look_follows_the_chart_and_the_public_pages_read_well() {
+    let fake = inchart_fakes::marketaux::FakeMarketaux::start(Default::default())
+        .await
+        .unwrap();
+    let base = fake.base_url();
+    let app = spawn_app_with(
+        Db::Sqlite,
+        CacheKind::Memory,
+        &[
+            ("INCHART_MARKETAUX_TOKEN", fake.api_token()),
+            ("INCHART_MARKETAUX_API_BASE", base.as_str()),
+        ],
+    )
+    .await;
+    let (_driver, client) = start_browser().await;
+    let titles_of = |coin: &str| -> Vec<String> {
+        let entity = format!("CC:{coin}");
+        fake.articles()
+            .into_iter()
+            .filter(|article| article.entities.iter().any(|e| e.symbol == entity))
+            .take(3)
+            .map(|article| article.title)
+            .collect()
+    };
+
+    client
+        .goto(&format!("{}/chart/BTCUSDT?interval=1h", app.address))
+        .await
+        .unwrap();
+    wait_for(&client, "the BTCUSDT chart", CHART_COUNT).await;
+    let shown = wait_for(&client, "BTC's news in Quick Look", QUICK_LOOK_TITLES).await;
+    assert_eq!(shown, json!(titles_of("BTC")));
+    let badges = run(
+        &client,
+        "return document.querySelectorAll('.quick-look .mood').length;",
+    )
+    .await;
+    assert!(badges.as_u64().unwrap() >= 1, "sentiment badges: {badges}");
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(
+        out.join("chart-quick-look.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // A new symbol, without a reload: the panel reads its news.
+    run(&client, "window.__sameDocument = true;").await;
+    click(&client, r#".symbols a[href^="/chart/ETHUSDT"]"#).await;
+    let eth = json!(titles_of("ETH"));
+    wait_for(
+        &client,
+        "ETH's news in Quick Look",
+        &format!("const t = (() => {{ {QUICK_LOOK_TITLES} }})(); return JSON.stringify(t) === '{eth}';"),
+    )
+    .await;
+    assert_eq!(
+        run(&client, "return window.__sameDocument === true;").await,
+        json!(true)
+    );
+
+    // Closed, it stays closed on the next page; a button opens it again.
+    click(&client, ".quick-look-head .icon-button").await;
+    client
+        .goto(&format!("{}/chart/BTCUSDT?interval=1h", app.address))
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        "Quick Look remembered closed",
+        "return document.querySelector('.quick-look')?.dataset.open === 'false';",
+    )
+    .await;
+    click(&client, ".quick-look-open").await;
+    wait_for(&client, "Quick Look open again", QUICK_LOOK_TITLES).await;
+
+    // The public pages, as a reader sees them, on a desktop and a phone.
+    for (path, name) in [
+        ("/", "landing"),
+        ("/markets", "markets"),
+        ("/markets/BTCUSDT", "market-btcusdt"),
+        ("/news/BTCUSDT", "news-btcusdt"),
+        ("/features", "features"),
+    ] {
+        client.goto(&format!("{}{path}", app.address)).await.unwrap();
+        wait_for(
+            &client,
+            "hydration",
+            "return document.documentElement.hasAttribute('data-hydrated');",
+        )
+        .await;
+        std::fs::write(
+            out.join(format!("{name}.png")),
+            client.screenshot().await.unwrap(),
+        )
+        .unwrap();
+    }
+    client.set_window_size(390, 844).await.unwrap();
+    for (path, name) in [
+        ("/markets/BTCUSDT", "market-btcusdt-phone"),
+        ("/chart/BTCUSDT", "chart-phone"),
+    ] {
+        client.goto(&format!("{}{path}", app.address)).await.unwrap();
+        wait_for(
+            &client,
+            "hydration",
+            "return document.documentElement.hasAttribute('data-hydrated');",
+        )
+        .await;
+        let overflow = run(
+            &client,
+            "return document.documentElement.scrollWidth > window.innerWidth;",
+        )
+        .await;
+        assert_eq!(overflow, json!(false), "{path} fits a phone's width");
+        std::fs::write(
+            out.join(format!("{name}.png")),
+            client.screenshot().await.unwrap(),
+        )
+        .unwrap();
+    }
+}

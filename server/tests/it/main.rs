@@ -14,5 +14,7 @@ mod helpers;
 mod instances;
 mod live;
 mod migrations;
+mod news;
 mod pages;
 mod scripts;
+mod seo;

@@ -85,7 +85,13 @@ async fn the_chart_page_is_rendered_before_any_script_runs() {
         html.contains(r#"href="/chart/ETHUSDT?interval=4h""#),
         "the symbol switcher keeps the interval"
     );
-    assert!(html.contains(r#"<link href="/chart/BTCUSDT" rel="canonical">"#));
+    assert!(
+        html.contains(&format!(
+            r#"<link href="{}/chart/BTCUSDT" rel="canonical">"#,
+            app.address
+        )),
+        "one canonical address per symbol, absolute"
+    );
     assert_eq!(
         html.matches(r#"aria-current="page""#).count(),
         2,

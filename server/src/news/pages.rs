@@ -1,0 +1,22 @@
+//! What the news pages and the Quick Look panel read.
+
+use app::market::Symbol;
+use app::news::{NewsPages, NewsView};
+
+use super::News;
+
+type Answer<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send>>;
+
+impl NewsPages for News {
+    fn news(&self, symbol: Option<Symbol>, page: u32) -> Answer<NewsView> {
+        let news = self.clone();
+        Box::pin(async move {
+            if let Some(symbol) = &symbol
+                && !news.carries(symbol)
+            {
+                return Err(format!("InChart does not carry {symbol}"));
+            }
+            Ok(news.page(symbol.as_ref(), page).await)
+        })
+    }
+}
