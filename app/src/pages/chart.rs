@@ -3,7 +3,7 @@
 //! the chart.
 
 use leptos::prelude::*;
-use leptos_meta::{Link, Meta};
+use leptos_meta::Meta;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::components::account::page_session;
@@ -69,8 +69,6 @@ pub fn ChartPage() -> impl IntoView {
 
     view! {
         <Seo title=title description=description path=canonical />
-        // The chart's bundle downloads beside the WebAssembly, not after it.
-        <Link rel="preload" href=chart_bridge::BUNDLE_URL as_="script" />
         <div class="trading-view">
             <Suspense fallback=|| view! { <header class="top-bar skeleton" aria-busy="true"></header> }>
                 // Reads nothing but the resource: a new symbol or interval

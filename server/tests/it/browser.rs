@@ -158,7 +158,7 @@ async fn a_trader_sees_the_chart_and_switches_symbol_without_a_reload() {
     let wasm = site_root().join("pkg/inchart.wasm");
     assert!(
         wasm.exists(),
-        "{} is missing: build the site with `cargo leptos build --release` (scripts/test.sh does)",
+        "{} is missing: build the site with scripts/setup.sh's build_site (scripts/test.sh does): the stylesheet, then `cargo leptos build --release`",
         wasm.display()
     );
     let app = spawn_app(Db::Sqlite, CacheKind::Memory).await;
@@ -757,7 +757,7 @@ async fn quick_look_follows_the_chart_and_the_public_pages_read_well() {
         let entity = format!("CC:{coin}");
         fake.articles()
             .into_iter()
-            .filter(|article| article.entities.iter().any(|e| e.symbol == entity))
+            .filter(|article| article.language == "en" && article.entities.iter().any(|e| e.symbol == entity))
             .take(3)
             .map(|article| article.title)
             .collect()
