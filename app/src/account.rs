@@ -100,8 +100,6 @@ pub use server_side::*;
 
 #[cfg(feature = "ssr")]
 mod server_side {
-    use std::future::Future;
-    use std::pin::Pin;
     use std::sync::Arc;
 
     use super::{AccountOverview, PageSession};
@@ -116,11 +114,7 @@ mod server_side {
 
     /// What the account page reads, implemented by the server.
     pub trait AccountPages: Send + Sync {
-        fn overview(
-            &self,
-            user: String,
-            session: String,
-        ) -> Pin<Box<dyn Future<Output = Result<AccountOverview, String>> + Send>>;
+        fn overview(&self, user: String, session: String) -> crate::PageAnswer<AccountOverview>;
     }
 
     /// The server's [`AccountPages`], in each request's context.

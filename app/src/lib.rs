@@ -31,6 +31,11 @@ use crate::pages::pricing::PricingPage;
 use crate::pages::scripts::{ScriptsPage, WorkbenchPage};
 use crate::pages::{chart::ChartPage, landing::LandingPage, not_found::NotFound};
 
+/// A server's answer to a page: what the page traits the server implements
+/// (`NewsPages`, `BillingPages`, …) return.
+#[cfg(feature = "ssr")]
+pub type PageAnswer<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send>>;
+
 /// The Content-Security-Policy: scripts from this site, inline scripts
 /// only with the page's nonce (Leptos's hydration and streaming scripts,
 /// the theme script), WebAssembly compiled by the page, connections to

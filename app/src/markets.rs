@@ -124,14 +124,12 @@ pub use service::{MarketPages, MarketService};
 
 #[cfg(feature = "ssr")]
 mod service {
-    use std::future::Future;
-    use std::pin::Pin;
     use std::sync::Arc;
 
     use super::MarketSummary;
     use crate::market::Symbol;
 
-    type Answer<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send>>;
+    use crate::PageAnswer as Answer;
 
     /// What the market pages read, implemented by the server.
     pub trait MarketPages: Send + Sync {

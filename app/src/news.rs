@@ -193,14 +193,12 @@ pub use service::{NewsPages, NewsService};
 
 #[cfg(feature = "ssr")]
 mod service {
-    use std::future::Future;
-    use std::pin::Pin;
     use std::sync::Arc;
 
     use super::NewsView;
     use crate::market::Symbol;
 
-    type Answer<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send>>;
+    use crate::PageAnswer as Answer;
 
     /// What the news pages and the Quick Look panel read, implemented by
     /// the server.

@@ -153,13 +153,11 @@ pub use server_side::*;
 
 #[cfg(feature = "ssr")]
 mod server_side {
-    use std::future::Future;
-    use std::pin::Pin;
     use std::sync::Arc;
 
     use super::{ScriptSummary, Workbench};
 
-    type Answer<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send>>;
+    use crate::PageAnswer as Answer;
 
     /// What the script pages read, implemented by the server.
     pub trait ScriptPages: Send + Sync {

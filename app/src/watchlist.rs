@@ -27,13 +27,11 @@ pub use server_side::*;
 
 #[cfg(feature = "ssr")]
 mod server_side {
-    use std::future::Future;
-    use std::pin::Pin;
     use std::sync::Arc;
 
     use super::Watchlist;
 
-    type Answer<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send>>;
+    use crate::PageAnswer as Answer;
 
     /// What the pages read of a watchlist, implemented by the server.
     pub trait WatchlistPages: Send + Sync {

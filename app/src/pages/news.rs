@@ -137,7 +137,7 @@ fn listing(symbol: Option<Symbol>, view: NewsView, carried: Vec<Symbol>) -> AnyV
         .into_iter()
         .map(|candidate| {
             let current = (Some(&candidate) == symbol.as_ref()).then_some("page");
-            view! { <a href=news_href(Some(&candidate), 1) aria-current=current>{candidate.to_string()}</a> }
+            view! { <a href=news_href(Some(&candidate), 1) rel="external" aria-current=current>{candidate.to_string()}</a> }
         })
         .collect_view();
     let all_current = symbol.is_none().then_some("page");
@@ -147,7 +147,7 @@ fn listing(symbol: Option<Symbol>, view: NewsView, carried: Vec<Symbol>) -> AnyV
         <p class="lede">"Headlines for the coins InChart charts, with Marketaux's sentiment for each."</p>
         {chart_link}
         <nav class="chip-row" aria-label="Symbols">
-            <a href="/news" aria-current=all_current>"All"</a>
+            <a href="/news" rel="external" aria-current=all_current>"All"</a>
             {filters}
         </nav>
         <NewsFeedView view />
@@ -164,9 +164,9 @@ fn Pager(symbol: Option<Symbol>, page: u32, pages: u32) -> impl IntoView {
         let next = (page < pages).then(|| news_href(symbol.as_ref(), page + 1));
         view! {
             <nav class="pager" aria-label="Pages">
-                {previous.map(|href| view! { <a href=href rel="prev">"\u{2190} Newer"</a> })}
+                {previous.map(|href| view! { <a href=href rel="prev external">"\u{2190} Newer"</a> })}
                 <span>{format!("Page {page} of {pages}")}</span>
-                {next.map(|href| view! { <a href=href rel="next">"Older \u{2192}"</a> })}
+                {next.map(|href| view! { <a href=href rel="next external">"Older \u{2192}"</a> })}
             </nav>
         }
     })

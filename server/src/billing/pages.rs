@@ -21,7 +21,7 @@ pub struct BillingReader {
     pub scripts: ScriptStore,
 }
 
-type Answer<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send>>;
+use app::PageAnswer as Answer;
 
 fn user_id(user: &str) -> Result<Uuid, String> {
     Uuid::parse_str(user).map_err(|_| "not a user id".to_string())

@@ -15,7 +15,7 @@ pub struct MarketReader {
     pub symbols: Arc<[Symbol]>,
 }
 
-type Answer<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send>>;
+use app::PageAnswer as Answer;
 
 impl MarketPages for MarketReader {
     fn summary(&self, symbol: Symbol) -> Answer<Option<MarketSummary>> {

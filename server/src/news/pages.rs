@@ -5,7 +5,7 @@ use app::news::{NewsPages, NewsView};
 
 use super::News;
 
-type Answer<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send>>;
+use app::PageAnswer as Answer;
 
 impl NewsPages for News {
     fn news(&self, symbol: Option<Symbol>, page: u32) -> Answer<NewsView> {

@@ -111,7 +111,7 @@ async fn news_pages_show_marketaux_articles_with_their_sentiment() {
         "Neutral",
         r#"href="https://news.example/1""#,
         "Page 1 of 2",
-        r#"href="/news/BTCUSDT?page=2" rel="next""#,
+        r#"href="/news/BTCUSDT?page=2" rel="next external""#,
     ] {
         assert!(html.contains(shown), "{shown} in {html}");
     }
@@ -145,7 +145,10 @@ async fn news_pages_show_marketaux_articles_with_their_sentiment() {
         second.contains("Bitcoin&#x27;s oldest wallets stir")
             || second.contains("Bitcoin's oldest wallets stir")
     );
-    assert!(second.contains(r#"href="/news/BTCUSDT" rel="prev""#), "{second}");
+    assert!(
+        second.contains(r#"href="/news/BTCUSDT" rel="prev external""#),
+        "{second}"
+    );
     assert_eq!(fake.requests()[1].param("page"), Some("2"));
     assert_eq!(app.get("/news/BTCUSDT?page=3").await.status(), 404);
 
