@@ -204,7 +204,7 @@ pub async fn serve(State(state): State<AppState>, request: Request) -> Response 
     }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render() + &state.scripts.engine.stats().render(),
+        state.metrics.render() + &state.scripts.engine.stats().render() + &state.news.render(),
     )
         .into_response()
 }

@@ -22,6 +22,8 @@ pub mod marketaux;
 pub mod pages;
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -67,6 +69,50 @@ struct Inner {
     /// One lock per page being requested, so readers in this process
     /// share one request.
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Requests sent to Marketaux, by how they ended ([`Outcome`]).
+    sent: [AtomicU64; Outcome::ALL.len()],
+    /// Requests not sent because the day's budget was spent.
+    over_budget: AtomicU64,
+}
+
+/// How a request to Marketaux ended, for `/metrics`.
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Ok,
+    RateLimited,
+    UsageLimit,
+    Refused,
+    Failed,
+}
+
+impl Outcome {
+    const ALL: [Outcome; 5] = [
+        Outcome::Ok,
+        Outcome::RateLimited,
+        Outcome::UsageLimit,
+        Outcome::Refused,
+        Outcome::Failed,
+    ];
+
+    fn of(answer: &Result<marketaux::NewsAnswer, MarketauxError>) -> Self {
+        match answer {
+            Ok(_) => Self::Ok,
+            Err(MarketauxError::RateLimited { .. }) => Self::RateLimited,
+            Err(MarketauxError::UsageLimit { .. }) => Self::UsageLimit,
+            Err(MarketauxError::Refused { .. }) => Self::Refused,
+            Err(MarketauxError::Api { .. } | MarketauxError::Transport(_)) => Self::Failed,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::RateLimited => "rate_limited",
+            Self::UsageLimit => "usage_limit",
+            Self::Refused => "refused",
+            Self::Failed => "failed",
+        }
+    }
 }
 
 /// A page as read from Marketaux, as the cache keeps it.
@@ -99,8 +145,34 @@ impl News {
                 settings,
                 symbols,
                 flights: Mutex::default(),
+                sent: Default::default(),
+                over_budget: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// The counters `/metrics` shows, in Prometheus's text format.
+    pub fn render(&self) -> String {
+        let mut out = String::from(
+            "# HELP inchart_news_requests_total Requests sent to Marketaux, by outcome.\n\
+             # TYPE inchart_news_requests_total counter\n",
+        );
+        for outcome in Outcome::ALL {
+            let count = self.inner.sent[outcome as usize].load(Relaxed);
+            let _ = writeln!(
+                out,
+                "inchart_news_requests_total{{outcome=\"{}\"}} {count}",
+                outcome.as_str()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP inchart_news_over_budget_total Requests not sent: the day's budget was spent.\n\
+             # TYPE inchart_news_over_budget_total counter\n\
+             inchart_news_over_budget_total {}",
+            self.inner.over_budget.load(Relaxed)
+        );
+        out
     }
 
     /// Whether a Marketaux API key is configured.
@@ -203,12 +275,16 @@ impl News {
             .await
             .unwrap_or((0, Duration::ZERO));
         if used >= allowed {
+            self.inner.over_budget.fetch_add(1, Relaxed);
             return Err(StaleReason::BudgetSpent);
         }
         // Lives into the next day a little, whatever the clocks say.
         let until_tomorrow = Duration::from_secs(((day + 1) * 86_400 - now) as u64 + 3600);
         match self.inner.cache.increment(&budget_key, until_tomorrow).await {
-            Ok((count, _)) if count > allowed => return Err(StaleReason::BudgetSpent),
+            Ok((count, _)) if count > allowed => {
+                self.inner.over_budget.fetch_add(1, Relaxed);
+                return Err(StaleReason::BudgetSpent);
+            }
             Ok(_) => {}
             // Without a counter the budget cannot be kept: ask nothing.
             Err(error) => {
@@ -229,7 +305,9 @@ impl News {
             limit: settings.per_request,
             page,
         };
-        match client.news(&query).await {
+        let answer = client.news(&query).await;
+        self.inner.sent[Outcome::of(&answer) as usize].fetch_add(1, Relaxed);
+        match answer {
             Ok(answer) => {
                 let _ = self.inner.cache.delete(STRIKES_KEY).await;
                 Ok(Stored {

@@ -208,6 +208,16 @@ async fn readers_share_one_request_and_the_days_budget_is_kept() {
             .contains("Ether upgrade date is set")
     );
     assert_eq!(fake.request_count(), 3);
+
+    // An operator sees it.
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for line in [
+        r#"inchart_news_requests_total{outcome="ok"} 3"#,
+        r#"inchart_news_requests_total{outcome="rate_limited"} 0"#,
+        "inchart_news_over_budget_total 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 }
 
 /// Makes the cached first page of `symbol` look `age` seconds old.
