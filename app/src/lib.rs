@@ -88,7 +88,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
         }
     }
-    let hydration_nonce = nonce.clone();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -100,7 +99,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // light-mode reader never sees a dark flash.
                 <script nonce=nonce>{theme::EARLY_THEME_SCRIPT}</script>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
-                <Hydration options nonce=hydration_nonce />
+                <HydrationScripts options />
                 <MetaTags />
             </head>
             <body>
@@ -108,27 +107,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
-}
-
-/// Starts the WebAssembly that makes the page live, once the page has
-/// painted: what Leptos's `HydrationScripts` does, without preloading the
-/// WebAssembly (700 KB) beside the stylesheet, where on a slow link it holds
-/// up the first paint of a page that is already whole.
-#[component]
-fn Hydration(options: LeptosOptions, nonce: Option<String>) -> impl IntoView {
-    let pkg = format!("/{}/{}", options.site_pkg_dir, options.output_name);
-    // cargo-leptos names the WebAssembly after the output; a plain
-    // wasm-bindgen build adds `_bg`.
-    let wasm_suffix = if option_env!("LEPTOS_OUTPUT_NAME").is_some() {
-        ""
-    } else {
-        "_bg"
-    };
-    let script = format!(
-        "const start = () => import('{pkg}.js').then(m => m.default({{module_or_path: '{pkg}{wasm_suffix}.wasm'}}).then(() => m.hydrate())); \
-         requestAnimationFrame(() => setTimeout(start, 0));"
-    );
-    view! { <script type="module" nonce=nonce>{script}</script> }
 }
 
 /// The router and everything every page shares.
