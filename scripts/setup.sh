@@ -58,16 +58,22 @@ setup_rust() {
   fi
 }
 
+# `npm ci` in folder $1 when its lockfile changed since the last install;
+# $2 says what is being installed.
+npm_ci_once() {
+  local dir="$1" stamp="$1/node_modules/.inchart-lock"
+  if ! cmp -s "$dir/package-lock.json" "$stamp" 2>/dev/null; then
+    log "installing $2"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$dir/package-lock.json" "$stamp"
+  fi
+}
+
 # The chart bundle: Vue 2 + trading-vue-js from npm, into public/vendor/.
 setup_chart_bundle() {
   command -v npm >/dev/null || apt_install nodejs npm
   local js="$INCHART_ROOT/chart-bridge/js"
-  local stamp="$js/node_modules/.inchart-lock"
-  if ! cmp -s "$js/package-lock.json" "$stamp" 2>/dev/null; then
-    log "installing the chart bundle's npm packages"
-    (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
-    cp "$js/package-lock.json" "$stamp"
-  fi
+  npm_ci_once "$js" "the chart bundle's npm packages"
   log "bundling the chart"
   (cd "$js" && npm run --silent build)
 }
@@ -83,12 +89,7 @@ setup_style() {
     exit 1
   fi
   local style="$INCHART_ROOT/style"
-  local stamp="$style/node_modules/.inchart-lock"
-  if ! cmp -s "$style/package-lock.json" "$stamp" 2>/dev/null; then
-    log "installing the stylesheet's npm packages (Tailwind CSS)"
-    (cd "$style" && npm ci --no-audit --no-fund --loglevel=error)
-    cp "$style/package-lock.json" "$stamp"
-  fi
+  npm_ci_once "$style" "the stylesheet's npm packages (Tailwind CSS)"
   log "building the stylesheet (Tailwind CSS)"
   (cd "$style" && npm run --silent build)
 }

@@ -35,9 +35,6 @@ pub fn Seo(
     #[prop(into)] title: TextProp,
     #[prop(into)] description: TextProp,
     #[prop(into)] path: TextProp,
-    /// Open Graph's type: `website` unless said otherwise.
-    #[prop(optional)]
-    kind: Option<&'static str>,
     /// Structured data (from [`json_ld`]).
     #[prop(optional)]
     structured: Option<String>,
@@ -57,7 +54,7 @@ pub fn Seo(
             move || view! { <Link rel="canonical" href=canonical() /> }
         }
         <Meta property="og:site_name" content=SITE_NAME />
-        <Meta property="og:type" content=kind.unwrap_or("website") />
+        <Meta property="og:type" content="website" />
         <Meta property="og:title" content=move || t2.get().to_string() />
         <Meta property="og:description" content=move || d2.get().to_string() />
         <Meta property="og:url" content=canonical />

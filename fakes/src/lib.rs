@@ -5,5 +5,6 @@
 
 pub mod binance;
 pub mod marketaux;
+mod seeded;
 pub mod smtp;
 pub mod stripe;

@@ -15,27 +15,22 @@
 
 use super::article::{Article, Entity, Highlight, crypto_name};
 use super::dates;
+use crate::seeded::{Rng, round_to};
 
-/// SplitMix64: small, fast, and the same on every platform.
+/// The corpus's random draws, on the fakes' seeded generator.
 struct Seeded {
-    state: u64,
+    rng: Rng,
 }
 
 impl Seeded {
-    /// Seeded with FNV-1a of `text`.
     fn from_text(text: &str) -> Self {
-        let state = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
-        Self { state }
+        Self {
+            rng: Rng::seeded(text),
+        }
     }
 
     fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.rng.next_u64()
     }
 
     /// Uniform in `0..n` (`n` > 0).
@@ -51,8 +46,7 @@ impl Seeded {
 
     /// Uniform in `[low, high)`, rounded to `decimals`.
     fn between(&mut self, low: f64, high: f64, decimals: i32) -> f64 {
-        let unit = (self.next_u64() >> 11) as f64 / (1_u64 << 53) as f64;
-        round(low + unit * (high - low), decimals)
+        round_to(self.rng.between(low, high), decimals)
     }
 
     /// A version-4 UUID.
@@ -69,11 +63,6 @@ impl Seeded {
             low & 0xffff_ffff_ffff
         )
     }
-}
-
-fn round(value: f64, decimals: i32) -> f64 {
-    let scale = 10_f64.powi(decimals);
-    (value * scale).round() / scale
 }
 
 /// How an article speaks of an entity.
@@ -399,7 +388,7 @@ fn entity(
         });
     }
     let sum: f64 = highlights.iter().map(|highlight| highlight.sentiment).sum();
-    let sentiment_score = round(sum / highlights.len().max(1) as f64, 4);
+    let sentiment_score = round_to(sum / highlights.len().max(1) as f64, 4);
     Entity {
         symbol: format!("CC:{base}"),
         name: name.to_owned(),

@@ -61,6 +61,7 @@ use self::api::{ApiError, Replay};
 use self::objects::{CheckoutSession, Customer, Invoice, PortalSession, Price, Subscription};
 use self::webhook::Outbox;
 pub use self::webhook::sign_with;
+use crate::seeded::Rng;
 
 /// The API version the fake renders, and the one async-stripe 1.0.0-rc.10 sends.
 pub const API_VERSION: &str = "2026-09-30.endive";
@@ -196,7 +197,7 @@ struct EventRequest {
 /// runs of `fake-stripe` does not meet an old id again.
 #[derive(Debug)]
 struct Ids {
-    state: u64,
+    rng: Rng,
 }
 
 impl Ids {
@@ -206,17 +207,8 @@ impl Ids {
             .map(|since| since.as_nanos())
             .unwrap_or(0);
         Self {
-            state: (nanos as u64) ^ (u64::from(std::process::id()) << 32),
+            rng: Rng::from_state((nanos as u64) ^ (u64::from(std::process::id()) << 32)),
         }
-    }
-
-    /// SplitMix64.
-    fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
     }
 
     /// `prefix` and `len` random letters and digits.
@@ -225,7 +217,7 @@ impl Ids {
         let mut id = String::with_capacity(prefix.len() + len);
         id.push_str(prefix);
         for _ in 0..len {
-            id.push(char::from(ALPHABET[(self.next_u64() % 62) as usize]));
+            id.push(char::from(ALPHABET[(self.rng.next_u64() % 62) as usize]));
         }
         id
     }
