@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use worker_protocol::{Columns, FromWorker, Job, Limits, ToWorker, body_len, decode, encode};
+use worker_protocol::{Columns, FromWorker, Job, Limits, body_len, decode};
 
 const BIN: &str = env!("CARGO_BIN_EXE_inchart-worker");
 const PYTHON_HOME: &str = env!("INCHART_PYTHON_HOME");
@@ -103,15 +103,26 @@ impl Worker {
         decode(&body).unwrap()
     }
 
-    fn run(&mut self, frame: &[u8]) {
+    /// Runs `job` (sent as `wire`) and judges the answer as the server does.
+    fn run(&mut self, job: &Job, wire: &[u8]) {
         let stdin = self.process.stdin.as_mut().unwrap();
-        stdin.write_all(frame).unwrap();
+        stdin.write_all(wire).unwrap();
         stdin.flush().unwrap();
-        match self.read() {
-            FromWorker::Done(report) => {
-                report.result.unwrap();
+        let mut bytes = Vec::new();
+        loop {
+            match self.read() {
+                FromWorker::Output { len } => {
+                    let start = bytes.len();
+                    bytes.resize(start + len as usize, 0);
+                    let stdout = self.process.stdout.as_mut().unwrap();
+                    stdout.read_exact(&mut bytes[start..]).unwrap();
+                }
+                FromWorker::Done(verdict) => {
+                    worker_protocol::judge::report(job, &verdict, &bytes).result.unwrap();
+                    return;
+                }
+                other => panic!("expected Done, got {other:?}"),
             }
-            other => panic!("expected Done, got {other:?}"),
         }
     }
 }
@@ -159,19 +170,19 @@ fn main() {
         candles: series(1000),
         limits: Limits::default(),
     };
-    let frame = encode(&ToWorker::Run(job.clone())).unwrap();
+    let frame = job.to_wire().unwrap();
 
     let starts: Vec<Duration> = (0..10).map(|_| Worker::start(&site).1).collect();
     summary("worker start to Ready", starts);
 
     let (mut worker, _) = Worker::start(&site);
     for _ in 0..5 {
-        worker.run(&frame);
+        worker.run(&job, &frame);
     }
     let warm: Vec<Duration> = (0..runs)
         .map(|_| {
             let started = Instant::now();
-            worker.run(&frame);
+            worker.run(&job, &frame);
             started.elapsed()
         })
         .collect();

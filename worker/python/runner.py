@@ -5,8 +5,13 @@ What the child sends on its answer pipe are frames of a one-byte tag, a
 little-endian u32 length and the payload:
 
 * ``L``: text the script printed (UTF-8), at most ``log_limit`` bytes in all;
-* ``R``: the result, JSON of ``{"Ok": Output}`` or ``{"Err": RunError}`` as
-  the protocol crate's types read it.
+* ``R``: the result, JSON of ``{"Ok": Output}`` or ``{"Err": error}`` as
+  the protocol crate's ``judge`` module reads it.
+
+The child closes the pipe once the result is sent: that is how the
+supervisor knows the run is over. Nothing here is trusted by anyone: a
+script can reach this module and the pipe, so the server accepts from them
+only what a script could say itself (its result, or its own error).
 
 The script's API (see README.md): ``signals(candles)`` returns
 ``(markers, lines)`` or ``{"markers": markers, "lines": lines}`` where
@@ -25,6 +30,7 @@ import operator
 import os
 import re
 import sys
+import time
 import traceback
 import types
 
@@ -106,14 +112,19 @@ class _Pipe:
 
 
 class _Log:
-    """sys.stdout and sys.stderr of a script: sends what it prints, a line at
-    a time, up to the cap."""
+    """sys.stdout and sys.stderr of a script: sends what it prints, up to
+    the cap, a line at a time but at most every FLUSH_EVERY seconds (the
+    supervisor forwards a bounded number of writes), so a run stopped at a
+    limit keeps nearly all of its log."""
+
+    FLUSH_EVERY = 0.05
 
     def __init__(self, pipe, limit):
         self._pipe = pipe
         self._left = limit
         self._pending = []
         self._pending_len = 0
+        self._flushed = time.monotonic()
 
     def write(self, text):
         if not isinstance(text, str):
@@ -127,7 +138,11 @@ class _Log:
                 self._left -= len(data)
             self._pending.append(data)
             self._pending_len += len(data)
-            if self._left == 0 or b"\n" in data or self._pending_len >= 4096:
+            if (
+                self._left == 0
+                or self._pending_len >= 4096
+                or (b"\n" in data and time.monotonic() - self._flushed >= self.FLUSH_EVERY)
+            ):
                 self.flush()
         return len(text)
 
@@ -136,6 +151,7 @@ class _Log:
             self.write(text)
 
     def flush(self):
+        self._flushed = time.monotonic()
         if self._pending:
             data = b"".join(self._pending)
             self._pending.clear()
@@ -418,7 +434,12 @@ def run(source, raw_columns, fd, output_limit, log_limit, memory_bytes):
     except BaseException as exc:
         # A bug here, or the script broke the sandbox's own Python objects.
         try:
-            pipe.send(b"R", _encode({"Err": _error("crashed", f"the runner failed: {_describe(exc)}")}))
+            pipe.send(b"R", _encode({"Err": _error("exception", f"the runner failed: {_describe(exc)}")}))
+        except BaseException:
+            pass
+    finally:
+        try:
+            os.close(fd)
         except BaseException:
             pass
 

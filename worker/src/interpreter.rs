@@ -10,7 +10,8 @@ use std::path::Path;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyModule, PyString, PyTuple};
-use worker_protocol::Job;
+use worker_protocol::Limits;
+use worker_protocol::payload::Payload;
 
 use crate::sandbox::{Error, Plan};
 
@@ -142,10 +143,6 @@ fn describe(py: Python<'_>, error: &PyErr) -> String {
     }
 }
 
-fn column_bytes<T: Copy, const N: usize>(values: &[T], to_le: impl Fn(T) -> [u8; N]) -> Vec<u8> {
-    values.iter().flat_map(|&v| to_le(v)).collect()
-}
-
 /// A job turned into the runner's arguments, built in the child before
 /// its memory is measured (so the allowance is the script's own).
 pub struct Prepared<'py> {
@@ -153,33 +150,25 @@ pub struct Prepared<'py> {
 }
 
 impl Interpreter {
-    /// Builds the arguments of `runner.run` for `job`, writing to `fd`.
+    /// Builds the arguments of `runner.run` for `payload`, writing to `fd`.
     pub fn prepare<'py>(
         &self,
         py: Python<'py>,
-        job: &Job,
+        payload: &Payload<'_>,
         fd: i32,
-        output_limit: u64,
+        limits: &Limits,
     ) -> PyResult<Prepared<'py>> {
-        let candles = &job.candles;
-        let columns = PyTuple::new(
-            py,
-            [
-                PyBytes::new(py, &column_bytes(&candles.time, i64::to_le_bytes)),
-                PyBytes::new(py, &column_bytes(&candles.open, f64::to_le_bytes)),
-                PyBytes::new(py, &column_bytes(&candles.high, f64::to_le_bytes)),
-                PyBytes::new(py, &column_bytes(&candles.low, f64::to_le_bytes)),
-                PyBytes::new(py, &column_bytes(&candles.close, f64::to_le_bytes)),
-                PyBytes::new(py, &column_bytes(&candles.volume, f64::to_le_bytes)),
-            ],
-        )?;
+        let columns = PyTuple::new(py, payload.columns.iter().map(|column| PyBytes::new(py, column)))?;
+        let output_limit = limits
+            .output_bytes
+            .min((worker_protocol::MAX_FRAME - worker_protocol::judge::ANSWER_OVERHEAD) as u64);
         let args = (
-            PyString::new(py, &job.source),
+            PyString::new(py, payload.source),
             columns,
             fd,
             output_limit,
             worker_protocol::MAX_LOG,
-            job.limits.memory_bytes,
+            limits.memory_bytes,
         )
             .into_pyobject(py)?;
         Ok(Prepared { args })

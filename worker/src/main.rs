@@ -12,6 +12,7 @@
 //! cannot be built the worker says why in one line on stderr and exits
 //! with status 2; it never runs a script unconfined.
 
+mod cgroup;
 mod interpreter;
 mod sandbox;
 mod seccomp;
@@ -35,6 +36,9 @@ stdin/stdout (u32 little-endian length + JSON frames).
                      was built against, {home})
   --site DIR         a directory holding numpy (scripts/setup.sh: setup_python);
                      without it candles are lists and numpy is unavailable
+  --allow-missing L  run without these confinement layers when this machine
+                     lacks them (comma-separated: cgroups, landlock); by
+                     default the worker refuses to start without any layer
 ";
 
 /// The command line.
@@ -42,6 +46,7 @@ stdin/stdout (u32 little-endian length + JSON frames).
 struct Options {
     python_home: PathBuf,
     site: Option<PathBuf>,
+    allow_missing: zygote::AllowMissing,
 }
 
 impl Options {
@@ -50,6 +55,7 @@ impl Options {
         let mut options = Self {
             python_home: PathBuf::from(env!("INCHART_PYTHON_HOME")),
             site: None,
+            allow_missing: zygote::AllowMissing::default(),
         };
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -70,6 +76,21 @@ impl Options {
             match flag.as_str() {
                 "--python-home" => options.python_home = value()?,
                 "--site" => options.site = Some(value()?),
+                "--allow-missing" => {
+                    let list = value()?;
+                    for layer in list.to_string_lossy().split(',').map(str::trim) {
+                        match layer {
+                            "cgroups" => options.allow_missing.cgroups = true,
+                            "landlock" => options.allow_missing.landlock = true,
+                            "" => {}
+                            other => {
+                                return Err(format!(
+                                    "--allow-missing: unknown layer {other:?} (cgroups, landlock)"
+                                ));
+                            }
+                        }
+                    }
+                }
                 "-h" | "--help" => return Ok(None),
                 other => return Err(format!("unknown argument {other:?} (see --help)")),
             }
@@ -102,7 +123,7 @@ fn main() -> ExitCode {
         Ok(plan) => plan,
         Err(error) => return fail(error),
     };
-    match spawn_zygote(&plan, started) {
+    match spawn_zygote(&plan, started, options.allow_missing) {
         Ok(code) => code,
         Err(error) => fail(format_args!("cannot build the sandbox: {error}")),
     }
@@ -110,10 +131,13 @@ fn main() -> ExitCode {
 
 /// Creates the namespaces, forks the zygote and waits for it; the exit
 /// status is the zygote's.
-fn spawn_zygote(plan: &Plan, started: Instant) -> Result<ExitCode, Error> {
+fn spawn_zygote(plan: &Plan, started: Instant, allow: zygote::AllowMissing) -> Result<ExitCode, Error> {
     // The server's death ends the worker, and the zygote's death (below)
     // with it: PID 1's end kills everything in its namespace.
     sandbox::die_with_parent()?;
+    // Made while this process still sees the host's /sys; removed below
+    // once the zygote and all its runs have ended.
+    let mut cgroups = cgroup::RunCgroups::create();
     let identity = sandbox::unshare()?;
     // The zygote learns whether this process died before it could ask for
     // the same (PR_SET_PDEATHSIG) through this pipe: EOF means gone.
@@ -139,7 +163,7 @@ fn spawn_zygote(plan: &Plan, started: Instant) -> Result<ExitCode, Error> {
         let code = if orphaned {
             1
         } else {
-            match zygote::main(plan, identity, started) {
+            match zygote::main(plan, identity, started, cgroups, allow) {
                 Ok(()) => 0,
                 Err(error) => {
                     zygote::log(format_args!("cannot build the sandbox: {error}"));
@@ -157,6 +181,10 @@ fn spawn_zygote(plan: &Plan, started: Instant) -> Result<ExitCode, Error> {
         libc::close(0);
         libc::close(1);
     }
+    // This process keeps only the directories, to remove the cgroups.
+    if let Ok(cgroups) = &mut cgroups {
+        cgroups.close_files();
+    }
     let mut status = 0;
     loop {
         // SAFETY: waitpid on our child.
@@ -167,6 +195,9 @@ fn spawn_zygote(plan: &Plan, started: Instant) -> Result<ExitCode, Error> {
         if rc < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
             return Err(Error::os("waitpid"));
         }
+    }
+    if let Ok(cgroups) = cgroups {
+        cgroups.remove();
     }
     if libc::WIFEXITED(status) {
         return Ok(ExitCode::from(libc::WEXITSTATUS(status) as u8));

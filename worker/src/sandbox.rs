@@ -457,8 +457,9 @@ fn open_detached_procfs(root: &Path) -> Result<OwnedFd> {
 }
 
 /// Puts `proc_dir` at [`PROC_FD`], `/dev/null` at [`DEV_NULL_FD`] and
-/// closes every other descriptor above stderr.
-pub fn keep_fds(proc_dir: OwnedFd) -> Result<()> {
+/// closes every other descriptor above stderr but those in `keep` (all at
+/// or above [`crate::cgroup::FIRST_FD`]).
+pub fn keep_fds(proc_dir: OwnedFd, keep: &[RawFd]) -> Result<()> {
     // SAFETY: open a path with a constant C string.
     let null = check(
         unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) },
@@ -481,11 +482,25 @@ pub fn keep_fds(proc_dir: OwnedFd) -> Result<()> {
         check(libc::dup2(proc_high, PROC_FD), "dup2")?;
         check(libc::dup2(null_high, DEV_NULL_FD), "dup2")?;
     }
-    // SAFETY: closes descriptors above DEV_NULL_FD; nothing else holds them.
-    check(
-        unsafe { libc::close_range(DEV_NULL_FD as libc::c_uint + 1, libc::c_uint::MAX, 0) },
-        "close_range",
-    )?;
+    let mut keep = keep.to_vec();
+    keep.sort_unstable();
+    let mut from = DEV_NULL_FD as libc::c_uint + 1;
+    for fd in keep.into_iter().chain(std::iter::once(libc::c_int::MAX)) {
+        let fd = fd as libc::c_uint;
+        if fd > from {
+            // SAFETY: closes descriptors between the kept ones; nothing
+            // else holds them.
+            check(unsafe { libc::close_range(from, fd - 1, 0) }, "close_range")?;
+        }
+        from = from.max(fd.saturating_add(1));
+    }
+    if from <= libc::c_int::MAX as libc::c_uint {
+        // SAFETY: as above, for the last descriptor number.
+        check(
+            unsafe { libc::close_range(from, libc::c_uint::MAX, 0) },
+            "close_range",
+        )?;
+    }
     Ok(())
 }
 

@@ -117,6 +117,9 @@ const ZYGOTE: &[libc::c_long] = &[
     libc::SYS_seccomp,
     libc::SYS_set_robust_list,
     libc::SYS_rseq,
+    // Moving a payload to its child and an answer to the server without
+    // reading either (see the zygote's module doc).
+    libc::SYS_splice,
 ];
 
 fn condition(
@@ -208,6 +211,11 @@ pub fn zygote() -> Result<BpfProgram, Error> {
             condition(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Gt, 1)?,
             condition(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Lt, i32::MAX as u64)?,
         ])?],
+    );
+    // How much a child's answer pipe holds, besides Python's TCGETS.
+    rules.insert(
+        libc::SYS_ioctl,
+        vec![equals(1, libc::TCGETS)?, equals(1, libc::FIONREAD)?],
     );
     // Its own limits only (a child sets its own before its filter).
     rules.insert(libc::SYS_prlimit64, vec![equals(0, 0)?]);

@@ -1,12 +1,30 @@
 //! The zygote: PID 1 of the worker's namespaces. It confines itself, warms
-//! Python up, says Ready, then serves jobs one at a time until stdin
-//! closes. It never runs a script: each job runs in a child forked from
-//! the warm interpreter (a pristine copy every time), which confines itself
-//! further and sends its log and result back over a pipe. The zygote
-//! enforces the wall-clock, CPU and output limits from outside, answers
-//! with one `Done` frame and reaps the child. Nothing a child does can stop
-//! the zygote: it reads the child's pipe under a cap, and it survives the
-//! child's death however it comes.
+//! Python up, says Ready, then supervises runs one at a time until stdin
+//! closes. It never runs a script, and it never holds a byte of one:
+//!
+//! - A job is a small frame (the run's limits and its payload's size) and
+//!   the payload (the script and its candles). The zygote reads the frame,
+//!   forks the run's child, and moves the payload from stdin into a fresh
+//!   pipe that only the child reads, with `splice(2)`: the bytes go from
+//!   pipe to pipe inside the kernel and never enter the zygote's memory.
+//! - The child writes its log and result to another fresh pipe, which the
+//!   zygote moves to stdout the same way, behind `Output` frames that say
+//!   only how many bytes follow.
+//!
+//! So the memory every child is forked from holds nothing of any earlier
+//! run, by construction: not the job, not the answer, not the log, not on
+//! the heap nor on the stack. (What fork shares that cannot be made new
+//! without a fresh exec: the address-space layout and Python's hash
+//! secret; a child's stack canary is made new. The server replaces a
+//! worker after a bounded number of runs.)
+//!
+//! The zygote decides how a run ended from what it observes: the
+//! wall-clock and CPU limits it enforces itself, the byte and write
+//! counts on the answer pipe, the child's exit status, the OOM kills of
+//! the run's cgroup, and a separate setup pipe on which the child says it
+//! is confined (or why it could not be) and which it closes before any
+//! script code runs. The verdict carries nothing the script wrote. The
+//! child's bytes are judged by the server (`worker_protocol::judge`).
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -18,8 +36,10 @@ use landlock::RulesetCreated;
 use pyo3::Python;
 use pyo3::ffi;
 use seccompiler::BpfProgram;
-use worker_protocol::{ErrorKind, FromWorker, Job, Output, Report, RunError, ToWorker};
+use worker_protocol::judge::ANSWER_OVERHEAD;
+use worker_protocol::{Ending, FromWorker, Limits, Stop, ToWorker, Verdict};
 
+use crate::cgroup::{self, RunCgroups};
 use crate::interpreter::{self, Interpreter};
 use crate::sandbox::{self, DEV_NULL_FD, Error, Identity, PROC_FD, Plan};
 use crate::seccomp;
@@ -27,19 +47,32 @@ use crate::seccomp;
 /// Where a child's answer pipe ends up: the only descriptor a script has
 /// besides stdin, stdout and stderr (all `/dev/null`).
 const ANSWER_FD: RawFd = 3;
-/// A child's log frames, at most MAX_LOG bytes in all.
-const TAG_LOG: u8 = b'L';
-/// A child's result frame.
-const TAG_RESULT: u8 = b'R';
-/// A child could not confine itself (sent before any script code runs).
-const TAG_SANDBOX: u8 = b'S';
-/// Room in a `Done` frame for everything but the output.
-const REPORT_OVERHEAD: usize = worker_protocol::MAX_LOG * 2 + (64 << 10);
+/// Where a child's setup pipe is while it confines itself; closed before
+/// the script runs.
+const SETUP_FD: RawFd = 4;
+/// On the setup pipe: confined, the script starts now.
+const SETUP_OK: u8 = b'K';
+/// On the setup pipe: the child could not confine itself; a message follows.
+const SETUP_FAILED: u8 = b'S';
+/// The most writes of a child's the zygote forwards; a script that writes
+/// to its pipe more often is stopped (its log is batched by the runner).
+const MAX_CHUNKS: usize = 2_048;
+/// The largest job frame (the payload is not part of it).
+const MAX_ORDER: usize = 64 << 10;
 
 /// Writes one line of diagnostics to stderr. A failed write is ignored
 /// (`eprintln!` would panic).
 pub fn log(message: impl std::fmt::Display) {
     let _ = writeln!(io::stderr(), "inchart-worker: {message}");
+}
+
+/// Which confinement layers may be missing on this machine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AllowMissing {
+    /// Run without a cgroup per run.
+    pub cgroups: bool,
+    /// Run with a Landlock layer the kernel enforces only in part.
+    pub landlock: bool,
 }
 
 /// What the zygote prepares once for all its children: the warm
@@ -49,18 +82,53 @@ struct Zygote {
     interpreter: Interpreter,
     child_landlock: RulesetCreated,
     child_seccomp: [BpfProgram; 2],
+    cgroups: Option<RunCgroups>,
+    /// The next run's cgroup slot.
+    turn: usize,
 }
 
 /// Confines the zygote, warms Python up and serves jobs. Returns when
-/// stdin closes; an error means the sandbox could not be built or the
-/// server broke the protocol.
-pub fn main(plan: &Plan, identity: Identity, started: Instant) -> Result<(), Error> {
+/// stdin closes; an error means the sandbox could not be built, a layer
+/// it must have is missing, or the server broke the protocol.
+pub fn main(
+    plan: &Plan,
+    identity: Identity,
+    started: Instant,
+    cgroups: Result<RunCgroups, Error>,
+    allow: AllowMissing,
+) -> Result<(), Error> {
     // SAFETY: getpid has no preconditions.
     if unsafe { libc::getpid() } != 1 {
         return Err(Error::new("the zygote is not PID 1 of a new PID namespace"));
     }
+    let (cgroups, cgroup_state) = match cgroups {
+        Ok(mut cgroups) => {
+            cgroups.forget_parents();
+            let state = format!(
+                "cgroup {} per run (memory{}, 1 process)",
+                if cgroups.version == cgroup::Version::V1 {
+                    "v1"
+                } else {
+                    "v2"
+                },
+                if cgroups.slots[0].has_swap_limit() {
+                    " and swap"
+                } else {
+                    ""
+                },
+            );
+            (Some(cgroups), state)
+        }
+        Err(error) if allow.cgroups => (None, format!("no cgroups ({error})")),
+        Err(error) => {
+            return Err(Error::new(format!(
+                "no cgroup per run ({error}); start with --allow-missing cgroups to run without"
+            )));
+        }
+    };
     let proc_dir = sandbox::build_root(plan)?;
-    sandbox::keep_fds(proc_dir)?;
+    let keep = cgroups.as_ref().map(RunCgroups::fds).unwrap_or_default();
+    sandbox::keep_fds(proc_dir, &keep)?;
     sandbox::zygote_rlimits()?;
     sandbox::drop_privileges(identity)?;
 
@@ -72,14 +140,22 @@ pub fn main(plan: &Plan, identity: Identity, started: Instant) -> Result<(), Err
             "the zygote has {threads} threads after warm-up; it must have one to confine itself"
         )));
     }
-    let zygote = Zygote {
+    let mut zygote = Zygote {
         interpreter,
         child_landlock: sandbox::landlock(plan, None)?,
         child_seccomp: [seccomp::child()?, seccomp::clone3_enosys()?],
+        cgroups,
+        turn: 0,
     };
     // SAFETY: PROC_FD is open for the zygote's whole life (keep_fds).
     let proc_dir = unsafe { BorrowedFd::borrow_raw(PROC_FD) };
     let landlock = sandbox::enforce_landlock(sandbox::landlock(plan, Some(proc_dir))?)?;
+    if !landlock.fully_enforced && !allow.landlock {
+        return Err(Error::new(format!(
+            "this kernel enforces Landlock {} only in part; start with --allow-missing landlock to run so",
+            landlock.abi
+        )));
+    }
     seccomp::apply(&[seccomp::zygote()?, seccomp::clone3_enosys()?])?;
 
     write_frame(&FromWorker::Ready {
@@ -90,7 +166,7 @@ pub fn main(plan: &Plan, identity: Identity, started: Instant) -> Result<(), Err
     let python = versions.python.split_whitespace().next().unwrap_or("?");
     log(format_args!(
         "ready in {} ms: Python {python}, numpy {}; confined: namespaces (mount, pid, net, ipc, uts{}), \
-         uid 65534, no capabilities, Landlock {} ({}), seccomp allowlist",
+         uid {}, no capabilities, Landlock {} ({}), seccomp allowlist, {cgroup_state}",
         started.elapsed().as_millis(),
         versions.numpy.as_deref().unwrap_or("not installed"),
         if identity == Identity::UserNamespace {
@@ -98,15 +174,21 @@ pub fn main(plan: &Plan, identity: Identity, started: Instant) -> Result<(), Err
         } else {
             ""
         },
+        plan_uid(plan),
         landlock.abi,
         if landlock.fully_enforced {
             "fully enforced"
         } else {
-            "partially enforced"
+            "partially enforced, allowed by --allow-missing landlock"
         },
     ));
 
     Python::attach(|py| zygote.serve(py))
+}
+
+/// The uid scripts run as.
+fn plan_uid(_plan: &Plan) -> u32 {
+    sandbox::NOBODY
 }
 
 /// Reads until `buf` is full or EOF; returns how many bytes were read.
@@ -132,17 +214,59 @@ fn write_frame(message: &FromWorker) -> io::Result<()> {
     stdout.flush()
 }
 
-fn failure(kind: ErrorKind, message: impl Into<String>) -> Result<Output, RunError> {
-    Err(RunError::new(kind, message))
-}
-
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Moves exactly `len` bytes from pipe `from` to `to` inside the kernel.
+/// Returns how many were moved before `to` closed or failed.
+fn splice_exactly(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
+    let mut moved = 0;
+    while moved < len {
+        // SAFETY: splice between descriptors we hold, no offsets.
+        let n = unsafe {
+            libc::splice(
+                from,
+                std::ptr::null_mut(),
+                to,
+                std::ptr::null_mut(),
+                len - moved,
+                libc::SPLICE_F_MOVE,
+            )
+        };
+        if n < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return if moved > 0 || error.raw_os_error() == Some(libc::EPIPE) {
+                Ok(moved)
+            } else {
+                Err(error)
+            };
+        }
+        if n == 0 {
+            break;
+        }
+        moved += n as usize;
+    }
+    Ok(moved)
+}
+
+/// A fresh pipe: (read end, write end).
+fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 into a two-element array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(Error::os("pipe2"));
+    }
+    // SAFETY: pipe2 just returned these descriptors.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
 /// A child that answered and may still be on its way out: stopped after
-/// the answer is sent, and reaped whenever it is gone (the next job or the
-/// one after), off the runs' critical path.
+/// the verdict is sent, and reaped whenever it is gone (the next job or
+/// the one after), off the runs' critical path.
 struct Leftover(libc::pid_t);
 
 impl Leftover {
@@ -153,8 +277,15 @@ impl Leftover {
     }
 }
 
+/// The pipes of one run, the zygote's ends and the child's.
+struct Pipes {
+    job: (OwnedFd, OwnedFd),
+    setup: (OwnedFd, OwnedFd),
+    answer: (OwnedFd, OwnedFd),
+}
+
 impl Zygote {
-    fn serve(&self, py: Python<'_>) -> Result<(), Error> {
+    fn serve(&mut self, py: Python<'_>) -> Result<(), Error> {
         // SAFETY: as in write_frame, for stdin.
         let mut stdin = ManuallyDrop::new(unsafe { File::from_raw_fd(0) });
         loop {
@@ -166,67 +297,68 @@ impl Zygote {
                 Err(e) => return Err(Error::new(format!("reading stdin: {e}"))),
             }
             let len = worker_protocol::body_len(header).map_err(|e| Error::new(format!("job frame: {e}")))?;
+            if len > MAX_ORDER {
+                return Err(Error::new(format!("job frame: {len} bytes, over {MAX_ORDER}")));
+            }
+            // Only the frame is read here: limits and the payload's size.
             let mut body = vec![0; len];
             stdin
                 .read_exact(&mut body)
                 .map_err(|e| Error::new(format!("reading a job frame: {e}")))?;
             let received = Instant::now();
-            let ToWorker::Run(job) = worker_protocol::decode::<ToWorker>(&body)
+            let ToWorker::Run { limits, payload_len } = worker_protocol::decode::<ToWorker>(&body)
                 .map_err(|e| Error::new(format!("job frame: {e}")))?;
-            drop(body);
-            let (report, leftover) = self.run_job(py, &job, received);
-            write_frame(&FromWorker::Done(report))
-                .map_err(|e| Error::new(format!("writing a report: {e}")))?;
+            if payload_len as usize > worker_protocol::MAX_FRAME {
+                return Err(Error::new(format!("job frame: a payload of {payload_len} bytes")));
+            }
+            let (verdict, leftover) = self.run_job(py, &limits, payload_len as usize, received)?;
+            write_frame(&FromWorker::Done(verdict)).map_err(|e| Error::new(format!("writing a verdict: {e}")))?;
             if let Some(leftover) = leftover {
                 leftover.stop();
             }
         }
     }
 
-    /// Runs one job in a forked child and reports how it went.
-    fn run_job(&self, py: Python<'_>, job: &Job, received: Instant) -> (Report, Option<Leftover>) {
-        let report = |result, log: String, cpu: Duration| Report {
-            result,
-            log,
-            cpu_ms: millis(cpu),
-            wall_ms: millis(received.elapsed()),
+    /// Runs one job in a forked child and says how it went. An error is
+    /// the zygote's own (it could not pass the payload on).
+    fn run_job(
+        &mut self,
+        py: Python<'_>,
+        limits: &Limits,
+        payload_len: usize,
+        received: Instant,
+    ) -> Result<(Verdict, Option<Leftover>), Error> {
+        let unwatchable = |what: &str| {
+            log(format_args!("{what}: {}", io::Error::last_os_error()));
+            Verdict {
+                stopped: Some(Stop::Unwatchable),
+                wall_ms: millis(received.elapsed()),
+                ..Verdict::default()
+            }
         };
-        let unavailable = |message: String| {
-            log(&message);
-            (
-                report(
-                    failure(ErrorKind::Unavailable, message),
-                    String::new(),
-                    Duration::ZERO,
-                ),
-                None,
-            )
-        };
-        if !job.candles.is_rectangular() {
-            return (
-                report(
-                    failure(
-                        ErrorKind::Unavailable,
-                        "the job's candle columns have different lengths",
-                    ),
-                    String::new(),
-                    Duration::ZERO,
-                ),
-                None,
-            );
-        }
-        let output_limit = usize::try_from(job.limits.output_bytes)
+        let output_limit = usize::try_from(limits.output_bytes)
             .unwrap_or(usize::MAX)
-            .min(worker_protocol::MAX_FRAME - REPORT_OVERHEAD);
+            .min(worker_protocol::MAX_FRAME - ANSWER_OVERHEAD);
 
         reap_orphans();
-        let mut fds = [0; 2];
-        // SAFETY: pipe2 into a two-element array.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-            return unavailable(format!("pipe2: {}", io::Error::last_os_error()));
-        }
-        // SAFETY: pipe2 just returned these descriptors.
-        let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let slot = self.turn;
+        self.turn = (self.turn + 1) % 2;
+        let oom_before = match self.cgroups.as_mut().map(|c| c.slots[slot].prepare(limits.memory_bytes)) {
+            Some(Err(error)) => {
+                log(format_args!("preparing the run's cgroup: {error}"));
+                drain(payload_len)?;
+                return Ok((unwatchable("the run's cgroup"), None));
+            }
+            Some(Ok(kills)) => Some(kills),
+            None => None,
+        };
+        let pipes = match (pipe(), pipe(), pipe()) {
+            (Ok(job), Ok(setup), Ok(answer)) => Pipes { job, setup, answer },
+            _ => {
+                drain(payload_len)?;
+                return Ok((unwatchable("pipe2"), None));
+            }
+        };
 
         // SAFETY: the zygote is single-threaded and holds the GIL (inside
         // Python::attach); PyOS_BeforeFork/AfterFork_* bracket fork() as
@@ -236,29 +368,70 @@ impl Zygote {
             let pid = libc::fork();
             if pid == 0 {
                 ffi::PyOS_AfterFork_Child();
-                drop(reader);
-                self.child(py, job, writer, output_limit);
+                let Pipes { job, setup, answer } = pipes;
+                drop((job.1, setup.0, answer.0));
+                self.child(py, limits, payload_len, slot, job.0, setup.1, answer.1);
             }
             ffi::PyOS_AfterFork_Parent();
             pid
         };
-        drop(writer);
+        let Pipes { job, setup, answer } = pipes;
+        drop((job.0, setup.1, answer.1));
         if pid < 0 {
-            return unavailable(format!("fork: {}", io::Error::last_os_error()));
+            drain(payload_len)?;
+            return Ok((unwatchable("fork"), None));
         }
 
-        let outcome = supervise(pid, reader, job, received, output_limit);
-        let result = judge(job, &outcome);
-        let leftover = (!outcome.reaped).then_some(Leftover(pid));
-        (report(result, outcome.answer.log_text(), outcome.cpu), leftover)
+        // The payload goes to the child, never through this process's memory.
+        let moved = splice_exactly(0, job.1.as_raw_fd(), payload_len)
+            .map_err(|e| Error::new(format!("passing a payload on: {e}")))?;
+        drop(job.1);
+        if moved < payload_len {
+            // The child is gone; the rest of the payload is nobody's.
+            drain(payload_len - moved)?;
+        }
+
+        let observed = supervise(pid, setup.0, answer.0, limits, received, output_limit);
+        let mut verdict = Verdict {
+            stopped: observed.stopped,
+            ending: observed.ending,
+            sandbox_error: observed.sandbox_error,
+            cpu_ms: millis(observed.cpu),
+            wall_ms: 0,
+            memory_peak_bytes: None,
+        };
+        if let (Some(cgroups), Some(before)) = (self.cgroups.as_mut(), oom_before) {
+            let slot = &mut cgroups.slots[slot];
+            verdict.memory_peak_bytes = slot.peak();
+            let killed = matches!(verdict.ending, Ending::Signaled { signal } if signal == libc::SIGKILL);
+            if killed && verdict.stopped.is_none() && slot.oom_kills() > before {
+                verdict.stopped = Some(Stop::Memory);
+            }
+        }
+        verdict.wall_ms = millis(received.elapsed());
+        let leftover = (!observed.reaped).then_some(Leftover(pid));
+        Ok((verdict, leftover))
     }
 
-    /// A run's child: confines itself further, then runs the script.
-    /// Never returns.
-    fn child(&self, py: Python<'_>, job: &Job, answer: OwnedFd, output_limit: usize) -> ! {
+    /// A run's child: joins its cgroup, reads its payload, confines itself
+    /// further, says so on the setup pipe and closes it, then runs the
+    /// script. Never returns.
+    #[allow(clippy::too_many_arguments)]
+    fn child(
+        &self,
+        py: Python<'_>,
+        limits: &Limits,
+        payload_len: usize,
+        slot: usize,
+        job: OwnedFd,
+        setup: OwnedFd,
+        answer: OwnedFd,
+    ) -> ! {
         // Anything that fails before the script runs is reported on the
-        // answer pipe, whichever descriptor it is on by then.
-        let mut answer_fd = answer.as_raw_fd();
+        // setup pipe, whichever descriptor it is on by then.
+        let mut setup_fd = setup.as_raw_fd();
+        std::mem::forget(setup);
+        let answer_fd = answer.as_raw_fd();
         std::mem::forget(answer);
         let result = (|| -> Result<(), Error> {
             sandbox::die_with_parent()?;
@@ -268,9 +441,24 @@ impl Zygote {
                 // SAFETY: _exit ends this process without running anything else.
                 unsafe { libc::_exit(1) };
             }
+            if let Some(cgroups) = &self.cgroups {
+                for fd in cgroups.slots[slot].procs() {
+                    // SAFETY: write to a descriptor we hold; "0" is ourselves.
+                    if unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) } != 1 {
+                        return Err(Error::os("joining the run's cgroup"));
+                    }
+                }
+            }
+            reseed_stack_canary();
+            let mut payload = vec![0u8; payload_len];
+            let mut job = File::from(job);
+            job.read_exact(&mut payload)
+                .map_err(|e| Error::new(format!("reading the payload: {e}")))?;
+            drop(job);
+            let payload = worker_protocol::payload::decode(&payload).map_err(|e| Error::new(e.to_string()))?;
             let prepared = self
                 .interpreter
-                .prepare(py, job, ANSWER_FD, output_limit as u64)
+                .prepare(py, &payload, ANSWER_FD, limits)
                 .map_err(|e| Error::new(format!("preparing the run: {e}")))?;
             // Measured once the run's arguments exist, so the allowance is
             // the script's own; read before Landlock takes /proc away.
@@ -281,8 +469,9 @@ impl Zygote {
                 .map_err(|e| Error::new(format!("Landlock: {e}")))?;
             sandbox::enforce_landlock(ruleset)?;
             // SAFETY: dup2/close_range on descriptors this process owns;
-            // after this, 0-2 are /dev/null and ANSWER_FD is the pipe
-            // (replacing the procfs descriptor), nothing else is open.
+            // after this, 0-2 are /dev/null, ANSWER_FD the answer pipe and
+            // SETUP_FD the setup pipe (both pipes are above 4, so neither
+            // dup2 overwrites the other), nothing else is open.
             unsafe {
                 for fd in 0..3 {
                     if libc::dup2(DEV_NULL_FD, fd) < 0 {
@@ -292,8 +481,11 @@ impl Zygote {
                 if libc::dup2(answer_fd, ANSWER_FD) < 0 {
                     return Err(Error::os("dup2(answer pipe)"));
                 }
-                answer_fd = ANSWER_FD;
-                if libc::close_range(ANSWER_FD as libc::c_uint + 1, libc::c_uint::MAX, 0) < 0 {
+                if libc::dup2(setup_fd, SETUP_FD) < 0 {
+                    return Err(Error::os("dup2(setup pipe)"));
+                }
+                setup_fd = SETUP_FD;
+                if libc::close_range(SETUP_FD as libc::c_uint + 1, libc::c_uint::MAX, 0) < 0 {
                     return Err(Error::os("close_range"));
                 }
                 // A C stack overflow ends the child with SIGSEGV, not in
@@ -302,24 +494,32 @@ impl Zygote {
                 libc::signal(libc::SIGBUS, libc::SIG_DFL);
             }
             sandbox::child_rlimits(&sandbox::ChildLimits {
-                cpu_seconds: job.limits.cpu_ms.div_ceil(1000),
-                address_space: address_space.saturating_add(job.limits.memory_bytes),
+                cpu_seconds: limits.cpu_ms.div_ceil(1000),
+                address_space: address_space.saturating_add(limits.memory_bytes),
             })?;
             seccomp::apply(&self.child_seccomp)?;
-
-            if let Err(error) = self.interpreter.run(py, prepared) {
-                // The runner catches everything a script does; this is a bug.
-                return Err(Error::new(format!("the runner failed: {error}")));
+            // Confined: from here on only the script's own pipe is open.
+            // SAFETY: write one byte to and close our setup pipe.
+            unsafe {
+                if libc::write(SETUP_FD, [SETUP_OK].as_ptr().cast(), 1) != 1 {
+                    return Err(Error::os("writing to the setup pipe"));
+                }
+                libc::close(SETUP_FD);
             }
+            setup_fd = -1;
+            // The runner catches everything a script does and never
+            // raises; what it would raise is nobody's to read.
+            let _ = self.interpreter.run(py, prepared);
             Ok(())
         })();
-        if let Err(error) = result {
-            let message = error.to_string();
-            let mut frame = vec![TAG_SANDBOX];
-            frame.extend_from_slice(&(message.len() as u32).to_le_bytes());
-            frame.extend_from_slice(message.as_bytes());
-            // SAFETY: write to our answer pipe; the frame outlives the call.
-            unsafe { libc::write(answer_fd, frame.as_ptr().cast(), frame.len()) };
+        if let Err(error) = result
+            && setup_fd >= 0
+        {
+            let mut frame = vec![SETUP_FAILED];
+            frame.extend_from_slice(error.to_string().as_bytes());
+            frame.truncate(4096);
+            // SAFETY: write to our setup pipe; the frame outlives the call.
+            unsafe { libc::write(setup_fd, frame.as_ptr().cast(), frame.len()) };
         }
         // SAFETY: ends the child without unwinding into the zygote's code
         // or finalising Python.
@@ -327,102 +527,43 @@ impl Zygote {
     }
 }
 
-/// Why the zygote stopped a child.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stopped {
-    Wall,
-    Cpu,
-    Output,
-    Malformed,
-    Unavailable,
+/// Throws away `len` bytes of stdin (a payload no child will read),
+/// inside the kernel.
+fn drain(len: usize) -> Result<(), Error> {
+    let moved = splice_exactly(0, DEV_NULL_FD, len).map_err(|e| Error::new(format!("draining a payload: {e}")))?;
+    if moved < len {
+        return Err(Error::new("stdin closed in the middle of a payload"));
+    }
+    Ok(())
 }
 
-/// What a child sent and how it ended.
-struct Outcome {
-    answer: Answer,
-    stopped: Option<Stopped>,
-    /// The wait status, when the child was reaped (it was not when it
-    /// answered: it is reaped after the answer is sent).
-    status: libc::c_int,
+/// Gives the child a stack canary of its own, so that one run cannot
+/// learn the value every later run's canary would have. Safe here: the
+/// child never returns into a frame that saved the old value.
+fn reseed_stack_canary() {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+    {
+        let mut value = 0u64;
+        // SAFETY: getrandom into a local.
+        let got = unsafe { libc::getrandom((&raw mut value).cast(), 8, 0) };
+        if got == 8 {
+            // glibc keeps the low byte zero, so a string copy cannot leak it.
+            let value = value & !0xff;
+            // SAFETY: glibc's TLS canary slot on x86_64 (fs:0x28).
+            unsafe { std::arch::asm!("mov qword ptr fs:[0x28], {}", in(reg) value, options(nostack)) };
+        }
+    }
+}
+
+/// What the zygote saw of a child.
+struct Observed {
+    stopped: Option<Stop>,
+    ending: Ending,
+    sandbox_error: Option<String>,
+    /// Whether it was reaped (it was not when it closed its pipe: it is
+    /// reaped after the verdict is sent).
     reaped: bool,
     cpu: Duration,
-}
-
-/// The frames a child sent, bounded.
-struct Answer {
-    buffer: Vec<u8>,
-    log: Vec<u8>,
-    result: Option<Vec<u8>>,
-    sandbox_error: Option<String>,
-    received: usize,
-    output_limit: usize,
-    malformed: Option<String>,
-}
-
-impl Answer {
-    fn new(output_limit: usize) -> Self {
-        Self {
-            buffer: Vec::new(),
-            log: Vec::new(),
-            result: None,
-            sandbox_error: None,
-            received: 0,
-            output_limit,
-            malformed: None,
-        }
-    }
-
-    /// Takes bytes from the pipe; `Err` stops the child.
-    fn feed(&mut self, data: &[u8]) -> Result<(), Stopped> {
-        self.received += data.len();
-        if self.received > self.output_limit + REPORT_OVERHEAD {
-            return Err(Stopped::Output);
-        }
-        self.buffer.extend_from_slice(data);
-        loop {
-            let Some(header) = self.buffer.get(..5) else {
-                return Ok(());
-            };
-            let tag = header[0];
-            let len = u32::from_le_bytes([header[1], header[2], header[3], header[4]]) as usize;
-            let malformed = |answer: &mut Self, why: &str| {
-                answer.malformed = Some(why.to_owned());
-                Err(Stopped::Malformed)
-            };
-            match tag {
-                TAG_RESULT if len > self.output_limit => return Err(Stopped::Output),
-                TAG_RESULT if self.result.is_some() => return malformed(self, "two results"),
-                TAG_LOG if len > worker_protocol::MAX_LOG => {
-                    return malformed(self, "a log frame over MAX_LOG");
-                }
-                TAG_SANDBOX if len > 4096 => return malformed(self, "a long sandbox error"),
-                TAG_RESULT | TAG_LOG | TAG_SANDBOX => {}
-                _ => return malformed(self, "an unknown frame"),
-            }
-            if self.buffer.len() < 5 + len {
-                return Ok(());
-            }
-            let payload: Vec<u8> = self.buffer.drain(..5 + len).skip(5).collect();
-            match tag {
-                TAG_RESULT => self.result = Some(payload),
-                TAG_LOG => {
-                    let room = worker_protocol::MAX_LOG - self.log.len();
-                    self.log.extend_from_slice(&payload[..payload.len().min(room)]);
-                }
-                _ => self.sandbox_error = Some(String::from_utf8_lossy(&payload).into_owned()),
-            }
-        }
-    }
-
-    /// The log as text, cut at MAX_LOG bytes on a character boundary.
-    fn log_text(&self) -> String {
-        let text = String::from_utf8_lossy(&self.log);
-        let mut end = text.len().min(worker_protocol::MAX_LOG);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text[..end].to_owned()
-    }
 }
 
 /// A child's CPU time so far, from its CPU clock.
@@ -439,22 +580,35 @@ fn cpu_time(clock: Option<libc::clockid_t>) -> Option<Duration> {
     Some(Duration::new(now.tv_sec as u64, now.tv_nsec as u32))
 }
 
-/// Reads the child's pipe until it has answered or ended, stopping it at
-/// the wall-clock or CPU limit or when it sends too much.
+/// The setup pipe's state.
+enum Setup {
+    Waiting,
+    Confined,
+    Failed(String),
+}
+
+/// Watches a child until it closes its answer pipe or ends, passing what
+/// it writes on to stdout, and stopping it at the wall-clock or CPU limit
+/// or when it writes too much or too often.
 fn supervise(
     pid: libc::pid_t,
-    reader: OwnedFd,
-    job: &Job,
+    setup: OwnedFd,
+    answer: OwnedFd,
+    limits: &Limits,
     received: Instant,
     output_limit: usize,
-) -> Outcome {
+) -> Observed {
     // A limit too far away to represent is no limit (a year, in practice).
     let deadline = received
-        .checked_add(Duration::from_millis(job.limits.wall_ms))
+        .checked_add(Duration::from_millis(limits.wall_ms))
         .unwrap_or(received + Duration::from_secs(365 * 86_400));
-    let cpu_limit = Duration::from_millis(job.limits.cpu_ms);
-    let mut answer = Answer::new(output_limit);
+    let cpu_limit = Duration::from_millis(limits.cpu_ms);
+    let allowance = output_limit + ANSWER_OVERHEAD;
+    let mut forwarded = 0usize;
+    let mut chunks = 0usize;
     let mut stopped = None;
+    let mut setup_state = Setup::Waiting;
+    let mut setup_open = true;
 
     let mut clock: libc::clockid_t = 0;
     // SAFETY: clock_getcpuclockid into a local.
@@ -463,27 +617,25 @@ fn supervise(
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
     if pidfd < 0 {
         log(format_args!("pidfd_open: {}", io::Error::last_os_error()));
-        stopped = Some(Stopped::Unavailable);
+        stopped = Some(Stop::Unwatchable);
     }
     // SAFETY: a valid descriptor from pidfd_open is ours to close.
     let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
-    let mut pipe_open = true;
+    let mut answer_open = true;
     let mut exited = false;
-    let mut buf = vec![0u8; 64 << 10];
 
-    while let Some(pidfd) = pidfd
-        .as_ref()
-        .filter(|_| (pipe_open || !exited) && answer.result.is_none())
-    {
+    while let Some(pidfd) = pidfd.as_ref().filter(|_| {
+        (answer_open || !exited) && !matches!(setup_state, Setup::Failed(_)) && !(exited && !answer_open)
+    }) {
         let now = Instant::now();
         if now >= deadline {
-            stopped = Some(Stopped::Wall);
+            stopped = Some(Stop::Wall);
             break;
         }
         let mut timeout = deadline - now;
         if !exited && let Some(used) = cpu_time(clock) {
             if used >= cpu_limit {
-                stopped = Some(Stopped::Cpu);
+                stopped = Some(Stop::Cpu);
                 break;
             }
             // CPU time cannot grow faster than the wall clock (one thread).
@@ -491,7 +643,12 @@ fn supervise(
         }
         let mut polls = [
             libc::pollfd {
-                fd: if pipe_open { reader.as_raw_fd() } else { -1 },
+                fd: if setup_open { setup.as_raw_fd() } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: if answer_open { answer.as_raw_fd() } else { -1 },
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -508,42 +665,94 @@ fn supervise(
             continue;
         }
         if polls[0].revents != 0 {
-            // SAFETY: read into our buffer.
-            let n = unsafe { libc::read(reader.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if n == 0 || (n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted) {
-                pipe_open = false;
-            } else if n > 0
-                && let Err(why) = answer.feed(&buf[..n as usize])
-            {
-                stopped = Some(why);
-                break;
+            // What the setup pipe carries is the worker's own code's.
+            let mut buf = [0u8; 4096];
+            // SAFETY: read into a local buffer.
+            let n = unsafe { libc::read(setup.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                setup_open = false;
+                if matches!(setup_state, Setup::Waiting) {
+                    setup_state = Setup::Failed("the run's child ended before it was confined".into());
+                }
+            } else {
+                setup_state = match buf[0] {
+                    SETUP_OK => Setup::Confined,
+                    _ => Setup::Failed(String::from_utf8_lossy(&buf[1..n as usize]).into_owned()),
+                };
             }
         }
         if polls[1].revents != 0 {
+            let mut available: libc::c_int = 0;
+            // SAFETY: FIONREAD into a local.
+            if unsafe { libc::ioctl(answer.as_raw_fd(), libc::FIONREAD, &mut available) } < 0 {
+                log(format_args!("FIONREAD: {}", io::Error::last_os_error()));
+                stopped = Some(Stop::Unwatchable);
+                break;
+            }
+            let available = available.max(0) as usize;
+            if available == 0 {
+                // Closed: the child has answered (or given up its pipe).
+                answer_open = false;
+            } else {
+                chunks += 1;
+                if forwarded + available > allowance || chunks > MAX_CHUNKS {
+                    stopped = Some(Stop::Output);
+                    break;
+                }
+                forwarded += available;
+                let header = FromWorker::Output {
+                    len: available as u32,
+                };
+                let sent = write_frame(&header)
+                    .and_then(|()| splice_exactly(answer.as_raw_fd(), 1, available))
+                    .is_ok_and(|n| n == available);
+                if !sent {
+                    log(format_args!("passing an answer on: {}", io::Error::last_os_error()));
+                    stopped = Some(Stop::Unwatchable);
+                    break;
+                }
+            }
+        }
+        if polls[2].revents != 0 {
             exited = true;
         }
     }
 
-    if stopped.is_none() && answer.result.is_some() {
-        // Answered: the child only has _exit left. Its CPU time is read
-        // from its clock, and it is reaped after the answer is sent.
-        return Outcome {
-            answer,
+    let sandbox_error = match setup_state {
+        Setup::Failed(message) => {
+            log(format_args!("a run's sandbox could not be built: {message}"));
+            Some(message)
+        }
+        _ => None,
+    };
+    if stopped.is_none() && sandbox_error.is_none() && !answer_open && !exited {
+        // Closed its pipe: the child only has _exit left, or is a script
+        // that gave up its pipe. Its CPU time is read from its clock; it
+        // is stopped and reaped after the verdict is sent.
+        return Observed {
             stopped,
-            status: 0,
+            ending: Ending::Closed,
+            sandbox_error,
             reaped: false,
             cpu: cpu_time(clock).unwrap_or_default(),
         };
     }
-    if stopped.is_some() {
-        // SAFETY: our own child, not yet reaped.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-    }
+    // SAFETY: our own child, not yet reaped (a no-op if it has ended).
+    unsafe { libc::kill(pid, libc::SIGKILL) };
     let (status, cpu) = wait(pid);
-    Outcome {
-        answer,
+    let ending = if libc::WIFSIGNALED(status) {
+        let signal = libc::WTERMSIG(status);
+        // The zygote's own SIGKILL is a stop, said in `stopped`.
+        Ending::Signaled { signal }
+    } else {
+        Ending::Exited {
+            code: libc::WEXITSTATUS(status),
+        }
+    };
+    Observed {
         stopped,
-        status,
+        ending,
+        sandbox_error,
         reaped: true,
         cpu,
     }
@@ -574,260 +783,5 @@ fn reap_orphans() {
         if unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) } <= 0 {
             break;
         }
-    }
-}
-
-fn signal_name(signal: libc::c_int) -> String {
-    let name = match signal {
-        libc::SIGSEGV => "SIGSEGV (segmentation fault)",
-        libc::SIGBUS => "SIGBUS (bus error)",
-        libc::SIGABRT => "SIGABRT (aborted)",
-        libc::SIGFPE => "SIGFPE (arithmetic error)",
-        libc::SIGILL => "SIGILL (illegal instruction)",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGXCPU => "SIGXCPU",
-        libc::SIGXFSZ => "SIGXFSZ",
-        libc::SIGALRM => "SIGALRM (alarm)",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGSYS => "SIGSYS (bad system call)",
-        libc::SIGTRAP => "SIGTRAP",
-        libc::SIGUSR1 => "SIGUSR1",
-        libc::SIGUSR2 => "SIGUSR2",
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        _ => return format!("signal {signal}"),
-    };
-    name.to_owned()
-}
-
-/// Turns what happened to a child into the run's result and log.
-fn judge(job: &Job, outcome: &Outcome) -> Result<Output, RunError> {
-    let Outcome {
-        answer,
-        stopped,
-        status,
-        cpu,
-        ..
-    } = outcome;
-    let (status, cpu) = (*status, *cpu);
-    let limits = &job.limits;
-    let cpu_exceeded = cpu >= Duration::from_millis(limits.cpu_ms);
-    let signal = libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status));
-
-    match stopped {
-        Some(Stopped::Unavailable) => failure(ErrorKind::Unavailable, "the worker could not watch the run"),
-        Some(Stopped::Cpu) => failure(
-            ErrorKind::CpuLimit,
-            format!("the script used more than its {} ms of CPU time", limits.cpu_ms),
-        ),
-        Some(Stopped::Wall) if cpu_exceeded => failure(
-            ErrorKind::CpuLimit,
-            format!("the script used more than its {} ms of CPU time", limits.cpu_ms),
-        ),
-        Some(Stopped::Wall) => failure(
-            ErrorKind::TimeLimit,
-            format!(
-                "the script ran longer than its {} ms (it may be waiting or sleeping)",
-                limits.wall_ms
-            ),
-        ),
-        Some(Stopped::Output) => failure(
-            ErrorKind::OutputTooLarge,
-            format!(
-                "the script's answer is over the limit of {} bytes",
-                limits.output_bytes
-            ),
-        ),
-        Some(Stopped::Malformed) => failure(
-            ErrorKind::InvalidOutput,
-            format!(
-                "the script wrote to the sandbox's answer pipe ({})",
-                answer.malformed.as_deref().unwrap_or("malformed")
-            ),
-        ),
-        None => {
-            if let Some(message) = &answer.sandbox_error {
-                log(format_args!("a run's sandbox could not be built: {message}"));
-                failure(
-                    ErrorKind::Unavailable,
-                    "the sandbox could not be set up for this run",
-                )
-            } else if let Some(result) = &answer.result {
-                parse_result(job, result)
-            } else if signal == Some(libc::SIGXCPU) || (signal == Some(libc::SIGKILL) && cpu_exceeded) {
-                failure(
-                    ErrorKind::CpuLimit,
-                    format!("the script used more than its {} ms of CPU time", limits.cpu_ms),
-                )
-            } else if let Some(signal) = signal {
-                let hint = if signal == libc::SIGSEGV {
-                    " (often recursion too deep for the C stack)"
-                } else {
-                    ""
-                };
-                failure(
-                    ErrorKind::Crashed,
-                    format!("the script crashed with {}{hint}", signal_name(signal)),
-                )
-            } else {
-                let code = libc::WEXITSTATUS(status);
-                failure(
-                    ErrorKind::Crashed,
-                    format!("the script ended (exit status {code}) without an answer"),
-                )
-            }
-        }
-    }
-}
-
-fn parse_result(job: &Job, bytes: &[u8]) -> Result<Output, RunError> {
-    let result: Result<Output, RunError> = match serde_json::from_slice(bytes) {
-        Ok(result) => result,
-        Err(error) => return failure(ErrorKind::InvalidOutput, format!("the script's answer: {error}")),
-    };
-    let output = result?;
-    if let Err(message) = output.check(&job.candles.time) {
-        return failure(ErrorKind::InvalidOutput, message);
-    }
-    Ok(output)
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use worker_protocol::{Columns, Limits};
-
-    use super::*;
-
-    fn frame(tag: u8, payload: &[u8]) -> Vec<u8> {
-        let mut frame = vec![tag];
-        frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        frame.extend_from_slice(payload);
-        frame
-    }
-
-    fn job() -> Job {
-        Job {
-            source: String::new(),
-            candles: Columns {
-                time: vec![1, 2],
-                open: vec![1.0; 2],
-                high: vec![1.0; 2],
-                low: vec![1.0; 2],
-                close: vec![1.0; 2],
-                volume: vec![1.0; 2],
-            },
-            limits: Limits::default(),
-        }
-    }
-
-    fn outcome(answer: Answer, stopped: Option<Stopped>, status: libc::c_int, cpu_ms: u64) -> Outcome {
-        Outcome {
-            answer,
-            stopped,
-            status,
-            reaped: true,
-            cpu: Duration::from_millis(cpu_ms),
-        }
-    }
-
-    #[test]
-    fn frames_split_anywhere_are_put_back_together_and_the_log_is_capped() {
-        let mut answer = Answer::new(1000);
-        let mut bytes = frame(TAG_LOG, "é".repeat(worker_protocol::MAX_LOG / 2).as_bytes());
-        bytes.extend(frame(TAG_LOG, b"more"));
-        bytes.extend(frame(TAG_RESULT, br#"{"Ok":{}}"#));
-        for chunk in bytes.chunks(7) {
-            answer.feed(chunk).unwrap();
-        }
-        assert_eq!(answer.result.as_deref(), Some(&br#"{"Ok":{}}"#[..]));
-        let log = answer.log_text();
-        assert_eq!(log.len(), worker_protocol::MAX_LOG);
-        assert!(log.chars().all(|c| c == 'é'));
-    }
-
-    #[test]
-    fn oversized_or_unknown_frames_stop_the_child() {
-        let mut answer = Answer::new(10);
-        assert_eq!(answer.feed(&frame(TAG_RESULT, &[b'x'; 11])), Err(Stopped::Output));
-        let mut answer = Answer::new(10);
-        assert_eq!(answer.feed(b"Xjunk"), Err(Stopped::Malformed));
-        let mut answer = Answer::new(10);
-        answer.feed(&frame(TAG_RESULT, b"{}")).unwrap();
-        assert_eq!(answer.feed(&frame(TAG_RESULT, b"{}")), Err(Stopped::Malformed));
-        let mut answer = Answer::new(10);
-        let flood = frame(TAG_LOG, &[b'x'; 1000]);
-        let result = (0..200).try_for_each(|_| answer.feed(&flood));
-        assert_eq!(result, Err(Stopped::Output));
-    }
-
-    #[test]
-    fn how_a_child_ended_decides_the_error() {
-        let job = job();
-        let kind = |outcome: Outcome| judge(&job, &outcome).unwrap_err().kind;
-        let signaled = |signal: libc::c_int| signal;
-        assert_eq!(
-            kind(outcome(Answer::new(10), Some(Stopped::Cpu), 0, 2000)),
-            ErrorKind::CpuLimit
-        );
-        assert_eq!(
-            kind(outcome(Answer::new(10), Some(Stopped::Wall), 0, 10)),
-            ErrorKind::TimeLimit
-        );
-        // Stopped at the wall clock, but it had used its CPU time.
-        assert_eq!(
-            kind(outcome(Answer::new(10), Some(Stopped::Wall), 0, 2000)),
-            ErrorKind::CpuLimit
-        );
-        assert_eq!(
-            kind(outcome(Answer::new(10), Some(Stopped::Output), 0, 1)),
-            ErrorKind::OutputTooLarge
-        );
-        assert_eq!(
-            kind(outcome(Answer::new(10), None, signaled(libc::SIGXCPU), 1000)),
-            ErrorKind::CpuLimit
-        );
-        assert_eq!(
-            kind(outcome(Answer::new(10), None, signaled(libc::SIGKILL), 2500)),
-            ErrorKind::CpuLimit
-        );
-        let crash = judge(&job, &outcome(Answer::new(10), None, signaled(libc::SIGSEGV), 5)).unwrap_err();
-        assert_eq!(crash.kind, ErrorKind::Crashed);
-        assert!(crash.message.contains("SIGSEGV"));
-        assert_eq!(
-            kind(outcome(Answer::new(10), None, 3 << 8, 5)),
-            ErrorKind::Crashed
-        );
-
-        let mut answer = Answer::new(1000);
-        answer
-            .feed(&frame(
-                TAG_RESULT,
-                br#"{"Ok":{"markers":[{"time":3,"side":"buy","price":1}]}}"#,
-            ))
-            .unwrap();
-        let error = judge(&job, &outcome(answer, None, 0, 1)).unwrap_err();
-        assert_eq!(error.kind, ErrorKind::InvalidOutput);
-        assert!(error.message.contains("marker 0: time 3"), "{}", error.message);
-
-        let mut answer = Answer::new(1000);
-        answer.feed(&frame(TAG_RESULT, b"{\"Ok\":nope")).unwrap();
-        let error = judge(&job, &outcome(answer, None, 0, 1)).unwrap_err();
-        assert_eq!(error.kind, ErrorKind::InvalidOutput);
-
-        let mut answer = Answer::new(1000);
-        answer
-            .feed(&frame(
-                TAG_RESULT,
-                br#"{"Ok":{"lines":[{"name":"a","points":[[1,2.5]]}]}}"#,
-            ))
-            .unwrap();
-        assert_eq!(
-            judge(&job, &outcome(answer, None, 0, 1)).unwrap().lines[0].points,
-            [(1, 2.5)]
-        );
     }
 }

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use worker_protocol::{ErrorKind, Limits, ToWorker, encode};
+#[allow(unused_imports)]
+use std::io::Read as _;
 
 #[test]
 fn a_run_sees_nothing_an_earlier_run_left() {
@@ -185,7 +187,9 @@ fn from_the_host_the_zygote_and_its_child_are_confined() {
     let child = loop {
         if let Some(child) = sole_child(zygote) {
             let status = self::status(child);
-            if field(&status, "Seccomp_filters") == "4" {
+            // Confined, and its setup pipe (fd 4) closed: the script runs.
+            let setup_closed = !std::path::Path::new(&format!("/proc/{child}/fd/4")).exists();
+            if field(&status, "Seccomp_filters") == "4" && setup_closed {
                 break child;
             }
         }
@@ -299,7 +303,11 @@ fn a_sandbox_that_cannot_be_built_is_a_one_line_error_and_status_2() {
 #[test]
 fn a_malformed_job_frame_ends_the_worker_with_a_message() {
     let mut worker = Worker::start();
-    let mut frame = encode(&ToWorker::Run(job("", series(1), generous()))).unwrap();
+    let mut frame = encode(&ToWorker::Run {
+        limits: generous(),
+        payload_len: 0,
+    })
+    .unwrap();
     frame.truncate(4);
     frame[..4].copy_from_slice(&5u32.to_le_bytes());
     frame.extend_from_slice(b"{nope");
@@ -314,12 +322,24 @@ fn a_malformed_job_frame_ends_the_worker_with_a_message() {
 }
 
 #[test]
-fn jobs_with_ragged_candles_are_refused_without_running() {
+fn malformed_payloads_are_refused_without_running() {
     let mut worker = Worker::start();
-    let mut candles = series(10);
-    candles.close.pop();
-    let report = worker.run(&job("def signals(c):\n    return [], {}\n", candles, generous()));
-    assert_error(&report, ErrorKind::Unavailable, "different lengths");
+    // Ten candles announced, nine sent: the child refuses before any script.
+    let mut payload = worker_protocol::payload::encode("def signals(c):\n    return [], {}\n", &series(10)).unwrap();
+    payload.truncate(payload.len() - 8);
+    let mut wire = encode(&ToWorker::Run {
+        limits: generous(),
+        payload_len: payload.len() as u32,
+    })
+    .unwrap();
+    wire.extend_from_slice(&payload);
+    worker.send_raw(&wire);
+    let (verdict, bytes) = worker.verdict();
+    assert!(bytes.is_empty());
+    let message = verdict.sandbox_error.clone().unwrap();
+    assert!(message.contains("malformed payload"), "{message}");
+    let report = worker_protocol::judge::report(&job("", series(10), generous()), &verdict, &bytes);
+    assert_error(&report, ErrorKind::Unavailable, "could not be set up");
     assert_still_serves(&mut worker);
 }
 

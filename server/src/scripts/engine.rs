@@ -26,7 +26,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{Notify, oneshot, watch};
 use uuid::Uuid;
-use worker_protocol::{ErrorKind, FromWorker, Job, Report, RunError, ToWorker};
+use worker_protocol::judge::ANSWER_OVERHEAD;
+use worker_protocol::{ErrorKind, FromWorker, Job, Report, RunError};
 
 use crate::config::ScriptSettings;
 use crate::metrics::Histogram;
@@ -441,6 +442,12 @@ impl Worker {
         if let Some(site) = &settings.worker_site {
             command.arg("--site").arg(site);
         }
+        if !settings.allow_missing.is_empty() {
+            command.arg("--allow-missing").arg(settings.allow_missing.join(","));
+        }
+        if let Some(uid) = settings.sandbox_uid {
+            command.arg("--sandbox-uid").arg(uid.to_string());
+        }
         let mut child = command
             .spawn()
             .with_context(|| format!("while starting {}", settings.worker_bin.display()))?;
@@ -452,8 +459,10 @@ impl Worker {
         let pid = child.id();
         tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
+            // Escaped: the worker writes only its own words here, but a
+            // log line must not be able to forge another.
             while let Ok(Some(line)) = lines.next_line().await {
-                tracing::info!(target: "inchart::worker", slot, pid, "{line}");
+                tracing::info!(target: "inchart::worker", slot, pid, "{}", line.escape_debug());
             }
         });
         let ready = tokio::time::timeout(START_TIMEOUT, read_frame(&mut stdout)).await;
@@ -469,6 +478,7 @@ impl Worker {
             Err(_) => bail!("the worker was not ready within {START_TIMEOUT:?}"),
         };
         match ready {
+            FromWorker::Output { .. } | FromWorker::Done(_) => bail!("the worker answered before it was asked"),
             FromWorker::Ready { python, numpy } => {
                 tracing::debug!(
                     slot,
@@ -479,7 +489,6 @@ impl Worker {
                     "script worker ready"
                 );
             }
-            FromWorker::Done(_) => bail!("the worker answered before it was asked"),
         }
         Ok(Self {
             child,
@@ -489,29 +498,47 @@ impl Worker {
         })
     }
 
+    /// Sends `job` and judges the answer (`worker_protocol::judge`): the
+    /// worker's verdict says how the run ended, the bytes its child wrote
+    /// are untrusted and read under caps.
     async fn run(&mut self, job: &Job, waited: Duration) -> anyhow::Result<Report> {
         self.runs += 1;
-        let frame = worker_protocol::encode(&ToWorker::Run(job.clone())).context("while encoding a job")?;
+        let wire = job.to_wire().context("while encoding a job")?;
         let deadline = Duration::from_millis(job.limits.wall_ms) + ANSWER_GRACE;
+        let allowance = (job.limits.output_bytes as usize).saturating_add(ANSWER_OVERHEAD);
         let exchange = async {
-            self.stdin
-                .write_all(&frame)
-                .await
-                .context("while sending a job")?;
+            self.stdin.write_all(&wire).await.context("while sending a job")?;
             self.stdin.flush().await.context("while sending a job")?;
-            read_frame(&mut self.stdout).await
+            let mut child_bytes = Vec::new();
+            loop {
+                match read_frame(&mut self.stdout).await? {
+                    FromWorker::Output { len } => {
+                        let len = len as usize;
+                        if child_bytes.len() + len > allowance {
+                            bail!("the worker passed on more than a run may write");
+                        }
+                        let start = child_bytes.len();
+                        child_bytes.resize(start + len, 0);
+                        self.stdout
+                            .read_exact(&mut child_bytes[start..])
+                            .await
+                            .context("while reading from the worker")?;
+                    }
+                    FromWorker::Done(verdict) => return Ok((verdict, child_bytes)),
+                    FromWorker::Ready { .. } => bail!("the worker said ready again"),
+                }
+            }
         };
-        let answer = tokio::time::timeout(deadline, exchange)
+        let (verdict, child_bytes) = tokio::time::timeout(deadline, exchange)
             .await
             .map_err(|_| anyhow::anyhow!("no answer within {deadline:?}"))??;
-        match answer {
-            FromWorker::Done(mut report) => {
-                // The trader sees the time from asking to answer.
-                report.wall_ms += waited.as_millis() as u64;
-                Ok(report)
-            }
-            FromWorker::Ready { .. } => bail!("the worker said ready again"),
+        if let Some(why) = &verdict.sandbox_error {
+            tracing::error!(why = %why.escape_debug(), "a run's sandbox could not be built");
         }
+        let mut report = worker_protocol::judge::report(job, &verdict, &child_bytes);
+        // The trader sees the time from asking to answer.
+        report.wall_ms += waited.as_millis() as u64;
+        Ok(report)
     }
 
     async fn stop(mut self) {

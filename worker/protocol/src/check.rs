@@ -1,16 +1,34 @@
 //! What a script's output must be before it is stored or drawn: checked
 //! outside the sandbox, against the series the run was given.
+//!
+//! Finite is not enough for a chart. Policy:
+//! - Prices and values stay within [`RANGE`] times the candles' own
+//!   prices: a marker sits on the price scale, so with positive prices it
+//!   lies between the lowest low / [`RANGE`] and the highest high ×
+//!   [`RANGE`]; a line may be an oscillator (RSI's 0 to 100, a negative
+//!   MACD), so only its size is bounded, by [`RANGE`] times the largest
+//!   price or the series' total volume, whichever is larger (volume
+//!   lines such as OBV sit far above a cheap coin's price).
+//! - Line names and marker labels are plain, visible text: no control
+//!   characters, no bidirectional controls (they make text read other
+//!   than it is), no zero-width or invisible characters, and not empty.
 
 use std::collections::HashSet;
 
-use crate::{MAX_LABEL, MAX_LINES, MAX_MARKERS, Output};
+use crate::{Columns, MAX_LABEL, MAX_LINES, MAX_MARKERS, Output};
+
+/// How many times away from the candles' prices a script's number may be.
+pub const RANGE: f64 = 1000.0;
 
 impl Output {
-    /// Checks what a script returned against the series it ran on: finite
-    /// prices and values, times that are candles of the series, lines in
-    /// ascending time, and the size caps above. The message says what was
-    /// wrong, in the script's terms.
-    pub fn check(&self, times: &[i64]) -> Result<(), String> {
+    /// Checks what a script returned against the candles it ran on: finite
+    /// prices and values within [`RANGE`] of the candles' prices, times
+    /// that are candles of the series, lines in ascending time, readable
+    /// names and labels, and the size caps. The message says what was
+    /// wrong, in the trader's terms.
+    pub fn check(&self, candles: &Columns) -> Result<(), String> {
+        let times = &candles.time;
+        let scale = Scale::of(candles);
         if self.markers.len() > MAX_MARKERS {
             return Err(format!(
                 "{} markers: at most {MAX_MARKERS} fit on a chart",
@@ -23,28 +41,50 @@ impl Output {
                 self.lines.len()
             ));
         }
-        let candles: HashSet<i64> = times.iter().copied().collect();
+        let open_times: HashSet<i64> = times.iter().copied().collect();
         for (i, marker) in self.markers.iter().enumerate() {
             if !marker.price.is_finite() {
                 return Err(format!("marker {i}: the price is not a finite number"));
             }
-            if !candles.contains(&marker.time) {
+            if !open_times.contains(&marker.time) {
                 return Err(format!(
                     "marker {i}: time {} is not the open time of a candle in the series",
                     marker.time
                 ));
             }
-            if let Some(label) = &marker.label
-                && label.chars().count() > MAX_LABEL
+            if let Some(scale) = &scale
+                && !scale.holds_price(marker.price)
             {
-                return Err(format!("marker {i}: the label is over {MAX_LABEL} characters"));
+                return Err(format!(
+                    "marker {i}: the price {} at {} is more than {RANGE}x away from the candles' prices ({} to {})",
+                    number(marker.price),
+                    when(marker.time),
+                    number(scale.low),
+                    number(scale.high),
+                ));
+            }
+            if let Some(label) = &marker.label {
+                if label.trim().is_empty() {
+                    return Err(format!("marker {i}: the label is empty; leave it out instead"));
+                }
+                if label.chars().count() > MAX_LABEL {
+                    return Err(format!("marker {i}: the label is over {MAX_LABEL} characters"));
+                }
+                if let Some(problem) = unreadable(label) {
+                    return Err(format!("marker {i}: the label {label:?} {problem}"));
+                }
             }
         }
         let mut names = HashSet::new();
-        for line in &self.lines {
+        for (i, line) in self.lines.iter().enumerate() {
             let name = &line.name;
             if name.trim().is_empty() || name.chars().count() > MAX_LABEL {
-                return Err(format!("a line's name must be 1 to {MAX_LABEL} characters"));
+                return Err(format!(
+                    "line {i}: a line's name must be 1 to {MAX_LABEL} characters"
+                ));
+            }
+            if let Some(problem) = unreadable(name) {
+                return Err(format!("line {i}: the name {name:?} {problem}"));
             }
             if !names.insert(name.as_str()) {
                 return Err(format!("two lines are named {name:?}"));
@@ -68,7 +108,7 @@ impl Output {
                         "line {name:?}: the value at {time} is not a finite number"
                     ));
                 }
-                if !candles.contains(&time) {
+                if !open_times.contains(&time) {
                     return Err(format!(
                         "line {name:?}: time {time} is not the open time of a candle in the series"
                     ));
@@ -76,11 +116,140 @@ impl Output {
                 if previous.is_some_and(|p| p >= time) {
                     return Err(format!("line {name:?}: times are not ascending at {time}"));
                 }
+                if let Some(scale) = &scale
+                    && !scale.holds_value(value)
+                {
+                    return Err(format!(
+                        "line {name:?}: the value {} at {} is more than {RANGE}x away from the candles' prices",
+                        number(value),
+                        when(time),
+                    ));
+                }
                 previous = Some(time);
             }
         }
         Ok(())
     }
+}
+
+/// The size of the candles' numbers, which a script's prices and values
+/// are held to.
+struct Scale {
+    /// The lowest low and the highest high.
+    low: f64,
+    high: f64,
+    /// The largest price by size, and the series' total volume.
+    price_size: f64,
+    volume: f64,
+}
+
+impl Scale {
+    /// `None` when there is nothing to measure against: no candles, or
+    /// prices that are all zero.
+    fn of(candles: &Columns) -> Option<Self> {
+        let finite = |values: &[f64]| {
+            values
+                .iter()
+                .copied()
+                .filter(|v| v.is_finite())
+                .collect::<Vec<_>>()
+        };
+        let low = finite(&candles.low).into_iter().reduce(f64::min)?;
+        let high = finite(&candles.high).into_iter().reduce(f64::max)?;
+        let price_size = low.abs().max(high.abs());
+        if price_size == 0.0 {
+            return None;
+        }
+        let volume = finite(&candles.volume).iter().map(|v| v.abs()).sum();
+        Some(Self {
+            low,
+            high,
+            price_size,
+            volume,
+        })
+    }
+
+    /// Whether a marker's price lies on the candles' price scale.
+    fn holds_price(&self, price: f64) -> bool {
+        if self.low > 0.0 {
+            (self.low / RANGE..=self.high * RANGE).contains(&price)
+        } else {
+            price.abs() <= self.price_size * RANGE
+        }
+    }
+
+    /// Whether a line's value is of a size the chart can draw beside the
+    /// candles: an oscillator's 0 to 100 passes on any series.
+    fn holds_value(&self, value: f64) -> bool {
+        value.abs() <= self.price_size.max(self.volume) * RANGE
+    }
+}
+
+/// What makes a name or label unreadable, if anything: the first control,
+/// bidirectional control or invisible character, named as `U+XXXX` with
+/// its place.
+fn unreadable(text: &str) -> Option<String> {
+    text.chars().enumerate().find_map(|(place, c)| {
+        let what = if c.is_control() {
+            "a control character"
+        } else if is_bidi_control(c) {
+            "a bidirectional control, which makes text read other than it is"
+        } else if is_invisible(c) {
+            "an invisible character"
+        } else {
+            return None;
+        };
+        Some(format!(
+            "holds U+{:04X}, {what}, at character {}: names and labels must be plain, visible text",
+            u32::from(c),
+            place + 1
+        ))
+    })
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Zero-width and other format characters that draw nothing.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}'
+    )
+}
+
+/// A number as a trader reads it: plain when of a usual size, in
+/// exponent form (`1e300`, `1e-6`) when very large or very small.
+fn number(value: f64) -> String {
+    let size = value.abs();
+    if size == 0.0 || (1e-4..1e9).contains(&size) {
+        format!("{value}")
+    } else {
+        format!("{value:e}")
+    }
+}
+
+/// A candle's open time (milliseconds since the epoch) as
+/// `2024-05-01 12:00 UTC`.
+fn when(millis: i64) -> String {
+    let seconds = millis.div_euclid(1000);
+    let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    // Howard Hinnant's days-to-civil-date algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        of_day / 3600,
+        of_day % 3600 / 60
+    )
 }
 
 fn is_hex_color(color: &str) -> bool {
@@ -108,9 +277,22 @@ mod tests {
         }
     }
 
+    /// Candles opening at `times`, each from `low` to `high`.
+    fn candles(times: &[i64], low: f64, high: f64) -> Columns {
+        let n = times.len();
+        Columns {
+            time: times.to_vec(),
+            open: vec![low; n],
+            high: vec![high; n],
+            low: vec![low; n],
+            close: vec![high; n],
+            volume: vec![1.0; n],
+        }
+    }
+
     #[test]
     fn output_is_checked_against_the_series() {
-        let times = [1, 2, 3];
+        let times = candles(&[1, 2, 3], 9.0, 12.0);
         assert_eq!(output().check(&times), Ok(()));
 
         let mut off_series = output();
@@ -137,5 +319,207 @@ mod tests {
         let mut colour = output();
         colour.lines[0].color = Some("red".into());
         assert!(colour.check(&times).unwrap_err().contains("#rrggbb"));
+    }
+    /// Hourly BTC candles around 60,000 from 2024-05-01 00:00 UTC.
+    fn btc() -> Columns {
+        let start = 1_714_521_600_000;
+        let times: Vec<i64> = (0..50).map(|i| start + i * 3_600_000).collect();
+        candles(&times, 58_000.0, 61_500.0)
+    }
+
+    fn line(name: &str, values: &[f64]) -> Line {
+        Line {
+            name: name.into(),
+            color: None,
+            points: btc().time.iter().copied().zip(values.iter().copied()).collect(),
+        }
+    }
+
+    fn marker(price: f64, label: Option<&str>) -> Marker {
+        Marker {
+            time: btc().time[3],
+            side: Side::Sell,
+            price,
+            label: label.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn oscillators_pass_beside_btc_and_absurd_numbers_do_not() {
+        let btc = btc();
+        let oscillators = Output {
+            markers: vec![marker(60_250.5, Some("RSI > 70"))],
+            lines: vec![
+                line("RSI", &[0.0, 12.5, 55.0, 100.0]),
+                line("MACD", &[-350.25, -0.004, 0.0, 812.0]),
+                line("Funding", &[0.0001, -0.00005]),
+            ],
+        };
+        assert_eq!(oscillators.check(&btc), Ok(()));
+
+        let huge = Output {
+            markers: vec![],
+            lines: vec![line("RSI", &[50.0, 1e300])],
+        };
+        assert_eq!(
+            huge.check(&btc),
+            Err(
+                "line \"RSI\": the value 1e300 at 2024-05-01 01:00 UTC is more than 1000x away from the candles' prices"
+                    .into()
+            )
+        );
+        let below = Output {
+            markers: vec![],
+            lines: vec![line("Deep", &[-1e12])],
+        };
+        assert!(below.check(&btc).unwrap_err().contains("the value -1e12"));
+
+        // A marker sits on the price scale: a millionth of a dollar is
+        // nowhere near BTC's candles.
+        let dust = Output {
+            markers: vec![marker(0.000001, None)],
+            lines: vec![],
+        };
+        assert_eq!(
+            dust.check(&btc),
+            Err(
+                "marker 0: the price 1e-6 at 2024-05-01 03:00 UTC is more than 1000x away from the candles' prices (58000 to 61500)"
+                    .into()
+            )
+        );
+        for price in [0.0, -60_000.0, 61_500.0 * 1001.0] {
+            let off = Output {
+                markers: vec![marker(price, None)],
+                lines: vec![],
+            };
+            assert!(off.check(&btc).is_err(), "{price}");
+        }
+        // 1000x either way is still on the scale.
+        for price in [58.0, 61_500_000.0] {
+            let edge = Output {
+                markers: vec![marker(price, None)],
+                lines: vec![],
+            };
+            assert_eq!(edge.check(&btc), Ok(()), "{price}");
+        }
+    }
+
+    #[test]
+    fn series_without_a_scale_check_only_what_they_can() {
+        // A spread that crosses zero: only size counts, for markers too.
+        let spread = candles(&[1, 2], -5.0, 3.0);
+        let near = Output {
+            markers: vec![Marker {
+                time: 1,
+                side: Side::Buy,
+                price: -4_000.0,
+                label: None,
+            }],
+            lines: vec![],
+        };
+        assert_eq!(near.check(&spread), Ok(()));
+        let far = Output {
+            markers: vec![Marker {
+                price: 6_000.0,
+                ..near.markers[0].clone()
+            }],
+            lines: vec![],
+        };
+        assert!(far.check(&spread).unwrap_err().contains("6000"));
+
+        // All-zero prices, or no candles: nothing to measure against.
+        let flat = candles(&[1], 0.0, 0.0);
+        let any = Output {
+            markers: vec![],
+            lines: vec![Line {
+                name: "x".into(),
+                color: None,
+                points: vec![(1, 1e200)],
+            }],
+        };
+        assert_eq!(any.check(&flat), Ok(()));
+        assert_eq!(Output::default().check(&Columns::default()), Ok(()));
+    }
+
+    #[test]
+    fn volume_lines_pass_on_a_cheap_coin() {
+        // A coin at a hundredth of a cent trading billions of units: an
+        // on-balance volume line is far above its price, and fine.
+        let mut cheap = candles(&[1, 2, 3], 0.0001, 0.00012);
+        cheap.volume = vec![4e9, 6e9, 5e9];
+        let obv = Output {
+            markers: vec![],
+            lines: vec![Line {
+                name: "OBV".into(),
+                color: None,
+                points: vec![(1, 4e9), (2, 1e10), (3, 5e9)],
+            }],
+        };
+        assert_eq!(obv.check(&cheap), Ok(()));
+    }
+
+    #[test]
+    fn names_and_labels_are_plain_visible_text() {
+        let btc = btc();
+        let named = |name: &str| Output {
+            markers: vec![],
+            lines: vec![line(name, &[1.0])],
+        };
+        let labelled = |label: &str| Output {
+            markers: vec![marker(60_000.0, Some(label))],
+            lines: vec![],
+        };
+        assert_eq!(named("SMA 20 · Δ").check(&btc), Ok(()));
+        assert_eq!(labelled("achat ↑ 🚀").check(&btc), Ok(()));
+
+        assert_eq!(
+            named("SMA\u{202E}02").check(&btc),
+            Err("line 0: the name \"SMA\\u{202e}02\" holds U+202E, a bidirectional control, which makes text read other than it is, at character 4: names and labels must be plain, visible text".into())
+        );
+        for (name, code) in [
+            ("a\u{7}", "U+0007"),
+            ("tab\there", "U+0009"),
+            ("\u{85}next", "U+0085"),
+            ("\u{061C}x", "U+061C"),
+            ("x\u{200F}", "U+200F"),
+            ("x\u{2066}y", "U+2066"),
+            ("zero\u{200B}width", "U+200B"),
+            ("join\u{200D}er", "U+200D"),
+            ("word\u{2060}joiner", "U+2060"),
+            ("\u{FEFF}bom", "U+FEFF"),
+            ("soft\u{AD}hyphen", "U+00AD"),
+            ("mongolian\u{180E}", "U+180E"),
+        ] {
+            let error = named(name).check(&btc).unwrap_err();
+            assert!(
+                error.starts_with("line 0: the name") && error.contains(code),
+                "{error}"
+            );
+            let error = labelled(name).check(&btc).unwrap_err();
+            assert!(
+                error.starts_with("marker 0: the label") && error.contains(code),
+                "{error}"
+            );
+        }
+
+        for blank in ["", "   ", "\t"] {
+            assert!(
+                named(blank).check(&btc).unwrap_err().contains("must be 1 to"),
+                "{blank:?}"
+            );
+            assert_eq!(
+                labelled(blank).check(&btc),
+                Err("marker 0: the label is empty; leave it out instead".into()),
+                "{blank:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn times_read_as_dates() {
+        assert_eq!(when(0), "1970-01-01 00:00 UTC");
+        assert_eq!(when(1_714_566_600_000), "2024-05-01 12:30 UTC");
+        assert_eq!(when(951_825_600_000), "2000-02-29 12:00 UTC");
+        assert_eq!(when(-60_000), "1969-12-31 23:59 UTC");
     }
 }

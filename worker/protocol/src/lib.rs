@@ -1,18 +1,30 @@
 //! What the server and a script worker say to each other, and what a
 //! signal script produces.
 //!
-//! The server writes a [`ToWorker`] frame to the worker's stdin and reads
-//! [`FromWorker`] frames from its stdout. A frame is a little-endian `u32`
-//! length followed by that many bytes of JSON. The worker says
-//! [`FromWorker::Ready`] once it is confined and warm, then answers each
-//! [`Job`] with one [`FromWorker::Done`].
+//! A frame is a little-endian `u32` length followed by that many bytes of
+//! JSON. The worker says [`FromWorker::Ready`] once it is confined and
+//! warm. For each run the server writes a [`ToWorker::Run`] frame (the
+//! run's limits and the size of its payload) followed by the payload
+//! itself, the script and its candles ([`payload`]). The worker's
+//! supervisor (the zygote) reads only the frame: it passes the payload on
+//! to the run's child without ever holding it in its own memory, so
+//! nothing of one run can be in the memory a later run is forked from.
+//! For the same reason what the child writes back reaches the server
+//! untouched, as [`FromWorker::Output`] frames each followed by that many
+//! raw bytes, and the run ends with [`FromWorker::Done`]: the
+//! supervisor's [`Verdict`], what it observed of the child.
 //!
-//! Nothing a worker sends is trusted: the server parses it with these
-//! types under a size cap, then checks it with [`Output::check`].
+//! The server then decides the run's outcome with [`judge::report`]:
+//! limits, time-outs, crashes and sandbox failures come from the verdict
+//! alone; the child's bytes may only carry its script's own result or
+//! error, which is parsed under caps, bounded, and checked against the
+//! series with [`Output::check`].
 
 use serde::{Deserialize, Serialize};
 
 mod check;
+pub mod judge;
+pub mod payload;
 
 /// The largest frame either side accepts, in bytes.
 pub const MAX_FRAME: usize = 16 << 20;
@@ -30,17 +42,33 @@ pub const MAX_LOG: usize = 16 << 10;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ToWorker {
-    /// Run a script once.
-    Run(Job),
+    /// Run a script once: `payload_len` bytes of [`payload`] follow this
+    /// frame on the stream.
+    Run { limits: Limits, payload_len: u32 },
 }
 
-/// One run of a script over a series of candles.
+/// One run of a script over a series of candles, as the server holds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     /// The script's Python source.
     pub source: String,
     pub candles: Columns,
     pub limits: Limits,
+}
+
+impl Job {
+    /// The bytes that ask a worker to run this job: the [`ToWorker::Run`]
+    /// frame, then the payload.
+    pub fn to_wire(&self) -> Result<Vec<u8>, FrameError> {
+        let payload = payload::encode(&self.source, &self.candles)?;
+        let payload_len = u32::try_from(payload.len()).map_err(|_| FrameError::TooLarge(payload.len()))?;
+        let mut wire = encode(&ToWorker::Run {
+            limits: self.limits,
+            payload_len,
+        })?;
+        wire.extend_from_slice(&payload);
+        Ok(wire)
+    }
 }
 
 /// Candles as columns, oldest first. `time` is the open time in
@@ -110,8 +138,63 @@ pub enum FromWorker {
         /// numpy's version, when numpy is available.
         numpy: Option<String>,
     },
-    /// The answer to a [`Job`].
-    Done(Report),
+    /// `len` bytes the run's child wrote follow this frame, untouched:
+    /// untrusted, read with [`judge::Answer`].
+    Output { len: u32 },
+    /// The run is over: what the supervisor saw.
+    Done(Verdict),
+}
+
+/// What a worker's supervisor observed of a run's child. Only the
+/// supervisor writes it; nothing in it comes from the script.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// Why the supervisor stopped the child, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<Stop>,
+    /// How the child ended.
+    pub ending: Ending,
+    /// The child could not confine itself, in the worker's own words (no
+    /// script code had run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_error: Option<String>,
+    /// CPU time the child used, in milliseconds.
+    pub cpu_ms: u64,
+    /// Time from receiving the job to the verdict, in milliseconds.
+    pub wall_ms: u64,
+    /// The most memory the run's cgroup held, in bytes, where the worker
+    /// has cgroups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_peak_bytes: Option<u64>,
+}
+
+/// Why a supervisor stopped a child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stop {
+    /// Its wall-clock time was up.
+    Wall,
+    /// Its CPU time was up.
+    Cpu,
+    /// It wrote more than its output allowance, or too many times.
+    Output,
+    /// The kernel killed it at its cgroup's memory limit.
+    Memory,
+    /// The supervisor could not watch it (a system call failed).
+    Unwatchable,
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "how", rename_all = "snake_case")]
+pub enum Ending {
+    /// It closed its answer pipe and was stopped after (the normal end).
+    #[default]
+    Closed,
+    /// It exited with this status before closing its pipe.
+    Exited { code: i32 },
+    /// A signal ended it.
+    Signaled { signal: i32 },
 }
 
 /// How a run went.
@@ -238,6 +321,8 @@ pub enum FrameError {
     TooLarge(usize),
     #[error("malformed frame: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("the job's candle columns have different lengths")]
+    Ragged,
 }
 
 /// Encodes a message as one frame: length, then JSON.

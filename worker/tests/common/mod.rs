@@ -9,9 +9,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use worker_protocol::{
-    Columns, ErrorKind, FromWorker, Job, Limits, Output, Report, RunError, ToWorker, body_len, decode, encode,
-};
+use worker_protocol::{Columns, ErrorKind, FromWorker, Job, Limits, Output, Report, RunError, body_len, decode};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_inchart-worker");
 
@@ -26,13 +24,22 @@ pub fn site() -> PathBuf {
 /// How long a test waits for any one answer before calling the worker hung.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// What the worker's stdout carries: frames, and the raw bytes a run's
+/// child wrote (behind an `Output` frame).
+pub enum Message {
+    Frame(FromWorker),
+    Bytes(Vec<u8>),
+}
+
 /// A running worker.
 pub struct Worker {
     pub process: Child,
     stdin: Option<ChildStdin>,
-    frames: Receiver<Option<FromWorker>>,
+    frames: Receiver<Option<Message>>,
     pub stderr: Arc<Mutex<Vec<String>>>,
     pub ready: FromWorker,
+    /// Jobs sent and not yet answered, oldest first.
+    sent: std::collections::VecDeque<Job>,
 }
 
 impl Worker {
@@ -92,7 +99,21 @@ impl Worker {
                 }
                 let mut body = vec![0; body_len(header).unwrap()];
                 stdout.read_exact(&mut body).unwrap();
-                if send.send(Some(decode::<FromWorker>(&body).unwrap())).is_err() {
+                let frame = decode::<FromWorker>(&body).unwrap();
+                let raw = match frame {
+                    FromWorker::Output { len } => {
+                        let mut bytes = vec![0; len as usize];
+                        stdout.read_exact(&mut bytes).unwrap();
+                        Some(bytes)
+                    }
+                    _ => None,
+                };
+                if send.send(Some(Message::Frame(frame))).is_err() {
+                    return;
+                }
+                if let Some(bytes) = raw
+                    && send.send(Some(Message::Bytes(bytes))).is_err()
+                {
                     return;
                 }
             }
@@ -106,18 +127,20 @@ impl Worker {
                 python: String::new(),
                 numpy: None,
             },
+            sent: Default::default(),
         };
         match worker.next_frame() {
-            Some(ready @ FromWorker::Ready { .. }) => worker.ready = ready,
-            other => panic!(
+            Some(Message::Frame(ready @ FromWorker::Ready { .. })) => worker.ready = ready,
+            Some(Message::Frame(other)) => panic!(
                 "expected Ready, got {other:?}; stderr: {:?}",
                 worker.stderr.lock().unwrap()
             ),
+            _ => panic!("expected Ready; stderr: {:?}", worker.stderr.lock().unwrap()),
         }
         worker
     }
 
-    fn next_frame(&mut self) -> Option<FromWorker> {
+    fn next_frame(&mut self) -> Option<Message> {
         self.frames
             .recv_timeout(ANSWER_TIMEOUT)
             .unwrap_or_else(|_| panic!("the worker did not answer in {ANSWER_TIMEOUT:?}"))
@@ -125,9 +148,15 @@ impl Worker {
 
     /// Sends a job without waiting for its report.
     pub fn send(&mut self, job: &Job) {
-        let frame = encode(&ToWorker::Run(job.clone())).unwrap();
+        let wire = job.to_wire().unwrap();
+        self.send_raw(&wire);
+        self.sent.push_back(job.clone());
+    }
+
+    /// Writes `bytes` to the worker's stdin as they are.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
         let stdin = self.stdin_mut();
-        stdin.write_all(&frame).unwrap();
+        stdin.write_all(bytes).unwrap();
         stdin.flush().unwrap();
     }
 
@@ -141,14 +170,28 @@ impl Worker {
         self.report()
     }
 
-    /// Waits for the report of a job sent earlier.
+    /// Waits for the report of the oldest job sent earlier, judged as the
+    /// server judges it.
     pub fn report(&mut self) -> Report {
-        match self.next_frame() {
-            Some(FromWorker::Done(report)) => report,
-            other => panic!(
-                "expected Done, got {other:?}; stderr: {:?}",
-                self.stderr.lock().unwrap()
-            ),
+        let job = self.sent.pop_front().expect("no job was sent");
+        let (verdict, bytes) = self.verdict();
+        worker_protocol::judge::report(&job, &verdict, &bytes)
+    }
+
+    /// Waits for a run's verdict; with it, the bytes its child wrote.
+    pub fn verdict(&mut self) -> (worker_protocol::Verdict, Vec<u8>) {
+        let mut bytes = Vec::new();
+        loop {
+            match self.next_frame() {
+                Some(Message::Frame(FromWorker::Done(verdict))) => return (verdict, bytes),
+                Some(Message::Frame(FromWorker::Output { .. })) => {}
+                Some(Message::Bytes(chunk)) => bytes.extend_from_slice(&chunk),
+                Some(Message::Frame(other)) => panic!(
+                    "expected Done, got {other:?}; stderr: {:?}",
+                    self.stderr.lock().unwrap()
+                ),
+                None => panic!("the worker ended; stderr: {:?}", self.stderr.lock().unwrap()),
+            }
         }
     }
 
