@@ -312,7 +312,8 @@ impl Zygote {
                 return Err(Error::new(format!("job frame: a payload of {payload_len} bytes")));
             }
             let (verdict, leftover) = self.run_job(py, &limits, payload_len as usize, received)?;
-            write_frame(&FromWorker::Done(verdict)).map_err(|e| Error::new(format!("writing a verdict: {e}")))?;
+            write_frame(&FromWorker::Done(verdict))
+                .map_err(|e| Error::new(format!("writing a verdict: {e}")))?;
             if let Some(leftover) = leftover {
                 leftover.stop();
             }
@@ -343,7 +344,11 @@ impl Zygote {
         reap_orphans();
         let slot = self.turn;
         self.turn = (self.turn + 1) % 2;
-        let oom_before = match self.cgroups.as_mut().map(|c| c.slots[slot].prepare(limits.memory_bytes)) {
+        let oom_before = match self
+            .cgroups
+            .as_mut()
+            .map(|c| c.slots[slot].prepare(limits.memory_bytes))
+        {
             Some(Err(error)) => {
                 log(format_args!("preparing the run's cgroup: {error}"));
                 drain(payload_len)?;
@@ -455,7 +460,8 @@ impl Zygote {
             job.read_exact(&mut payload)
                 .map_err(|e| Error::new(format!("reading the payload: {e}")))?;
             drop(job);
-            let payload = worker_protocol::payload::decode(&payload).map_err(|e| Error::new(e.to_string()))?;
+            let payload =
+                worker_protocol::payload::decode(&payload).map_err(|e| Error::new(e.to_string()))?;
             let prepared = self
                 .interpreter
                 .prepare(py, &payload, ANSWER_FD, limits)
@@ -530,7 +536,8 @@ impl Zygote {
 /// Throws away `len` bytes of stdin (a payload no child will read),
 /// inside the kernel.
 fn drain(len: usize) -> Result<(), Error> {
-    let moved = splice_exactly(0, DEV_NULL_FD, len).map_err(|e| Error::new(format!("draining a payload: {e}")))?;
+    let moved =
+        splice_exactly(0, DEV_NULL_FD, len).map_err(|e| Error::new(format!("draining a payload: {e}")))?;
     if moved < len {
         return Err(Error::new("stdin closed in the middle of a payload"));
     }
@@ -624,9 +631,10 @@ fn supervise(
     let mut answer_open = true;
     let mut exited = false;
 
-    while let Some(pidfd) = pidfd.as_ref().filter(|_| {
-        (answer_open || !exited) && !matches!(setup_state, Setup::Failed(_)) && !(exited && !answer_open)
-    }) {
+    while let Some(pidfd) = pidfd
+        .as_ref()
+        .filter(|_| (answer_open || !exited) && !matches!(setup_state, Setup::Failed(_)))
+    {
         let now = Instant::now();
         if now >= deadline {
             stopped = Some(Stop::Wall);
@@ -707,7 +715,10 @@ fn supervise(
                     .and_then(|()| splice_exactly(answer.as_raw_fd(), 1, available))
                     .is_ok_and(|n| n == available);
                 if !sent {
-                    log(format_args!("passing an answer on: {}", io::Error::last_os_error()));
+                    log(format_args!(
+                        "passing an answer on: {}",
+                        io::Error::last_os_error()
+                    ));
                     stopped = Some(Stop::Unwatchable);
                     break;
                 }

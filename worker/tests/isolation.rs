@@ -10,9 +10,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-use worker_protocol::{ErrorKind, Limits, ToWorker, encode};
 #[allow(unused_imports)]
 use std::io::Read as _;
+use worker_protocol::{ErrorKind, Limits, ToWorker, encode};
 
 #[test]
 fn a_run_sees_nothing_an_earlier_run_left() {
@@ -275,9 +275,72 @@ fn the_worker_exits_cleanly_when_stdin_closes_and_says_it_is_ready() {
         "uid 65534",
         "Landlock",
         "seccomp",
+        "per run (memory",
     ] {
         assert!(ready.contains(part), "{ready}");
     }
+}
+
+/// The run cgroups of worker `pid` that exist now, in any hierarchy.
+fn run_cgroups(pid: u32) -> Vec<String> {
+    let prefix = format!("inchart-run-{pid}-");
+    let mut found = Vec::new();
+    let mut stack = vec![std::path::PathBuf::from("/sys/fs/cgroup")];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    found.push(path.display().to_string());
+                } else if path.components().count() < 12 {
+                    stack.push(path);
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn each_run_is_in_a_cgroup_of_its_own_which_goes_with_the_worker() {
+    let mut worker = Worker::start();
+    let pid = worker.process.id();
+    assert!(!run_cgroups(pid).is_empty(), "no run cgroups for worker {pid}");
+    let zygote = worker.zygote_pid();
+    worker.send(&job(
+        "import time\ndef signals(c):\n    time.sleep(3)\n    return [], {}\n",
+        series(10),
+        Limits {
+            wall_ms: 60_000,
+            ..generous()
+        },
+    ));
+    let started = Instant::now();
+    let child = loop {
+        if let Some(child) = sole_child(zygote) {
+            let cgroups = std::fs::read_to_string(format!("/proc/{child}/cgroup")).unwrap_or_default();
+            if cgroups.contains(&format!("inchart-run-{pid}-")) {
+                break child;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the run never joined its cgroup"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // The zygote itself stays where the worker was started.
+    let zygote_cgroups = std::fs::read_to_string(format!("/proc/{zygote}/cgroup")).unwrap();
+    assert!(!zygote_cgroups.contains("inchart-run-"), "{zygote_cgroups}");
+    let memory_line = std::fs::read_to_string(format!("/proc/{child}/cgroup")).unwrap();
+    assert!(memory_line.contains("inchart-run-"), "{memory_line}");
+    drop(worker.report());
+    assert!(worker.finish().success());
+    let left = run_cgroups(pid);
+    assert!(left.is_empty(), "cgroups left behind: {left:?}");
 }
 
 #[test]
@@ -325,7 +388,8 @@ fn a_malformed_job_frame_ends_the_worker_with_a_message() {
 fn malformed_payloads_are_refused_without_running() {
     let mut worker = Worker::start();
     // Ten candles announced, nine sent: the child refuses before any script.
-    let mut payload = worker_protocol::payload::encode("def signals(c):\n    return [], {}\n", &series(10)).unwrap();
+    let mut payload =
+        worker_protocol::payload::encode("def signals(c):\n    return [], {}\n", &series(10)).unwrap();
     payload.truncate(payload.len() - 8);
     let mut wire = encode(&ToWorker::Run {
         limits: generous(),
@@ -371,18 +435,28 @@ fn without_root_the_worker_confines_itself_in_a_user_namespace() {
     }
     std::fs::hard_link(BIN, &bin).unwrap();
 
-    let mut command = Command::new("setpriv");
-    command
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(&bin)
-        .arg("--python-home")
-        .arg(&home)
-        .arg("--site")
-        .arg(&site_copy)
-        .env_clear()
-        // The binary's rpath points into /root.
-        .env("LD_LIBRARY_PATH", home.join("lib"));
-    let mut worker = Worker::start_command(command);
+    let unprivileged = |extra: &[&str]| {
+        let mut command = Command::new("setpriv");
+        command
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&bin)
+            .arg("--python-home")
+            .arg(&home)
+            .arg("--site")
+            .arg(&site_copy)
+            .args(extra)
+            .env_clear()
+            // The binary's rpath points into /root.
+            .env("LD_LIBRARY_PATH", home.join("lib"));
+        command
+    };
+    // Without root there is no cgroup of its own: the worker refuses to
+    // start unless told it may run without.
+    let refused = unprivileged(&[]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("--allow-missing cgroups"), "{said}");
+    let mut worker = Worker::start_command(unprivileged(&["--allow-missing", "cgroups"]));
     assert_still_serves(&mut worker);
     let report = worker.run_script(
         r#"
@@ -427,9 +501,9 @@ def signals(c):
     assert!(worker.finish().success());
     let lines = stderr.lock().unwrap();
     assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("ready in") && l.contains(", user)")),
+        lines.iter().any(|l| l.contains("ready in")
+            && l.contains(", user)")
+            && l.contains("no cgroups (the worker is not root")),
         "{lines:?}"
     );
 }
