@@ -118,7 +118,9 @@ impl Worker {
                     stdout.read_exact(&mut bytes[start..]).unwrap();
                 }
                 FromWorker::Done(verdict) => {
-                    worker_protocol::judge::report(job, &verdict, &bytes).result.unwrap();
+                    worker_protocol::judge::report(job, &verdict, &bytes)
+                        .result
+                        .unwrap();
                     return;
                 }
                 other => panic!("expected Done, got {other:?}"),

@@ -170,7 +170,9 @@ impl RunCgroups {
         let controllers = std::fs::read_to_string(parent.join("cgroup.controllers")).unwrap_or_default();
         for needed in ["memory", "pids"] {
             if !controllers.split_whitespace().any(|c| c == needed) {
-                return Err(Error::new(format!("the {needed} controller is not available here")));
+                return Err(Error::new(format!(
+                    "the {needed} controller is not available here"
+                )));
             }
         }
         let mut subtree = open(parent.join("cgroup.subtree_control"), true)?;
@@ -204,7 +206,10 @@ impl RunCgroups {
         for controller in ["memory", "pids"] {
             let root = Path::new("/sys/fs/cgroup").join(controller);
             if !root.join("cgroup.procs").exists() {
-                return Err(Error::new(format!("no {controller} hierarchy at {}", root.display())));
+                return Err(Error::new(format!(
+                    "no {controller} hierarchy at {}",
+                    root.display()
+                )));
             }
             let own = own_cgroup(controller)
                 .ok_or_else(|| Error::new(format!("no {controller} entry in /proc/self/cgroup")))?;
@@ -236,7 +241,11 @@ impl RunCgroups {
         Self::assemble(Version::V1, slots, parents)
     }
 
-    fn assemble(version: Version, slots: Vec<Slot>, parents: Vec<(OwnedFd, [String; 2])>) -> Result<Self, Error> {
+    fn assemble(
+        version: Version,
+        slots: Vec<Slot>,
+        parents: Vec<(OwnedFd, [String; 2])>,
+    ) -> Result<Self, Error> {
         let slots: [Slot; 2] = slots
             .try_into()
             .map_err(|_| Error::new("expected two run cgroups"))?;
@@ -332,10 +341,8 @@ impl Slot {
     pub fn oom_kills(&mut self) -> u64 {
         read_from(&mut self.events)
             .and_then(|text| {
-                text.lines().find_map(|line| {
-                    line.strip_prefix("oom_kill ")
-                        .and_then(|n| n.trim().parse().ok())
-                })
+                text.lines()
+                    .find_map(|line| line.strip_prefix("oom_kill ").and_then(|n| n.trim().parse().ok()))
             })
             .unwrap_or(0)
     }

@@ -219,7 +219,12 @@ fn no_reader_finds_anything_of_an_earlier_run_in_its_memory() {
         for _ in 0..2 {
             let report = worker.run(&job(&victim_source(), victim_candles(), generous()));
             let output = ok(&report);
-            assert!(output.markers.iter().all(|m| m.label.as_deref() == Some(VICTIM_LABEL)));
+            assert!(
+                output
+                    .markers
+                    .iter()
+                    .all(|m| m.label.as_deref() == Some(VICTIM_LABEL))
+            );
             assert!(report.log.contains(VICTIM_LOG));
         }
         let canary = format!("READER-CANARY-{}", name.replace(' ', "-"));

@@ -293,7 +293,10 @@ fn child_result(job: &Job, bytes: &[u8]) -> Result<Output, RunError> {
             message
         },
         line,
-        column: error.column.filter(|&c| (1..=100_000).contains(&c)).map(|c| c as u32),
+        column: error
+            .column
+            .filter(|&c| (1..=100_000).contains(&c))
+            .map(|c| c as u32),
         traceback,
     })
 }
@@ -390,18 +393,38 @@ mod tests {
     fn the_supervisor_alone_decides_limits_and_crashes() {
         let closed = Ending::Closed;
         let signaled = |signal| Ending::Signaled { signal };
-        assert_eq!(kind(&verdict(Some(Stop::Cpu), closed, 2000), b""), ErrorKind::CpuLimit);
-        assert_eq!(kind(&verdict(Some(Stop::Wall), closed, 10), b""), ErrorKind::TimeLimit);
+        assert_eq!(
+            kind(&verdict(Some(Stop::Cpu), closed, 2000), b""),
+            ErrorKind::CpuLimit
+        );
+        assert_eq!(
+            kind(&verdict(Some(Stop::Wall), closed, 10), b""),
+            ErrorKind::TimeLimit
+        );
         // Stopped at the wall clock, but it had used its CPU time.
-        assert_eq!(kind(&verdict(Some(Stop::Wall), closed, 2000), b""), ErrorKind::CpuLimit);
-        assert_eq!(kind(&verdict(Some(Stop::Output), closed, 1), b""), ErrorKind::OutputTooLarge);
-        assert_eq!(kind(&verdict(Some(Stop::Memory), signaled(9), 1), b""), ErrorKind::MemoryLimit);
+        assert_eq!(
+            kind(&verdict(Some(Stop::Wall), closed, 2000), b""),
+            ErrorKind::CpuLimit
+        );
+        assert_eq!(
+            kind(&verdict(Some(Stop::Output), closed, 1), b""),
+            ErrorKind::OutputTooLarge
+        );
+        assert_eq!(
+            kind(&verdict(Some(Stop::Memory), signaled(9), 1), b""),
+            ErrorKind::MemoryLimit
+        );
         assert_eq!(kind(&verdict(None, signaled(24), 1000), b""), ErrorKind::CpuLimit);
         assert_eq!(kind(&verdict(None, signaled(9), 2500), b""), ErrorKind::CpuLimit);
-        let crash = report(&job(), &verdict(None, signaled(11), 5), b"").result.unwrap_err();
+        let crash = report(&job(), &verdict(None, signaled(11), 5), b"")
+            .result
+            .unwrap_err();
         assert_eq!(crash.kind, ErrorKind::Crashed);
         assert!(crash.message.contains("SIGSEGV"));
-        assert_eq!(kind(&verdict(None, Ending::Exited { code: 3 }, 5), b""), ErrorKind::Crashed);
+        assert_eq!(
+            kind(&verdict(None, Ending::Exited { code: 3 }, 5), b""),
+            ErrorKind::Crashed
+        );
         let sandbox = Verdict {
             sandbox_error: Some("Landlock: not supported".into()),
             ..Verdict::default()
@@ -411,7 +434,10 @@ mod tests {
         assert!(!error.message.contains("Landlock"), "{}", error.message);
         // A limit the supervisor saw wins over any answer.
         let answer = frame(TAG_RESULT, br#"{"Ok":{}}"#);
-        assert_eq!(kind(&verdict(Some(Stop::Wall), closed, 1), &answer), ErrorKind::TimeLimit);
+        assert_eq!(
+            kind(&verdict(Some(Stop::Wall), closed, 1), &answer),
+            ErrorKind::TimeLimit
+        );
     }
 
     #[test]
@@ -427,16 +453,27 @@ mod tests {
         }
         // Memory and output limits seen by the child keep the server's words.
         let body = br#"{"Err":{"kind":"memory_limit","message":"pwned \u001b[31m","line":999}}"#;
-        let error = report(&job(), &clean_end, &frame(TAG_RESULT, body)).result.unwrap_err();
+        let error = report(&job(), &clean_end, &frame(TAG_RESULT, body))
+            .result
+            .unwrap_err();
         assert_eq!(error.kind, ErrorKind::MemoryLimit);
-        assert_eq!(error.message, "MemoryError: the script used more than its 256 MB of memory");
+        assert_eq!(
+            error.message,
+            "MemoryError: the script used more than its 256 MB of memory"
+        );
         assert_eq!(error.line, None);
     }
 
     #[test]
     fn what_the_child_says_is_bounded_and_cleaned() {
         let frames: Vec<String> = (0..500)
-            .map(|i| format!(r#"{{"line":{},"function":"{}","text":"x"}}"#, 1 + i % 2, "f".repeat(10_000)))
+            .map(|i| {
+                format!(
+                    r#"{{"line":{},"function":"{}","text":"x"}}"#,
+                    1 + i % 2,
+                    "f".repeat(10_000)
+                )
+            })
             .collect();
         let body = format!(
             r#"{{"Err":{{"kind":"exception","message":"{}\u202e\u0000end","line":2,"column":4000000000,"traceback":[{}]}}}}"#,
@@ -450,10 +487,17 @@ mod tests {
         assert_eq!(error.kind, ErrorKind::Exception);
         assert_eq!(error.message.chars().count(), MAX_MESSAGE);
         assert_eq!(error.traceback.len(), MAX_TRACEBACK);
-        assert!(error.traceback.iter().all(|f| f.function.chars().count() <= MAX_FRAME_TEXT));
+        assert!(
+            error
+                .traceback
+                .iter()
+                .all(|f| f.function.chars().count() <= MAX_FRAME_TEXT)
+        );
         assert_eq!((error.line, error.column), (Some(2), None));
         let body = br#"{"Err":{"kind":"exception","message":"a\u202eb\u0007c\nd","line":77}}"#;
-        let error = report(&job(), &clean_end, &frame(TAG_RESULT, body)).result.unwrap_err();
+        let error = report(&job(), &clean_end, &frame(TAG_RESULT, body))
+            .result
+            .unwrap_err();
         assert_eq!(error.message, "a\u{FFFD}b\u{FFFD}c\nd");
         assert_eq!(error.line, None);
     }
@@ -476,9 +520,15 @@ mod tests {
         let mut two = frame(TAG_RESULT, br#"{"Ok":{}}"#);
         two.extend(frame(TAG_RESULT, br#"{"Ok":{}}"#));
         assert_eq!(kind(&clean_end, &two), ErrorKind::InvalidOutput);
-        assert_eq!(kind(&clean_end, &frame(TAG_RESULT, b"{\"Ok\":nope")), ErrorKind::InvalidOutput);
+        assert_eq!(
+            kind(&clean_end, &frame(TAG_RESULT, b"{\"Ok\":nope")),
+            ErrorKind::InvalidOutput
+        );
         // Markers off the series.
-        let off = frame(TAG_RESULT, br#"{"Ok":{"markers":[{"time":3,"side":"buy","price":1}]}}"#);
+        let off = frame(
+            TAG_RESULT,
+            br#"{"Ok":{"markers":[{"time":3,"side":"buy","price":1}]}}"#,
+        );
         let error = report(&job(), &clean_end, &off).result.unwrap_err();
         assert!(error.message.contains("marker 0: time 3"), "{}", error.message);
         // No answer at all.

@@ -76,11 +76,7 @@ pub fn decode(bytes: &[u8]) -> Result<Payload<'_>, PayloadError> {
     if !rest.is_empty() {
         return Err(PayloadError("bytes after the candles"));
     }
-    Ok(Payload {
-        source,
-        columns,
-        len,
-    })
+    Ok(Payload { source, columns, len })
 }
 
 impl Payload<'_> {

@@ -9,7 +9,9 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use worker_protocol::{Columns, ErrorKind, FromWorker, Job, Limits, Output, Report, RunError, body_len, decode};
+use worker_protocol::{
+    Columns, ErrorKind, FromWorker, Job, Limits, Output, Report, RunError, body_len, decode,
+};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_inchart-worker");
 
