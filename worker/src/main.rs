@@ -27,7 +27,7 @@ use std::time::Instant;
 use sandbox::{Error, Plan};
 
 const USAGE: &str = "\
-usage: inchart-worker [--python-home DIR] [--site DIR]
+usage: inchart-worker [--python-home DIR] [--site DIR] [--sandbox-uid UID]
 
 Runs InChart signal scripts in a sandbox; the server speaks to it over
 stdin/stdout (u32 little-endian length + JSON frames).
@@ -39,6 +39,11 @@ stdin/stdout (u32 little-endian length + JSON frames).
   --allow-missing L  run without these confinement layers when this machine
                      lacks them (comma-separated: cgroups, landlock); by
                      default the worker refuses to start without any layer
+  --sandbox-uid UID  the host uid and gid scripts run as (default 65534); never
+                     0 or the worker's own uid or gid. Needs root or
+                     CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID and CAP_SETPCAP;
+                     without them the worker runs scripts as its own uid in a
+                     user namespace and refuses this flag
 ";
 
 /// The command line.
@@ -47,6 +52,8 @@ struct Options {
     python_home: PathBuf,
     site: Option<PathBuf>,
     allow_missing: zygote::AllowMissing,
+    /// `--sandbox-uid`; `None`: the default (see [`Plan::sandbox_uid`]).
+    sandbox_uid: Option<u32>,
 }
 
 impl Options {
@@ -56,6 +63,7 @@ impl Options {
             python_home: PathBuf::from(env!("INCHART_PYTHON_HOME")),
             site: None,
             allow_missing: zygote::AllowMissing::default(),
+            sandbox_uid: None,
         };
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -66,18 +74,28 @@ impl Options {
                 Some((flag, value)) => (flag.to_owned(), Some(OsString::from(value))),
                 None => (arg, None),
             };
-            let mut value = || {
+            let mut value = |what: &str| {
                 inline
                     .clone()
                     .or_else(|| args.next())
-                    .map(PathBuf::from)
-                    .ok_or_else(|| format!("{flag} needs a directory"))
+                    .ok_or_else(|| format!("{flag} needs {what}"))
             };
             match flag.as_str() {
-                "--python-home" => options.python_home = value()?,
-                "--site" => options.site = Some(value()?),
+                "--python-home" => options.python_home = value("a directory")?.into(),
+                "--site" => options.site = Some(value("a directory")?.into()),
+                "--sandbox-uid" => {
+                    let uid = value("a uid")?;
+                    let uid = uid
+                        .to_str()
+                        .and_then(|uid| uid.parse::<u32>().ok())
+                        .filter(|&uid| uid != 0 && uid != u32::MAX)
+                        .ok_or_else(|| {
+                            format!("--sandbox-uid {uid:?} is not a uid scripts may run as (1 to 4294967294)")
+                        })?;
+                    options.sandbox_uid = Some(uid);
+                }
                 "--allow-missing" => {
-                    let list = value()?;
+                    let list = value("a list of layers")?;
                     for layer in list.to_string_lossy().split(',').map(str::trim) {
                         match layer {
                             "cgroups" => options.allow_missing.cgroups = true,
@@ -119,6 +137,7 @@ fn main() -> ExitCode {
         &options.python_home,
         std::path::Path::new(env!("INCHART_PYTHON_STDLIB")),
         options.site.as_deref(),
+        options.sandbox_uid,
     ) {
         Ok(plan) => plan,
         Err(error) => return fail(error),
@@ -232,5 +251,22 @@ mod tests {
                 .contains("--site needs a directory")
         );
         assert!(parse(&["--nope"]).unwrap_err().contains("unknown argument"));
+    }
+
+    #[test]
+    fn the_sandbox_uid_is_a_number_and_never_root() {
+        assert_eq!(parse(&[]).unwrap().unwrap().sandbox_uid, None);
+        let options = parse(&["--sandbox-uid", "10001"]).unwrap().unwrap();
+        assert_eq!(options.sandbox_uid, Some(10001));
+        assert_eq!(parse(&["--sandbox-uid=7"]).unwrap().unwrap().sandbox_uid, Some(7));
+        for bad in ["0", "-1", "4294967295", "nobody", ""] {
+            assert!(
+                parse(&["--sandbox-uid", bad])
+                    .unwrap_err()
+                    .contains("is not a uid"),
+                "{bad}"
+            );
+        }
+        assert!(parse(&["--sandbox-uid"]).unwrap_err().contains("needs a uid"));
     }
 }

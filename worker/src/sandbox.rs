@@ -2,21 +2,27 @@
 //! privileges the next one gives up):
 //!
 //! 1. new mount, PID, network, IPC and UTS namespaces (plus a user
-//!    namespace when not started as root): [`unshare`];
+//!    namespace when the worker cannot switch uids itself), the UTS one
+//!    named `inchart-sandbox`: [`unshare`];
 //! 2. in the new PID namespace's init (the zygote): a root of its own, an
-//!    empty read-only tmpfs holding read-only bind mounts of `/usr`, the
-//!    Python home (its `site-packages` covered by an empty tmpfs), the
-//!    `--site` directory and `/dev/null`; no `/proc`, `/sys`, `/etc`,
-//!    `/tmp` or home directories: [`build_root`];
+//!    empty read-only tmpfs holding read-only bind mounts of only what
+//!    CPython and numpy read once confined: the directories of the C
+//!    libraries (where the loaded libc and dynamic loader are, e.g.
+//!    `/usr/lib/x86_64-linux-gnu` and `/usr/lib64`, with `/lib` and `/lib64`
+//!    as the host's usrmerge links), the standard library (its
+//!    `site-packages` covered by an empty tmpfs), the `--site` directory,
+//!    `/usr/share/zoneinfo` (when present) and `/dev/null`. Nothing else
+//!    of `/usr` (no `/usr/local`, `/usr/bin`, `dist-packages`), no `/proc`,
+//!    `/sys`, `/etc`, `/tmp` or home directories: [`build_root`];
 //! 3. every file descriptor but stdin, stdout, stderr and two of the
 //!    zygote's own closed: [`keep_fds`];
-//! 4. resource limits, then uid/gid 65534 with no groups and no
-//!    capabilities, then `PR_SET_NO_NEW_PRIVS`: [`zygote_rlimits`],
-//!    [`drop_privileges`];
+//! 4. resource limits, then the sandbox uid/gid ([`Plan::sandbox_uid`],
+//!    65534 unless `--sandbox-uid`) with no groups and no capabilities,
+//!    then `PR_SET_NO_NEW_PRIVS`: [`zygote_rlimits`], [`drop_privileges`];
 //! 5. (Python starts and warms up here.)
-//! 6. Landlock: read-only access to the files above, nothing writable but
-//!    `/dev/null`, no TCP, no signals or abstract sockets out of the
-//!    domain: [`landlock`];
+//! 6. Landlock: read-only access to the mounts above ([`Plan::readable`]),
+//!    nothing writable but `/dev/null`, no TCP, no signals or abstract
+//!    sockets out of the domain: [`landlock`];
 //! 7. a seccomp allowlist: [`crate::seccomp`].
 //!
 //! Each run's child then adds its own limits, Landlock layer and stricter
@@ -84,20 +90,48 @@ fn cstring(path: &Path) -> Result<CString> {
         .map_err(|_| Error::new(format!("{} has a NUL byte", path.display())))
 }
 
-/// The files a confined worker can read, all absolute and canonical.
+/// What a confined worker can read and who it runs as. Every path is
+/// absolute and canonical, and each is mounted at its own path inside the
+/// sandbox.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// The CPython installation (`sys.base_prefix`).
+    /// The CPython installation (`sys.base_prefix`): Python's `home`. Only
+    /// its standard library is mounted.
     pub python_home: PathBuf,
-    /// Its standard library, e.g. `<home>/lib/python3.11`.
+    /// Its standard library, e.g. `<home>/lib/python3.11`, with
+    /// `lib-dynload` inside.
     pub stdlib: PathBuf,
     /// numpy's directory (`--site`), when there is one.
     pub site: Option<PathBuf>,
+    /// The directories of the C libraries that the interpreter and its
+    /// extension modules load after the root is replaced: those holding
+    /// the loaded libc and dynamic loader, by their canonical path and by
+    /// the path they were loaded through (Debian: `/usr/lib/x86_64-linux-gnu`
+    /// and `/usr/lib64`).
+    pub libraries: Vec<PathBuf>,
+    /// The time zone database ([`ZONEINFO`]) when the host has one: the
+    /// `zoneinfo` module reads it when a script asks for a zone.
+    pub zoneinfo: Option<PathBuf>,
+    /// The uid and gid scripts run as: `--sandbox-uid`, 65534 by default.
+    /// On the host when the worker can switch uids (root, or
+    /// `CAP_SETUID`/`CAP_SETGID`/`CAP_SYS_ADMIN`); otherwise only inside
+    /// the worker's user namespace, where it is always 65534.
+    pub sandbox_uid: u32,
 }
 
+/// Where CPython's `zoneinfo` looks first (its `TZPATH`).
+pub const ZONEINFO: &str = "/usr/share/zoneinfo";
+
 impl Plan {
-    /// Checks that the directories exist and resolves them.
-    pub fn new(python_home: &Path, stdlib: &Path, site: Option<&Path>) -> Result<Self> {
+    /// Checks that the directories exist, resolves them, finds the C
+    /// libraries' directories and checks the sandbox uid (`None`: the
+    /// default) against who the worker is.
+    pub fn new(
+        python_home: &Path,
+        stdlib: &Path,
+        site: Option<&Path>,
+        sandbox_uid: Option<u32>,
+    ) -> Result<Self> {
         let canonical = |path: &Path, what: &str| {
             let resolved = path
                 .canonicalize()
@@ -121,7 +155,7 @@ impl Plan {
         let site = site
             .map(|site| canonical(site, "the site directory"))
             .transpose()?;
-        for path in std::iter::once(&python_home).chain(site.as_ref()) {
+        for path in std::iter::once(&stdlib).chain(site.as_ref()) {
             if path.parent().is_none() || path.starts_with("/dev") {
                 return Err(Error::new(format!(
                     "{} cannot be mounted into the sandbox",
@@ -129,10 +163,14 @@ impl Plan {
                 )));
             }
         }
+        let zoneinfo = Path::new(ZONEINFO).is_dir().then(|| PathBuf::from(ZONEINFO));
         Ok(Self {
             python_home,
             stdlib,
             site,
+            libraries: library_dirs()?,
+            zoneinfo,
+            sandbox_uid: sandbox_uid_for(sandbox_uid)?,
         })
     }
 
@@ -146,52 +184,190 @@ impl Plan {
         self.stdlib.join("site-packages")
     }
 
-    /// What the confined worker may read.
-    fn readable(&self) -> Vec<&Path> {
-        let mut paths = vec![Path::new("/usr"), self.python_home.as_path()];
+    /// What the confined worker may read: exactly what [`build_root`]
+    /// mounts (paths inside the sandbox, the same as outside).
+    pub fn readable(&self) -> Vec<&Path> {
+        let mut paths: Vec<&Path> = self.libraries.iter().map(PathBuf::as_path).collect();
+        paths.push(&self.stdlib);
         paths.extend(self.site.as_deref());
+        paths.extend(self.zoneinfo.as_deref());
         paths
     }
+}
+
+/// The file holding `address`, as the dynamic loader names it (the path
+/// it was loaded through, not necessarily canonical).
+fn loaded_from(address: *const libc::c_void, what: &str) -> Result<PathBuf> {
+    let mut info = std::mem::MaybeUninit::<libc::Dl_info>::zeroed();
+    // SAFETY: dladdr only reads the loader's tables and fills `info`.
+    let found = unsafe { libc::dladdr(address, info.as_mut_ptr()) };
+    // SAFETY: zero-initialised, and filled in by dladdr when it succeeds.
+    let info = unsafe { info.assume_init() };
+    if found == 0 || info.dli_fname.is_null() {
+        return Err(Error::new(format!(
+            "cannot tell which file {what} was loaded from"
+        )));
+    }
+    // SAFETY: a non-null dli_fname is a C string owned by the loader.
+    let name = unsafe { CStr::from_ptr(info.dli_fname) };
+    Ok(PathBuf::from(std::ffi::OsStr::from_bytes(name.to_bytes())))
+}
+
+/// The directories holding this process's libc and dynamic loader, each
+/// both as loaded (resolved: Debian's `/lib64/ld-linux-x86-64.so.2` is in
+/// `/usr/lib64`) and where the file really is (`/usr/lib/x86_64-linux-gnu`).
+/// Every library the interpreter, `lib-dynload` and numpy link against is
+/// in one of them or in the `--site` directory (numpy's own `numpy.libs`).
+fn library_dirs() -> Result<Vec<PathBuf>> {
+    // SAFETY: dlsym with a constant name; getauxval with a constant.
+    let (libc_symbol, loader_base) = unsafe {
+        (
+            libc::dlsym(libc::RTLD_DEFAULT, c"getpid".as_ptr()),
+            libc::getauxval(libc::AT_BASE),
+        )
+    };
+    if libc_symbol.is_null() {
+        return Err(Error::new("cannot find libc's getpid"));
+    }
+    let mut files = vec![loaded_from(libc_symbol, "libc")?];
+    // AT_BASE is 0 when the worker was started by running the loader itself.
+    if loader_base != 0 {
+        files.push(loaded_from(
+            loader_base as *const libc::c_void,
+            "the dynamic loader",
+        )?);
+    }
+    let mut dirs = Vec::new();
+    for file in files {
+        let resolved = |path: &Path| {
+            path.canonicalize()
+                .map_err(|e| Error::new(format!("resolving {}: {e}", path.display())))
+        };
+        let real = resolved(&file)?;
+        let candidates = [
+            file.parent().map(resolved),
+            real.parent().map(Path::to_path_buf).map(Ok),
+        ];
+        for dir in candidates.into_iter().flatten() {
+            let dir = dir?;
+            if dir.parent().is_none() {
+                return Err(Error::new(format!(
+                    "{} is in /: its directory cannot be mounted on its own",
+                    file.display()
+                )));
+            }
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+    }
+    Ok(dirs)
+}
+
+/// Whether this process can become another user on the host: root, or a
+/// process given `CAP_SYS_ADMIN`, `CAP_SETUID` and `CAP_SETGID` (in a
+/// container: file capabilities on the worker binary). Otherwise the
+/// worker confines itself in a user namespace, as its own uid.
+fn switches_uid() -> Result<bool> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return Ok(true);
+    }
+    let effective = capabilities()?.map(|set| set.effective);
+    let has = |cap: u32| effective[(cap / 32) as usize] & (1 << (cap % 32)) != 0;
+    Ok([CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID].into_iter().all(has))
+}
+
+/// The uid (and gid, the same number) scripts will run as, given
+/// `--sandbox-uid` (`requested`). Refused: root; `-1` (to `setresuid`, "no
+/// change"); and, when the worker switches uids itself, the uid or gid it
+/// was started as (the server's, whose processes and files a script must
+/// not share). A worker that cannot switch uids runs scripts as its own
+/// uid, seen as 65534 in its user namespace: it refuses an explicit
+/// `--sandbox-uid` it cannot honour rather than silently share the
+/// server's uid.
+fn sandbox_uid_for(requested: Option<u32>) -> Result<u32> {
+    if !switches_uid()? {
+        return match requested {
+            None => Ok(NOBODY),
+            Some(uid) => Err(Error::new(format!(
+                "cannot run scripts as uid {uid}: the worker is neither root nor has CAP_SYS_ADMIN, \
+                 CAP_SETUID and CAP_SETGID (file capabilities in the container); without \
+                 --sandbox-uid it confines itself in a user namespace as its own uid"
+            ))),
+        };
+    }
+    let uid = requested.unwrap_or(NOBODY);
+    if uid == 0 || uid == u32::MAX {
+        return Err(Error::new(format!("the sandbox cannot run as uid {uid}")));
+    }
+    // SAFETY: plain getters with no preconditions.
+    let own = unsafe { [libc::getuid(), libc::geteuid(), libc::getgid(), libc::getegid()] };
+    if own.contains(&uid) {
+        return Err(Error::new(format!(
+            "the sandbox uid {uid} is the worker's own uid or gid: give scripts a uid of their own"
+        )));
+    }
+    Ok(uid)
 }
 
 /// How the worker gets rid of its privileges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Identity {
-    /// Started as root: the zygote becomes uid/gid 65534 in the host's user
-    /// namespace.
+    /// Started as root or with `CAP_SYS_ADMIN`, `CAP_SETUID` and
+    /// `CAP_SETGID`: the zygote becomes [`Plan::sandbox_uid`] in the
+    /// host's user namespace.
     Root,
     /// Started unprivileged: a new user namespace maps 65534 to the
     /// caller's uid, and the zygote drops every capability it holds there.
     UserNamespace,
 }
 
+/// The host name (and NIS domain name) of the sandbox's UTS namespace.
+pub const HOSTNAME: &str = "inchart-sandbox";
+
 /// Moves the calling process into new mount, network, IPC and UTS
-/// namespaces and makes its next child PID 1 of a new PID namespace.
+/// namespaces (the UTS one named [`HOSTNAME`]) and makes its next child
+/// PID 1 of a new PID namespace.
 pub fn unshare() -> Result<Identity> {
     let namespaces =
         libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
     // SAFETY: plain syscalls on this process.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    if uid == 0 {
+    let identity = if switches_uid()? {
         // SAFETY: as above.
         check(
             unsafe { libc::unshare(namespaces) },
             "unshare(mount, pid, net, ipc, uts)",
         )?;
-        return Ok(Identity::Root);
-    }
-    // SAFETY: as above.
-    check(
-        unsafe { libc::unshare(namespaces | libc::CLONE_NEWUSER) },
-        "unshare(user, mount, pid, net, ipc, uts) (not root, and unprivileged user namespaces are unavailable)",
-    )?;
-    let write = |file: &str, text: String| {
-        std::fs::write(file, text).map_err(|e| Error::new(format!("writing {file}: {e}")))
+        Identity::Root
+    } else {
+        // SAFETY: as above.
+        check(
+            unsafe { libc::unshare(namespaces | libc::CLONE_NEWUSER) },
+            "unshare(user, mount, pid, net, ipc, uts) (not root, and unprivileged user namespaces are unavailable)",
+        )?;
+        let write = |file: &str, text: String| {
+            std::fs::write(file, text).map_err(|e| Error::new(format!("writing {file}: {e}")))
+        };
+        write("/proc/self/setgroups", "deny".into())?;
+        write("/proc/self/uid_map", format!("{NOBODY} {uid} 1"))?;
+        write("/proc/self/gid_map", format!("{NOBODY} {gid} 1"))?;
+        Identity::UserNamespace
     };
-    write("/proc/self/setgroups", "deny".into())?;
-    write("/proc/self/uid_map", format!("{NOBODY} {uid} 1"))?;
-    write("/proc/self/gid_map", format!("{NOBODY} {gid} 1"))?;
-    Ok(Identity::UserNamespace)
+    // Scripts see this name, not the host's.
+    // SAFETY: sethostname/setdomainname with a buffer and its length.
+    unsafe {
+        check(
+            libc::sethostname(HOSTNAME.as_ptr().cast(), HOSTNAME.len()),
+            "sethostname",
+        )?;
+        check(
+            libc::setdomainname(HOSTNAME.as_ptr().cast(), HOSTNAME.len()),
+            "setdomainname",
+        )?;
+    }
+    Ok(identity)
 }
 
 /// Makes this process die with its parent. The flag is cleared when the
@@ -326,30 +502,26 @@ pub fn build_root(plan: &Plan) -> Result<OwnedFd> {
         None,
     )?;
 
-    // Take every source before anything is mounted over a path.
+    // Take every source before anything is mounted over a path; parents
+    // before what may be mounted inside them.
     let read_only = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-    let mut sources = vec![
-        (
-            PathBuf::from("/usr"),
-            clone_mount(Path::new("/usr"), true, read_only)?,
-        ),
-        (
-            plan.python_home.clone(),
-            clone_mount(&plan.python_home, true, read_only)?,
-        ),
-    ];
-    if let Some(site) = &plan.site {
-        sources.push((site.clone(), clone_mount(site, true, read_only)?));
-    }
-    // Debian's /lib and /lib64 are links into /usr (usrmerge); elsewhere
-    // they are directories of their own.
+    let mut paths = plan.readable();
+    paths.sort_by_key(|path| path.components().count());
+    let sources = paths
+        .into_iter()
+        .map(|path| Ok((path, clone_mount(path, true, read_only)?)))
+        .collect::<Result<Vec<_>>>()?;
+    // Debian's /lib and /lib64 are links into /usr (usrmerge): kept where
+    // they lead to something mounted, so the libraries' usual names work.
     let mut links = Vec::new();
     for name in ["lib", "lib64"] {
         let path = Path::new("/").join(name);
-        match std::fs::read_link(&path) {
-            Ok(target) => links.push((name, target)),
-            Err(_) if path.is_dir() => sources.push((path.clone(), clone_mount(&path, true, read_only)?)),
-            Err(_) => {}
+        if let (Ok(target), Ok(resolved)) = (std::fs::read_link(&path), path.canonicalize())
+            && sources
+                .iter()
+                .any(|(mounted, _)| mounted.starts_with(&resolved) || resolved.starts_with(mounted))
+        {
+            links.push((name, target));
         }
     }
     let dev_null = clone_mount(
@@ -544,6 +716,9 @@ struct CapData {
 }
 
 const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+const CAP_SETGID: u32 = 6;
+const CAP_SETUID: u32 = 7;
+const CAP_SYS_ADMIN: u32 = 21;
 
 fn capabilities() -> Result<[CapData; 2]> {
     let mut header = CapHeader {
@@ -559,59 +734,71 @@ fn capabilities() -> Result<[CapData; 2]> {
     Ok(data)
 }
 
-/// Becomes uid/gid 65534 with no supplementary groups and no
-/// capabilities, dies with the parent, may start at most a few processes
-/// and can never gain privileges again (`PR_SET_NO_NEW_PRIVS`).
-pub fn drop_privileges(identity: Identity) -> Result<()> {
+/// Becomes [`Plan::sandbox_uid`] (uid and gid) with no supplementary
+/// groups and no capabilities, dies with the parent, may start at most a
+/// few processes and can never gain privileges again
+/// (`PR_SET_NO_NEW_PRIVS`).
+pub fn drop_privileges(plan: &Plan, identity: Identity) -> Result<()> {
+    let id = plan.sandbox_uid;
+    if id == 0 {
+        return Err(Error::new("the sandbox cannot run as root"));
+    }
     // SAFETY: prctl with integer arguments.
-    unsafe {
-        check(
+    check(
+        unsafe {
             libc::prctl(
                 libc::PR_CAP_AMBIENT,
                 libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
                 0,
                 0,
                 0,
-            ),
-            "clearing ambient capabilities",
-        )?;
-        // No capability can come back, even through a bug elsewhere.
-        for cap in 0..64 {
-            if libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) < 0 {
+            )
+        },
+        "clearing ambient capabilities",
+    )?;
+    // No capability can come back, even through a bug elsewhere. Capability
+    // numbers the kernel does not know end the loop (EINVAL); anything
+    // else (no CAP_SETPCAP) is a wall missing.
+    for cap in 0..64 {
+        // SAFETY: as above.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } < 0 {
+            if io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
                 break;
             }
+            return Err(Error::os(format_args!(
+                "emptying the capability bounding set (capability {cap}; CAP_SETPCAP is needed)"
+            )));
         }
     }
-    if identity == Identity::UserNamespace {
-        // uid 65534 already; what is left are the capabilities the new
-        // user namespace gave its creator.
-        let mut header = CapHeader {
-            version: CAPABILITY_VERSION_3,
-            pid: 0,
-        };
-        let data = [CapData::default(); 2];
-        // SAFETY: capset with a v3 header and two zeroed data structs.
-        check_long(
-            unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut CapHeader, data.as_ptr()) },
-            "dropping capabilities",
-        )?;
-    } else {
+    if identity == Identity::Root {
+        // In a user namespace setgroups is denied, and there are none.
         // SAFETY: setgroups with an empty list.
         check(unsafe { libc::setgroups(0, std::ptr::null()) }, "setgroups([])")?;
     }
+    // In a user namespace the process is 65534 already.
     // SAFETY: as above.
     unsafe {
-        check(libc::setresgid(NOBODY, NOBODY, NOBODY), "setresgid(65534)")?;
-        check(libc::setresuid(NOBODY, NOBODY, NOBODY), "setresuid(65534)")?;
+        check(libc::setresgid(id, id, id), format_args!("setresgid({id})"))?;
+        check(libc::setresuid(id, id, id), format_args!("setresuid({id})"))?;
     }
     let (mut r, mut e, mut s) = (0, 0, 0);
     // SAFETY: getresuid into three locals.
     check(unsafe { libc::getresuid(&mut r, &mut e, &mut s) }, "getresuid")?;
-    if [r, e, s] != [NOBODY; 3] {
-        return Err(Error::new(format!(
-            "still uid {r}/{e}/{s} after setresuid(65534)"
-        )));
+    if [r, e, s] != [id; 3] {
+        return Err(Error::new(format!("still uid {r}/{e}/{s} after setresuid({id})")));
     }
+    // Leaving root clears the capabilities; leaving another uid with
+    // capabilities (file capabilities) or a user namespace does not.
+    let mut header = CapHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let none = [CapData::default(); 2];
+    // SAFETY: capset with a v3 header and two zeroed data structs.
+    check_long(
+        unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut CapHeader, none.as_ptr()) },
+        "dropping capabilities",
+    )?;
     let caps = capabilities()?;
     if caps
         .iter()
@@ -621,7 +808,7 @@ pub fn drop_privileges(identity: Identity) -> Result<()> {
     }
     die_with_parent()?;
     // Counted per uid: the zygote and its one child at a time, with room
-    // for other workers running as 65534 on this machine.
+    // for other workers running as the same uid on this machine.
     set_rlimit(libc::RLIMIT_NPROC, 4096, 4096, "RLIMIT_NPROC")?;
     // SAFETY: prctl with integer arguments.
     unsafe {

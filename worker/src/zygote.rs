@@ -130,7 +130,7 @@ pub fn main(
     let keep = cgroups.as_ref().map(RunCgroups::fds).unwrap_or_default();
     sandbox::keep_fds(proc_dir, &keep)?;
     sandbox::zygote_rlimits()?;
-    sandbox::drop_privileges(identity)?;
+    sandbox::drop_privileges(plan, identity)?;
 
     let (interpreter, versions) = interpreter::start(plan)?;
 
@@ -174,7 +174,7 @@ pub fn main(
         } else {
             ""
         },
-        plan_uid(plan),
+        plan.sandbox_uid,
         landlock.abi,
         if landlock.fully_enforced {
             "fully enforced"
@@ -184,11 +184,6 @@ pub fn main(
     ));
 
     Python::attach(|py| zygote.serve(py))
-}
-
-/// The uid scripts run as.
-fn plan_uid(_plan: &Plan) -> u32 {
-    sandbox::NOBODY
 }
 
 /// Reads until `buf` is full or EOF; returns how many bytes were read.

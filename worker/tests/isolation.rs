@@ -507,3 +507,248 @@ def signals(c):
         "{lines:?}"
     );
 }
+
+/// Python, numpy and the worker where a user other than root can reach
+/// them (`/root` is closed to others): hard links in a directory of the
+/// test's own.
+struct Unprivileged {
+    _dir: TempDir,
+    home: std::path::PathBuf,
+    site: std::path::PathBuf,
+    bin: std::path::PathBuf,
+}
+
+impl Unprivileged {
+    fn new(test: &str) -> Self {
+        let dir = TempDir(std::env::temp_dir().join(format!("inchart-worker-{test}-{}", std::process::id())));
+        let _ = std::fs::remove_dir_all(&dir.0);
+        std::fs::create_dir(&dir.0).unwrap();
+        let home = dir.0.join("python");
+        let site_copy = dir.0.join("site");
+        let bin = dir.0.join("inchart-worker");
+        for (from, to) in [
+            (std::path::PathBuf::from(env!("INCHART_PYTHON_HOME")), &home),
+            (site(), &site_copy),
+        ] {
+            let status = Command::new("cp").arg("-al").arg(&from).arg(to).status().unwrap();
+            assert!(status.success(), "cp -al {}", from.display());
+        }
+        std::fs::hard_link(BIN, &bin).unwrap();
+        Self {
+            _dir: dir,
+            home,
+            site: site_copy,
+            bin,
+        }
+    }
+
+    /// The worker started by `setpriv` with `setpriv_args` (who to be),
+    /// then `worker_args`.
+    fn command(&self, setpriv_args: &[&str], worker_args: &[&str]) -> Command {
+        let mut command = Command::new("setpriv");
+        command
+            .args(setpriv_args)
+            .arg("--")
+            .arg(&self.bin)
+            .arg("--python-home")
+            .arg(&self.home)
+            .arg("--site")
+            .arg(&self.site)
+            .args(worker_args)
+            // Without root the worker makes no cgroups (crate::cgroup).
+            .args(["--allow-missing", "cgroups"])
+            .env_clear()
+            // The binary's rpath points into /root.
+            .env("LD_LIBRARY_PATH", self.home.join("lib"));
+        command
+    }
+}
+
+/// `setpriv` arguments for a process of uid/gid `uid` holding the
+/// capabilities a container gives the worker (file capabilities there,
+/// ambient ones here, so that `LD_LIBRARY_PATH` still counts).
+fn with_worker_capabilities(uid: u32) -> Vec<String> {
+    let caps = "+sys_admin,+setuid,+setgid,+setpcap";
+    vec![
+        format!("--reuid={uid}"),
+        format!("--regid={uid}"),
+        "--clear-groups".into(),
+        format!("--inh-caps={caps}"),
+        format!("--ambient-caps={caps}"),
+    ]
+}
+
+#[test]
+fn a_script_sees_only_what_python_needs_of_usr() {
+    // Without these on the host the checks below would prove nothing.
+    for path in [
+        "/usr/local/bin",
+        "/usr/bin/python3",
+        "/usr/lib/python3/dist-packages/six.py",
+    ] {
+        assert!(
+            std::path::Path::new(path).exists(),
+            "{path} is missing on the host"
+        );
+    }
+    let mut worker = Worker::start();
+    let report = worker.run_script(
+        r#"
+import os, sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+def signals(c):
+    assert not os.path.exists("/usr/local"), os.listdir("/usr")
+    assert sorted(os.listdir("/usr")) == ["lib", "lib64", "share"], os.listdir("/usr")
+    assert os.listdir("/usr/share") == ["zoneinfo"], os.listdir("/usr/share")
+    for path in ("/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/lib/python3", "/usr/local/bin"):
+        assert not os.path.exists(path), path
+    for read in (lambda: open("/usr/bin/python3", "rb"), lambda: os.listdir("/usr/bin")):
+        try:
+            read()
+        except FileNotFoundError:
+            pass
+        else:
+            raise AssertionError("/usr/bin is readable")
+    for name in os.listdir("/usr/lib"):
+        assert not os.path.exists(f"/usr/lib/{name}/dist-packages"), name
+    sys.path.append("/usr/lib/python3/dist-packages")
+    try:
+        import six
+    except ImportError:
+        pass
+    else:
+        raise AssertionError("Debian's dist-packages is importable")
+    berlin = ZoneInfo("Europe/Berlin")
+    offsets = [datetime(2024, month, 1, 12, tzinfo=berlin).utcoffset().total_seconds() for month in (1, 7)]
+    assert offsets == [3600, 7200], offsets
+    return [], {}
+"#,
+    );
+    ok(&report);
+}
+
+#[test]
+fn the_sandbox_has_a_host_name_of_its_own() {
+    let mut worker = Worker::start();
+    let report = worker.run_script(
+        "import os\ndef signals(c):\n    assert os.uname().nodename == 'inchart-sandbox', os.uname()\n    return [], {}\n",
+    );
+    ok(&report);
+    let zygote = worker.zygote_pid();
+    let names = Command::new("nsenter")
+        .args([
+            format!("--uts=/proc/{zygote}/ns/uts"),
+            "cat".into(),
+            "/proc/sys/kernel/hostname".into(),
+            "/proc/sys/kernel/domainname".into(),
+        ])
+        .output()
+        .expect("nsenter (util-linux)");
+    assert_eq!(
+        String::from_utf8(names.stdout).unwrap(),
+        "inchart-sandbox\ninchart-sandbox\n"
+    );
+}
+
+#[test]
+fn scripts_run_as_the_sandbox_uid_when_one_is_given() {
+    let site = site().into_os_string().into_string().unwrap();
+    let mut worker = Worker::start_with(&["--site".into(), site, "--sandbox-uid".into(), "4242".into()]);
+    let report = worker.run_script(
+        "import os\ndef signals(c):\n    assert (os.getuid(), os.geteuid(), os.getgid(), os.getegid()) == (4242,) * 4\n    assert os.getgroups() == []\n    return [], {}\n",
+    );
+    ok(&report);
+    let status = status(worker.zygote_pid());
+    assert_eq!(field(&status, "Uid"), "4242\t4242\t4242\t4242");
+    assert_eq!(field(&status, "Gid"), "4242\t4242\t4242\t4242");
+    assert_eq!(field(&status, "CapBnd"), "0000000000000000");
+}
+
+/// Runs the worker with `command` and returns its status and stderr; it
+/// must refuse to start.
+fn refused(mut command: Command) -> String {
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(output.stdout.is_empty());
+    stderr
+}
+
+#[test]
+fn the_sandbox_uid_is_never_root_nor_the_workers_own() {
+    let mut root = Command::new(BIN);
+    root.args(["--sandbox-uid", "0"]).env_clear();
+    assert!(refused(root).contains("--sandbox-uid \"0\" is not a uid"));
+
+    let copy = Unprivileged::new("own-uid");
+    // A worker that can switch uids refuses to give scripts its own.
+    let capable = with_worker_capabilities(4300);
+    let capable: Vec<&str> = capable.iter().map(String::as_str).collect();
+    let stderr = refused(copy.command(&capable, &["--sandbox-uid", "4300"]));
+    assert!(stderr.contains("the worker's own uid"), "{stderr}");
+    // One that cannot switch uids refuses a uid it could not honour.
+    let plain = ["--reuid=4300", "--regid=4300", "--clear-groups"];
+    let stderr = refused(copy.command(&plain, &["--sandbox-uid", "4301"]));
+    assert!(stderr.contains("cannot run scripts as uid 4301"), "{stderr}");
+}
+
+#[test]
+fn with_capabilities_instead_of_root_scripts_get_a_host_uid_of_their_own() {
+    let copy = Unprivileged::new("capable");
+    let capable = with_worker_capabilities(4400);
+    let capable: Vec<&str> = capable.iter().map(String::as_str).collect();
+    let mut worker = Worker::start_command(copy.command(&capable, &["--sandbox-uid", "4401"]));
+    assert_still_serves(&mut worker);
+    let report = worker.run_script(
+        r#"
+import os
+def signals(c):
+    assert (os.getuid(), os.geteuid(), os.getgid(), os.getegid()) == (4401,) * 4
+    assert os.getgroups() == []
+    assert os.uname().nodename == "inchart-sandbox"
+    for call in (os.fork, lambda: open("/etc/passwd"), lambda: os.setuid(4400), lambda: os.setuid(0)):
+        try:
+            call()
+        except OSError:
+            pass
+        else:
+            raise AssertionError(call)
+    return [], {}
+"#,
+    );
+    ok(&report);
+    let report = worker.run(&job(
+        "def signals(c):\n    while True: pass\n",
+        series(10),
+        hostile(),
+    ));
+    assert_error(&report, ErrorKind::CpuLimit, "CPU time");
+
+    // The worker itself stays the server's uid; the zygote is the sandbox's
+    // on the host (no user namespace), with nothing left of its privileges.
+    let worker_status = status(worker.process.id());
+    assert_eq!(field(&worker_status, "Uid"), "4400\t4400\t4400\t4400");
+    let zygote = worker.zygote_pid();
+    let status = status(zygote);
+    assert_eq!(field(&status, "Uid"), "4401\t4401\t4401\t4401");
+    assert_eq!(field(&status, "Gid"), "4401\t4401\t4401\t4401");
+    assert_eq!(field(&status, "Groups"), "");
+    for caps in ["CapInh", "CapPrm", "CapEff", "CapAmb", "CapBnd"] {
+        assert_eq!(field(&status, caps), "0000000000000000", "{caps}");
+    }
+    assert_eq!(field(&status, "NoNewPrivs"), "1");
+    assert_eq!(field(&status, "Seccomp"), "2");
+    assert_eq!(namespace(&zygote.to_string(), "user"), namespace("self", "user"));
+    assert_ne!(namespace(&zygote.to_string(), "mnt"), namespace("self", "mnt"));
+    let stderr = std::sync::Arc::clone(&worker.stderr);
+    assert!(worker.finish().success());
+    let lines = stderr.lock().unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("ready in") && !l.contains(", user)")),
+        "{lines:?}"
+    );
+}

@@ -471,7 +471,7 @@ mod tests {
                 format!(
                     r#"{{"line":{},"function":"{}","text":"x"}}"#,
                     1 + i % 2,
-                    "f".repeat(10_000)
+                    "f".repeat(1_000)
                 )
             })
             .collect();
