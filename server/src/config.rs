@@ -144,15 +144,22 @@ pub struct ScriptSettings {
     pub memory_mb: u32,
     /// `INCHART_SCRIPT_CANDLES`: candles a run reads by default (`1000`).
     pub candles: u32,
+    /// `INCHART_SCRIPT_ALLOW_MISSING`: confinement layers the workers may
+    /// run without where this machine lacks them (`cgroups`, `landlock`);
+    /// by default a worker without every layer refuses to start.
+    pub allow_missing: Vec<String>,
+    /// `INCHART_SCRIPT_SANDBOX_UID`: the host uid scripts run as (the
+    /// worker's default, 65534, when unset).
+    pub sandbox_uid: Option<u32>,
 }
 
 /// What each plan allows, and how Stripe is reached. Free works without
 /// Stripe; Pro is on sale only when Stripe is configured.
 #[derive(Debug, Clone)]
 pub struct BillingSettings {
-    /// `INCHART_FREE_LIMITS`: `scripts=3,live=1,watchlist=10,history=2000,cpu=1s`.
+    /// `INCHART_FREE_LIMITS`: `scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=20`.
     pub free: Limits,
-    /// `INCHART_PRO_LIMITS`: `scripts=50,live=10,watchlist=100,history=20000,cpu=4s`.
+    /// `INCHART_PRO_LIMITS`: `scripts=50,live=10,watchlist=100,history=20000,cpu=4s,runs=120`.
     pub pro: Limits,
     /// Stripe, when `INCHART_STRIPE_SECRET_KEY` is set.
     pub stripe: Option<StripeSettings>,
@@ -343,6 +350,25 @@ impl ScriptSettings {
             Some(path) => PathBuf::from(path),
             None => default_worker_bin(),
         };
+        let allow_missing: Vec<String> = get("INCHART_SCRIPT_ALLOW_MISSING")
+            .unwrap_or_default()
+            .split(',')
+            .map(|layer| layer.trim().to_owned())
+            .filter(|layer| !layer.is_empty())
+            .collect();
+        if let Some(other) = allow_missing
+            .iter()
+            .find(|layer| !matches!(layer.as_str(), "cgroups" | "landlock"))
+        {
+            bail!("INCHART_SCRIPT_ALLOW_MISSING: unknown layer {other:?} (cgroups, landlock)");
+        }
+        let sandbox_uid = match get("INCHART_SCRIPT_SANDBOX_UID") {
+            None => None,
+            Some(uid) => match uid.parse::<u32>() {
+                Ok(uid) if uid != 0 => Some(uid),
+                _ => bail!("INCHART_SCRIPT_SANDBOX_UID must be a uid other than 0 (got {uid:?})"),
+            },
+        };
         Ok(Self {
             worker_bin,
             worker_site: get("INCHART_WORKER_SITE").map(PathBuf::from),
@@ -354,6 +380,8 @@ impl ScriptSettings {
             memory_mb: parse_number(get("INCHART_SCRIPT_MEMORY_MB"), "INCHART_SCRIPT_MEMORY_MB", 256)?
                 .max(16),
             candles,
+            allow_missing,
+            sandbox_uid,
         })
     }
 }
@@ -377,12 +405,16 @@ impl Settings {
 }
 
 impl BillingSettings {
-    pub const FREE: &str = "scripts=3,live=1,watchlist=10,history=2000,cpu=1s";
-    pub const PRO: &str = "scripts=50,live=10,watchlist=100,history=20000,cpu=4s";
+    pub const FREE: &str = "scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=20";
+    pub const PRO: &str = "scripts=50,live=10,watchlist=100,history=20000,cpu=4s,runs=120";
 
     fn read(get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        // `runs` came later: a setting written without it keeps the
+        // plan's default.
         let limits = |name: &str, default: &str| {
-            parse_limits(&get(name).unwrap_or_else(|| default.to_string())).with_context(|| name.to_string())
+            let runs = parse_limits(default, None)?.runs_per_minute;
+            parse_limits(&get(name).unwrap_or_else(|| default.to_string()), Some(runs))
+                .with_context(|| name.to_string())
         };
         let stripe = match get("INCHART_STRIPE_SECRET_KEY") {
             None => {
@@ -478,9 +510,12 @@ impl NewsSettings {
     }
 }
 
-/// `scripts=3,live=1,watchlist=10,history=2000,cpu=1s`: all five keys.
-fn parse_limits(text: &str) -> anyhow::Result<Limits> {
+/// `scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=20`: the first
+/// five keys always, `runs` (script runs a minute) unless `default_runs`
+/// stands in for it.
+fn parse_limits(text: &str, default_runs: Option<u32>) -> anyhow::Result<Limits> {
     let (mut scripts, mut live, mut watchlist, mut history, mut cpu) = (None, None, None, None, None);
+    let mut runs = None;
     for part in text.split(',').map(str::trim).filter(|part| !part.is_empty()) {
         let (key, value) = part
             .split_once('=')
@@ -496,6 +531,7 @@ fn parse_limits(text: &str) -> anyhow::Result<Limits> {
             "live" => &mut live,
             "watchlist" => &mut watchlist,
             "history" => &mut history,
+            "runs" => &mut runs,
             "cpu" => {
                 let millis = parse_duration(value)
                     .with_context(|| format!("cpu must be a duration like 1s (got {value:?})"))?
@@ -506,7 +542,7 @@ fn parse_limits(text: &str) -> anyhow::Result<Limits> {
                 cpu = Some(millis as u32);
                 continue;
             }
-            other => bail!("unknown limit {other:?} (scripts, live, watchlist, history, cpu)"),
+            other => bail!("unknown limit {other:?} (scripts, live, watchlist, history, cpu, runs)"),
         };
         *slot = Some(number()?);
     }
@@ -514,12 +550,17 @@ fn parse_limits(text: &str) -> anyhow::Result<Limits> {
     if !(10..=1_000_000).contains(&history_candles) {
         bail!("history must be between 10 and 1000000 candles (got {history_candles})");
     }
+    let runs_per_minute = runs.or(default_runs).context("runs is missing")?;
+    if !(1..=10_000).contains(&runs_per_minute) {
+        bail!("runs must be between 1 and 10000 a minute (got {runs_per_minute})");
+    }
     Ok(Limits {
         scripts: scripts.context("scripts is missing")?,
         live_scripts: live.context("live is missing")?,
         watchlist: watchlist.context("watchlist is missing")?,
         history_candles,
         script_cpu_ms: cpu.context("cpu is missing")?,
+        runs_per_minute,
     })
 }
 
@@ -702,20 +743,41 @@ mod tests {
                 watchlist: 10,
                 history_candles: 2000,
                 script_cpu_ms: 1000,
+                runs_per_minute: 20,
             }
         );
         assert!(billing.pro.scripts > billing.free.scripts);
-        let custom = settings(&[(
+        assert_eq!(billing.pro.runs_per_minute, 120);
+        // Settings written before `runs` existed keep each plan's default.
+        let custom = settings(&[
+            (
+                "INCHART_FREE_LIMITS",
+                "cpu=500ms, history=100,scripts=1,live=0,watchlist=2",
+            ),
+            (
+                "INCHART_PRO_LIMITS",
+                "scripts=50,live=10,watchlist=100,history=20000,cpu=4s",
+            ),
+        ])
+        .unwrap()
+        .billing;
+        assert_eq!(
+            (
+                custom.free.scripts,
+                custom.free.live_scripts,
+                custom.free.script_cpu_ms,
+                custom.free.runs_per_minute,
+                custom.pro.runs_per_minute,
+            ),
+            (1, 0, 500, 20, 120)
+        );
+        let tight = settings(&[(
             "INCHART_FREE_LIMITS",
-            "cpu=500ms, history=100,scripts=1,live=0,watchlist=2",
+            "scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=2",
         )])
         .unwrap()
-        .billing
-        .free;
-        assert_eq!(
-            (custom.scripts, custom.live_scripts, custom.script_cpu_ms),
-            (1, 0, 500)
-        );
+        .billing;
+        assert_eq!((tight.free.runs_per_minute, tight.pro.runs_per_minute), (2, 120));
         for (name, value, says) in [
             ("INCHART_FREE_LIMITS", "scripts=3", "is missing"),
             (
@@ -732,6 +794,16 @@ mod tests {
                 "INCHART_PRO_LIMITS",
                 "scripts=3,live=1,watchlist=10,history=2000,cpu=9s",
                 "INCHART_SCRIPT_WALL",
+            ),
+            (
+                "INCHART_FREE_LIMITS",
+                "scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=0",
+                "runs must be between 1 and 10000",
+            ),
+            (
+                "INCHART_PRO_LIMITS",
+                "scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=many",
+                "runs must be a whole number",
             ),
         ] {
             let error = format!("{:#}", settings(&[(name, value)]).unwrap_err());

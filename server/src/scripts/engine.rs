@@ -443,7 +443,9 @@ impl Worker {
             command.arg("--site").arg(site);
         }
         if !settings.allow_missing.is_empty() {
-            command.arg("--allow-missing").arg(settings.allow_missing.join(","));
+            command
+                .arg("--allow-missing")
+                .arg(settings.allow_missing.join(","));
         }
         if let Some(uid) = settings.sandbox_uid {
             command.arg("--sandbox-uid").arg(uid.to_string());
@@ -478,7 +480,9 @@ impl Worker {
             Err(_) => bail!("the worker was not ready within {START_TIMEOUT:?}"),
         };
         match ready {
-            FromWorker::Output { .. } | FromWorker::Done(_) => bail!("the worker answered before it was asked"),
+            FromWorker::Output { .. } | FromWorker::Done(_) => {
+                bail!("the worker answered before it was asked")
+            }
             FromWorker::Ready { python, numpy } => {
                 tracing::debug!(
                     slot,
