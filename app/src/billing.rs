@@ -36,6 +36,9 @@ pub struct Limits {
     pub history_candles: u32,
     /// CPU time one script run may use, in milliseconds.
     pub script_cpu_ms: u32,
+    /// Script runs an account may start in a minute (live runs on closed
+    /// candles are not counted).
+    pub runs_per_minute: u32,
 }
 
 /// How often a price is charged.

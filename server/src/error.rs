@@ -44,6 +44,16 @@ pub enum ApiError {
     /// The account's plan does not allow this: 402, with where to upgrade.
     #[error("{message}")]
     PlanLimit { limit: &'static str, message: String },
+    /// The account has used its plan's allowance for now (runs a minute):
+    /// 429 with `Retry-After`, and where to upgrade when a higher plan is
+    /// on sale.
+    #[error("{message}")]
+    PlanRate {
+        limit: &'static str,
+        message: String,
+        retry_after: Duration,
+        upgrade: bool,
+    },
     /// The server cannot do this right now (no script workers, say).
     #[error("{0}")]
     Unavailable(String),
@@ -110,6 +120,7 @@ impl ApiError {
             ApiError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled", None),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
             ApiError::PlanLimit { limit, .. } => (StatusCode::PAYMENT_REQUIRED, "plan_limit", Some(limit)),
+            ApiError::PlanRate { limit, .. } => (StatusCode::TOO_MANY_REQUESTS, "plan_limit", Some(limit)),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
         }
@@ -125,14 +136,20 @@ impl IntoResponse for ApiError {
                 kind: kind.into(),
                 field: field.map(str::to_string),
                 message,
-                upgrade: matches!(self, ApiError::PlanLimit { .. }).then(|| "/pricing".to_string()),
+                upgrade: matches!(
+                    self,
+                    ApiError::PlanLimit { .. } | ApiError::PlanRate { upgrade: true, .. }
+                )
+                .then(|| "/pricing".to_string()),
             },
         };
         let mut response = (status, Json(body)).into_response();
-        if let ApiError::Throttled { retry_after, .. } = &self {
+        if let ApiError::Throttled { retry_after, .. } | ApiError::PlanRate { retry_after, .. } = &self {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
-                HeaderValue::from(retry_after.as_secs().max(1)),
+                // Whole seconds, rounded up: a client that waits exactly
+                // this long is not refused again.
+                HeaderValue::from(retry_after.as_secs_f64().ceil().max(1.0) as u64),
             );
         }
         response

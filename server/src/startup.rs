@@ -167,6 +167,7 @@ impl Application {
             candles.clone(),
             live.clone(),
             billing.clone(),
+            cache.clone(),
         );
         // Subscribed before anything runs, so the hub misses nothing.
         let events = live.subscribe();
@@ -175,6 +176,7 @@ impl Application {
             ingestor.run().boxed(),
             live.clone().listen().boxed(),
             hub.clone().run(events).boxed(),
+            hub.clone().relay_signals(bus.subscribe()).boxed(),
             auth.clone().housekeeping().boxed(),
             bus.listen().boxed(),
             scripts::live::rerun_attached(scripts.clone(), cache.clone(), closes).boxed(),

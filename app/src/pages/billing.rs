@@ -170,8 +170,9 @@ fn UsageSection(view: BillingView) -> impl IntoView {
             <ul class="usage-list">{meters}</ul>
             <p class="muted small">
                 {format!(
-                    "Charts and scripts read up to {history} of history. Each script run may use {} of CPU time.",
-                    cpu_time(limits.script_cpu_ms)
+                    "Charts and scripts read up to {history} of history. Each script run may use {} of CPU time, and you may start {} a minute.",
+                    cpu_time(limits.script_cpu_ms),
+                    plural(limits.runs_per_minute, "run", "runs"),
                 )}
             </p>
         </section>
@@ -399,6 +400,7 @@ mod tests {
                 watchlist: 10,
                 history_candles: 2000,
                 script_cpu_ms: 1000,
+                runs_per_minute: 20,
             },
             usage: Usage::default(),
             subscription,
@@ -513,6 +515,7 @@ mod rendered {
                 watchlist: 100,
                 history_candles: 50_000,
                 script_cpu_ms: 5000,
+                runs_per_minute: 120,
             },
             usage: Usage {
                 scripts: 2,
@@ -568,6 +571,7 @@ mod rendered {
         assert!(html.contains("Pro, billed yearly"), "{html}");
         assert!(html.contains("2 of 50 saved scripts") && html.contains("4 of 100 watchlist symbols"));
         assert!(html.contains("50,000 candles of history") && html.contains("5 s of CPU time"));
+        assert!(html.contains("you may start 120 runs a minute"), "{html}");
         assert!(html.contains(r#"action="/billing/portal""#) && html.contains(r#"value="token123""#));
         assert!(!html.contains("Upgrade to Pro"), "{html}");
         let (newer, older) = (html.find("INV-2"), html.find("INV-1"));

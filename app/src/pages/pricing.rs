@@ -213,7 +213,7 @@ fn pro_actions(
 
 /// A plan's limits, one line each: "3 saved scripts", "1 script running
 /// live", "10 symbols on the watchlist", "2,000 candles of history",
-/// "1 s CPU per script run".
+/// "1 s CPU per script run", "20 script runs a minute".
 pub fn limit_lines(limits: &Limits) -> Vec<String> {
     vec![
         plural(limits.scripts, "saved script", "saved scripts"),
@@ -225,6 +225,11 @@ pub fn limit_lines(limits: &Limits) -> Vec<String> {
         ),
         plural(limits.history_candles, "candle of history", "candles of history"),
         format!("{} CPU per script run", cpu_time(limits.script_cpu_ms)),
+        plural(
+            limits.runs_per_minute,
+            "script run a minute",
+            "script runs a minute",
+        ),
     ]
 }
 
@@ -347,6 +352,7 @@ mod tests {
             watchlist: 10,
             history_candles: 2000,
             script_cpu_ms: 1000,
+            runs_per_minute: 20,
         };
         assert_eq!(
             limit_lines(&free),
@@ -356,6 +362,7 @@ mod tests {
                 "10 symbols on the watchlist",
                 "2,000 candles of history",
                 "1 s CPU per script run",
+                "20 script runs a minute",
             ]
         );
         assert_eq!(group_thousands(1_234_567), "1,234,567");
@@ -386,6 +393,7 @@ mod rendered {
             watchlist,
             history_candles: 2000,
             script_cpu_ms: 1000,
+            runs_per_minute: 20,
         };
         let price = |cadence, amount| PriceView {
             cadence,

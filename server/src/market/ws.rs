@@ -8,6 +8,27 @@
 //! falls, and the server never buffers for it. A client whose socket does not take a write within
 //! [`WRITE_TIMEOUT`] is dropped and counted.
 //!
+//! Signed-in clients also get `signals` frames, their own scripts' live
+//! runs on the series they follow. The hub's relay takes them off the
+//! signal bus and puts them only in the mailboxes of that user's
+//! connections following the run's series, so no connection reads, or
+//! falls behind on, anyone else's runs. A frame is encoded once and
+//! shared (`Arc`), at most [`MAX_SIGNALS_FRAME`] (512 KiB); a newer run of
+//! the same script on the same series replaces a waiting one, and at most
+//! [`PENDING_SIGNALS`] wait (the oldest goes). A client that never reads
+//! thus pins at most, until its next write times out:
+//! - 4 × 512 KiB = 2 MiB of signals frames, shared with the user's other
+//!   connections, and [`PENDING_PER_SERIES`] small candle frames per
+//!   followed series;
+//! - the socket's write buffer, at most [`MAX_WRITE_BUFFER`] (1 MiB: one
+//!   frame being written plus the [`WRITE_BUFFER`] gathered); a larger
+//!   frame ends the connection instead of growing it. The buffer keeps the
+//!   size of the largest frame written while the connection lasts;
+//! - its [`READ_BUFFER`].
+//!
+//! The bus in front of the relay holds at most 64 frames (32 MiB) for the
+//! whole instance, whatever its clients do.
+//!
 //! Policy: every client sees each series in ascending open time; a change
 //! older than what the client already holds is not sent.
 
@@ -36,7 +57,7 @@ use crate::auth::csrf::same_origin;
 use crate::auth::session::RequestAuth;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::scripts::live::SignalEvent;
+use crate::scripts::live::{MAX_SIGNALS_FRAME, SignalFrame};
 use crate::startup::AppState;
 
 /// How long one batch of writes to a client may take before it is dropped.
@@ -51,6 +72,15 @@ const WRITE_BUFFER: usize = 16 * 1024;
 /// Frames larger than this end the connection; frames above
 /// [`MAX_CLIENT_FRAME`] but below it get an error frame.
 const MAX_PROTOCOL_FRAME: usize = 64 * 1024;
+/// The most bytes waiting in a client's socket buffer: room for the
+/// largest frame sent (a signals frame) beside [`WRITE_BUFFER`] gathered
+/// ones. A write past it fails and ends the connection.
+const MAX_WRITE_BUFFER: usize = 2 * MAX_SIGNALS_FRAME;
+// The largest signals frame, with its header, fits beside gathered frames.
+const _: () = assert!(MAX_WRITE_BUFFER >= MAX_SIGNALS_FRAME + 14 + WRITE_BUFFER);
+/// The most live runs waiting for one client (each at most
+/// [`MAX_SIGNALS_FRAME`]); past it, the oldest waiting run goes.
+const PENDING_SIGNALS: usize = 4;
 
 /// The most candles of one series waiting for a client. A newer version of
 /// a waiting candle replaces it; past this many, the oldest waiting candle
@@ -60,6 +90,8 @@ const PENDING_PER_SERIES: usize = 4;
 /// The clients of this instance, by the series they follow.
 pub struct Hub {
     series: RwLock<HashMap<SeriesKey, Vec<Arc<Client>>>>,
+    /// Signed-in clients, by user: where their live runs go.
+    users: RwLock<HashMap<Uuid, Vec<Arc<Client>>>>,
     connected: AtomicUsize,
     max_clients: usize,
     next_id: AtomicUsize,
@@ -70,6 +102,11 @@ pub struct Hub {
 pub struct Client {
     id: usize,
     pending: Mutex<Vec<Queued>>,
+    /// The series the client follows, so live runs of others are not
+    /// queued for it.
+    followed: Mutex<Vec<SeriesKey>>,
+    /// Live runs waiting to be written, at most [`PENDING_SIGNALS`].
+    signals: Mutex<Vec<Arc<SignalFrame>>>,
     wake: Notify,
 }
 
@@ -103,6 +140,7 @@ impl Hub {
     pub fn new(max_clients: usize, metrics: Arc<Metrics>) -> Self {
         Self {
             series: RwLock::new(HashMap::new()),
+            users: RwLock::new(HashMap::new()),
             connected: AtomicUsize::new(0),
             max_clients,
             next_id: AtomicUsize::new(0),
@@ -190,11 +228,60 @@ impl Hub {
         }
     }
 
+    /// Hands live runs to their owners' connections until the signal bus
+    /// closes.
+    pub async fn relay_signals(self: Arc<Self>, mut frames: broadcast::Receiver<Arc<SignalFrame>>) {
+        loop {
+            match frames.recv().await {
+                Ok(frame) => self.dispatch_signals(&frame),
+                // The relay resumes at the oldest frame the bus still
+                // holds: the newest ones.
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "the WebSocket hub fell behind and skipped live runs");
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    /// Queues a live run for its owner's connections that follow its
+    /// series, and wakes them.
+    fn dispatch_signals(&self, frame: &Arc<SignalFrame>) {
+        let users = read(&self.users);
+        let Some(clients) = users.get(&frame.route.user) else {
+            return;
+        };
+        let key = SeriesKey::new(&frame.route.symbol, frame.route.interval);
+        for client in clients {
+            if !lock(&client.followed).contains(&key) {
+                continue;
+            }
+            queue_signal(&mut lock(&client.signals), frame.clone());
+            client.wake.notify_one();
+        }
+    }
+
+    fn sign_in(&self, user: Uuid, client: &Arc<Client>) {
+        write(&self.users).entry(user).or_default().push(client.clone());
+    }
+
+    fn sign_out(&self, user: Uuid, client: &Client) {
+        let mut users = write(&self.users);
+        if let Some(clients) = users.get_mut(&user) {
+            clients.retain(|other| other.id != client.id);
+            if clients.is_empty() {
+                users.remove(&user);
+            }
+        }
+        lock(&client.signals).clear();
+    }
+
     fn follow(&self, key: &SeriesKey, client: &Arc<Client>) {
         write(&self.series)
             .entry(key.clone())
             .or_default()
             .push(client.clone());
+        lock(&client.followed).push(key.clone());
         self.metrics.ws_subscriptions.fetch_add(1, Relaxed);
     }
 
@@ -210,6 +297,9 @@ impl Hub {
             }
         }
         lock(&client.pending).retain(|queued| &queued.change.key != key);
+        lock(&client.followed).retain(|followed| followed != key);
+        lock(&client.signals)
+            .retain(|frame| frame.route.symbol != key.symbol || frame.route.interval != key.interval);
     }
 
     /// Counts a new client in, unless the instance is full.
@@ -266,7 +356,7 @@ pub async fn upgrade(
         .read_buffer_size(READ_BUFFER)
         // Frames are written out at each flush, which follows a batch.
         .write_buffer_size(WRITE_BUFFER)
-        .max_write_buffer_size(4 * 1024 * 1024)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(MAX_PROTOCOL_FRAME)
         .max_frame_size(MAX_PROTOCOL_FRAME)
         .on_upgrade(move |socket| async move {
@@ -278,11 +368,12 @@ pub async fn upgrade(
                 client: Arc::new(Client {
                     id: admission.0.next_id.fetch_add(1, Relaxed),
                     pending: Mutex::new(Vec::new()),
+                    followed: Mutex::new(Vec::new()),
+                    signals: Mutex::new(Vec::new()),
                     wake: Notify::new(),
                 }),
                 following: HashMap::new(),
                 user,
-                signals: user.map(|_| state.scripts.bus.subscribe()),
             };
             let _signed_in = user.map(|_| SignedInGauge::new(state.metrics.clone()));
             connection.serve(socket).await;
@@ -333,23 +424,20 @@ struct Connection {
     following: HashMap<SeriesKey, Sent>,
     /// The signed-in user, who hears of their own scripts' live runs.
     user: Option<Uuid>,
-    signals: Option<broadcast::Receiver<Arc<SignalEvent>>>,
 }
 
-/// The next signal event, or never for a connection without any.
-async fn next_signal(
-    signals: &mut Option<broadcast::Receiver<Arc<SignalEvent>>>,
-) -> Option<Arc<SignalEvent>> {
-    let Some(receiver) = signals else {
-        return std::future::pending().await;
-    };
-    loop {
-        match receiver.recv().await {
-            Ok(event) => return Some(event),
-            Err(broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(broadcast::error::RecvError::Closed) => return std::future::pending().await,
-        }
+/// Puts a live run in a client's mailbox: it replaces a waiting run of the
+/// same script on the same series (the newer supersedes it); past
+/// [`PENDING_SIGNALS`] waiting, the oldest goes.
+fn queue_signal(waiting: &mut Vec<Arc<SignalFrame>>, frame: Arc<SignalFrame>) {
+    if let Some(older) = waiting.iter_mut().find(|old| old.route == frame.route) {
+        *older = frame;
+        return;
     }
+    if waiting.len() >= PENDING_SIGNALS {
+        waiting.remove(0);
+    }
+    waiting.push(frame);
 }
 
 /// Why a connection ends.
@@ -368,6 +456,9 @@ impl Connection {
         let first = ServerMessage::Status {
             feed: *status.borrow_and_update(),
         };
+        if let Some(user) = self.user {
+            self.hub.sign_in(user, &self.client);
+        }
         let mut outcome = self.send(&mut socket, &[encode(&first)]).await;
         while outcome.is_ok() {
             outcome = tokio::select! {
@@ -379,7 +470,6 @@ impl Connection {
                     }
                     Some(Err(_)) | None => Err(End::Closed),
                 },
-                Some(event) = next_signal(&mut self.signals) => self.forward_signals(&mut socket, &event).await,
                 changed = status.changed() => match changed {
                     Ok(()) => {
                         let feed = *status.borrow_and_update();
@@ -403,31 +493,30 @@ impl Connection {
         for key in self.following.keys() {
             self.hub.unfollow(key, &self.client);
         }
-    }
-
-    /// Passes on a live run of this user's script on a series this
-    /// connection follows.
-    async fn forward_signals(&mut self, socket: &mut WebSocket, event: &SignalEvent) -> Result<(), End> {
-        let key = SeriesKey::new(&event.run.symbol, event.run.interval);
-        if self.user != Some(event.user) || !self.following.contains_key(&key) {
-            return Ok(());
+        if let Some(user) = self.user {
+            self.hub.sign_out(user, &self.client);
         }
-        let message = ServerMessage::Signals {
-            script_name: event.script_name.clone(),
-            run: Box::new(event.run.clone()),
-        };
-        self.send(socket, &[encode(&message)]).await
     }
 
+    /// Writes the candles waiting, then the live runs (which follow from
+    /// a candle's close).
     async fn flush_pending(&mut self, socket: &mut WebSocket) -> Result<(), End> {
         let batch = std::mem::take(&mut *lock(&self.client.pending));
-        let mut frames = Vec::with_capacity(batch.len());
+        let signals = std::mem::take(&mut *lock(&self.client.signals));
+        let mut frames = Vec::with_capacity(batch.len() + signals.len());
         for queued in &batch {
             if let Some(sent) = self.following.get_mut(&queued.change.key)
                 && sent.accepts(&queued.change.candle)
             {
                 sent.newest = Some(queued.change.candle);
                 frames.push(queued.change.frame.clone());
+            }
+        }
+        for signal in &signals {
+            let key = SeriesKey::new(&signal.route.symbol, signal.route.interval);
+            if self.following.contains_key(&key) {
+                // A shared handle on the one encoded frame, not a copy.
+                frames.push(signal.frame.clone());
             }
         }
         let result = self.send(socket, &frames).await;
@@ -595,4 +684,51 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use app::market::Interval;
+
+    use super::*;
+    use crate::scripts::live::SignalRoute;
+
+    fn run_of(script: &str, symbol: &str, text: &str) -> Arc<SignalFrame> {
+        Arc::new(SignalFrame {
+            route: SignalRoute {
+                user: Uuid::nil(),
+                script: script.into(),
+                symbol: Symbol::parse(symbol).unwrap(),
+                interval: Interval::M1,
+            },
+            frame: text.into(),
+        })
+    }
+
+    fn texts(waiting: &[Arc<SignalFrame>]) -> Vec<&str> {
+        waiting.iter().map(|frame| frame.frame.as_str()).collect()
+    }
+
+    #[test]
+    fn a_slow_client_keeps_only_the_newest_live_runs() {
+        let mut waiting = Vec::new();
+        queue_signal(&mut waiting, run_of("cross", "BTCUSDT", "cross 1"));
+        queue_signal(&mut waiting, run_of("rsi", "BTCUSDT", "rsi 1"));
+        // A newer run of the same script on the same series supersedes the
+        // waiting one, in its place; on another series it is another run.
+        queue_signal(&mut waiting, run_of("cross", "BTCUSDT", "cross 2"));
+        queue_signal(&mut waiting, run_of("cross", "ETHUSDT", "eth 1"));
+        assert_eq!(texts(&waiting), ["cross 2", "rsi 1", "eth 1"]);
+
+        // However many distinct runs arrive, at most PENDING_SIGNALS wait,
+        // the newest.
+        for n in 0..10 {
+            queue_signal(
+                &mut waiting,
+                run_of(&format!("s{n}"), "BTCUSDT", &format!("s{n}")),
+            );
+        }
+        assert_eq!(texts(&waiting), ["s6", "s7", "s8", "s9"]);
+        assert_eq!(waiting.len(), PENDING_SIGNALS);
+    }
 }

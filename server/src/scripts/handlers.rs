@@ -9,7 +9,7 @@
 //! | `PATCH /api/v1/scripts/{id}` | renames it and/or saves a new version (`{name?, source?}`) |
 //! | `DELETE /api/v1/scripts/{id}` | deletes it with its versions and runs |
 //! | `GET /api/v1/scripts/{id}/versions[/{n}]` | the saved versions; one with its source |
-//! | `POST /api/v1/scripts/{id}/runs` | runs it (`{symbol, interval, version?, candles?}`) |
+//! | `POST /api/v1/scripts/{id}/runs` | runs it (`{symbol, interval, version?, candles?}`); 429 past the plan's runs a minute |
 //! | `GET /api/v1/scripts/{id}/runs[/{run}]` | its newest runs; one run |
 //! | `PUT`/`DELETE /api/v1/scripts/{id}/live/{symbol}/{interval}` | re-runs it on every closed candle, or stops |
 
@@ -30,9 +30,10 @@ use uuid::Uuid;
 
 use super::engine::EngineError;
 use super::store::StoreError;
-use super::{Scripts, Window};
+use super::{RunsSpent, Scripts, Window};
 use crate::auth::handlers::Answer;
 use crate::auth::session::RequestAuth;
+use crate::auth::throttle::describe_wait;
 use crate::auth::{Auth, now_ms};
 use crate::billing::Billing;
 use crate::error::ApiError;
@@ -124,6 +125,29 @@ fn store_error(error: StoreError, plan: PlanId, billing: &Billing, limit: &'stat
     ApiError::PlanLimit {
         limit,
         message: format!("Your {} plan allows {have} {what}. {fix}{upgrade}.", plan.name()),
+    }
+}
+
+/// What a trader past their plan's runs a minute is told: the limit, when
+/// to try again, and what Pro allows when it is on sale.
+fn runs_spent(spent: RunsSpent, plan: PlanId, billing: &Billing) -> ApiError {
+    let mine = billing.limits(plan).runs_per_minute;
+    let pro = billing.limits(PlanId::Pro).runs_per_minute;
+    let upgrade = plan == PlanId::Free && billing.on() && pro > mine;
+    let more = if upgrade {
+        format!(", or upgrade to Pro for {pro} a minute")
+    } else {
+        String::new()
+    };
+    ApiError::PlanRate {
+        limit: "runs",
+        message: format!(
+            "Your {} plan starts at most {mine} script runs a minute. Try again in {}{more}.",
+            plan.name(),
+            describe_wait(spent.retry_after),
+        ),
+        retry_after: spent.retry_after,
+        upgrade,
     }
 }
 
@@ -263,7 +287,8 @@ async fn run(
         ));
     }
     let plan = scripts.billing.plan_of(user).await?;
-    let history = scripts.billing.limits(plan).history_candles;
+    let limits = scripts.billing.limits(plan);
+    let history = limits.history_candles;
     let count = wanted.candles.unwrap_or(scripts.settings.candles.min(history));
     if !(1..=5000).contains(&count) {
         return Err(ApiError::invalid("candles", "A run reads 1 to 5000 candles."));
@@ -285,6 +310,12 @@ async fn run(
             Some(number) => ApiError::NotFound(format!("The script has no version {number}.")),
             None => not_found(),
         })?;
+    // Counted once the request is one that would run, so a typo does not
+    // spend the trader's minute.
+    scripts
+        .count_run(user, &limits)
+        .await
+        .map_err(|spent| runs_spent(spent, plan, &scripts.billing))?;
     let series = SeriesRef {
         symbol: wanted.symbol,
         interval: wanted.interval,

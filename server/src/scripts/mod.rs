@@ -6,6 +6,11 @@
 //! - [`live`]: attached scripts re-run on every closed candle; their
 //!   signals reach the owner's charts over the WebSocket.
 //! - [`handlers`]: the HTTP API.
+//!
+//! Runs a trader starts are counted against their plan's runs a minute
+//! ([`Scripts::count_run`]), in the shared cache so that the count holds
+//! across instances; live runs on closed candles are not counted (the
+//! plan's live scripts bound them).
 
 pub mod engine;
 pub mod entity;
@@ -14,7 +19,10 @@ pub mod live;
 pub mod pages;
 pub mod store;
 
+use std::time::Duration;
+
 use anyhow::Context;
+use app::billing::Limits;
 use app::market::Candle;
 use app::scripts::{RunView, SeriesRef, Trigger};
 use uuid::Uuid;
@@ -22,6 +30,7 @@ use worker_protocol::{Columns, ErrorKind, Job, Report, RunError};
 
 use crate::auth::now_ms;
 use crate::billing::Billing;
+use crate::cache::Cache;
 use crate::config::ScriptSettings;
 use crate::market::live::{LiveMarket, SeriesKey};
 use crate::market::store::{CandleRange, CandleStore};
@@ -38,9 +47,22 @@ pub struct Scripts {
     /// Each run's CPU time and history, and how many scripts an account
     /// keeps and runs live, are its plan's.
     pub billing: Billing,
+    /// Where runs a minute are counted (Redis across instances).
+    cache: Cache,
     candles: CandleStore,
     live: LiveMarket,
 }
+
+/// A run refused because the trader has started their plan's runs for
+/// this minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunsSpent {
+    /// Until the count starts again.
+    pub retry_after: Duration,
+}
+
+/// The span over which a plan's runs are counted.
+const RUN_WINDOW: Duration = Duration::from_secs(60);
 
 /// Which candles a run sees: the newest `count` closed candles, up to and
 /// including the one that opened at `until` when given.
@@ -58,6 +80,7 @@ impl Scripts {
         candles: CandleStore,
         live: LiveMarket,
         billing: Billing,
+        cache: Cache,
     ) -> Self {
         let engine = Engine::new(settings.clone());
         Self {
@@ -66,8 +89,31 @@ impl Scripts {
             engine,
             bus,
             billing,
+            cache,
             candles,
             live,
+        }
+    }
+
+    /// Counts a run `user` starts against `limits`' runs a minute, in
+    /// fixed one-minute windows from the first run; refused past it. Every
+    /// attempt counts, so asking again sooner does not help. A cache that
+    /// cannot count lets the run go (and is logged): runs are still bounded
+    /// by the fair queue.
+    pub async fn count_run(&self, user: Uuid, limits: &Limits) -> Result<(), RunsSpent> {
+        match self
+            .cache
+            .increment(&format!("scripts:runs:{user}"), RUN_WINDOW)
+            .await
+        {
+            Ok((count, left)) if count > u64::from(limits.runs_per_minute) => Err(RunsSpent {
+                retry_after: left.max(Duration::from_secs(1)),
+            }),
+            Ok(_) => Ok(()),
+            Err(error) => {
+                tracing::warn!(error = format!("{error:#}"), "a script run was not counted");
+                Ok(())
+            }
         }
     }
 
@@ -121,12 +167,13 @@ impl Scripts {
         let columns = columns(&candles);
         let job = Job {
             source,
-            candles: columns,
+            // The worker's copy; the server keeps its own to check against.
+            candles: columns.clone(),
             limits: self.engine.limits(limits.script_cpu_ms),
         };
-        let times = job.candles.time.clone();
         let mut report = self.engine.run(user, job).await?;
-        check(&mut report, &times);
+        check(&mut report, &columns);
+        let times = &columns.time;
         let run = self
             .store
             .record_run(NewRun {
@@ -211,10 +258,10 @@ fn columns(candles: &[Candle]) -> Columns {
 }
 
 /// What a worker says is checked here again: its markers and lines must
-/// belong to the candles it was given.
-fn check(report: &mut Report, times: &[i64]) {
+/// belong to the candles it was given, and be of their prices' size.
+fn check(report: &mut Report, candles: &Columns) {
     if let Ok(output) = &report.result
-        && let Err(problem) = output.check(times)
+        && let Err(problem) = output.check(candles)
     {
         report.result = Err(RunError::new(ErrorKind::InvalidOutput, problem));
     }

@@ -97,6 +97,14 @@ pub async fn spawn_app(db: Db, cache: CacheKind) -> TestApp {
 
 /// Like [`spawn_app`], with extra environment settings.
 pub async fn spawn_app_with(db: Db, cache: CacheKind, extra: &[(&str, &str)]) -> TestApp {
+    let app = start_app_with(db, cache, extra).await;
+    app.wait_until_filled().await;
+    app
+}
+
+/// Like [`spawn_app_with`], without waiting for the app to fill its market
+/// data: a further instance of a deployment, which another one fills.
+pub async fn start_app_with(db: Db, cache: CacheKind, extra: &[(&str, &str)]) -> TestApp {
     // `RUST_LOG=inchart=debug cargo test … -- --nocapture` shows the apps' logs.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -131,13 +139,11 @@ pub async fn spawn_app_with(db: Db, cache: CacheKind, extra: &[(&str, &str)]) ->
     let app = Application::build(settings).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    let app = TestApp {
+    TestApp {
         address,
         client: reqwest::Client::new(),
         database_url: own_database,
-    };
-    app.wait_until_filled().await;
-    app
+    }
 }
 
 impl TestApp {

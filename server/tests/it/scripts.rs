@@ -17,7 +17,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::accounts::Visitor;
-use crate::helpers::{CacheKind, Db, TestApp, spawn_app_with};
+use crate::billing::{billing_app, fake_stripe};
+use crate::helpers::{CacheKind, Db, TestApp, spawn_app_with, start_app_with};
 use crate::live::{btc, fake_binance, send, spawn_live};
 
 /// A Free plan with room for the many small scripts these tests save.
@@ -556,4 +557,79 @@ async fn without_a_worker_runs_are_refused_and_nothing_else_breaks() {
             .status(),
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn runs_past_the_plans_minute_wait_on_every_instance_while_others_run_on() {
+    // Two instances of one deployment: one database, Redis prefix, session
+    // key and public address; Pro is on sale.
+    let fake = fake_stripe(true).await;
+    let prefix = format!("inchart-test-{}", uuid::Uuid::new_v4().simple());
+    let deployment = [
+        (
+            "INCHART_FREE_LIMITS",
+            "scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=2",
+        ),
+        ("INCHART_CACHE_PREFIX", prefix.as_str()),
+        (
+            "INCHART_JWT_SECRET",
+            "one key that both instances sign sessions with",
+        ),
+    ];
+    let first = billing_app(Db::Postgres, CacheKind::Redis, &fake, &deployment).await;
+    let mut same_site = deployment.to_vec();
+    same_site.push(("DATABASE_URL", first.database_url.as_str()));
+    same_site.push(("INCHART_PUBLIC_URL", first.address.as_str()));
+    // The first instance fills the market data for both.
+    let second = start_app_with(Db::Postgres, CacheKind::Redis, &same_site).await;
+
+    let ann = signed_up(&first, "ann@example.com").await;
+    let bob = signed_up(&first, "bob@example.com").await;
+    let id = create(&ann, "cross", app::scripts::TEMPLATE).await;
+    // Two runs on the second instance...
+    for _ in 0..2 {
+        let response = run_at(&ann, &second.address, &id).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    // ...and her third this minute, on the first, waits.
+    let response = run_at(&ann, &first.address, &id).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "Retry-After: {retry_after}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["kind"], "plan_limit", "{body}");
+    assert_eq!(body["error"]["field"], "runs", "{body}");
+    assert_eq!(body["error"]["upgrade"], "/pricing", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Your Free plan starts at most 2 script runs a minute. Try again in ")
+            && message.ends_with(", or upgrade to Pro for 120 a minute."),
+        "{message}"
+    );
+    // Nothing ran: the script's runs are the first two.
+    let (_, runs) = api(&ann, Method::GET, &format!("/api/v1/scripts/{id}/runs"), None).await;
+    assert_eq!(runs.as_array().map(Vec::len), Some(2), "{runs}");
+
+    // Bob's minute is his own.
+    let bobs = create(&bob, "cross", app::scripts::TEMPLATE).await;
+    let (status, body) = run(&bob, &bobs).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// `POST …/runs` from the site's page, to the instance at `instance`.
+async fn run_at(visitor: &Visitor, instance: &str, id: &str) -> reqwest::Response {
+    visitor
+        .client
+        .post(format!("{instance}/api/v1/scripts/{id}/runs"))
+        .header(ORIGIN, &visitor.base)
+        .header("x-csrf-token", visitor.csrf())
+        .json(&json!({ "symbol": "BTCUSDT", "interval": "1h" }))
+        .send()
+        .await
+        .unwrap()
 }
