@@ -8,6 +8,11 @@
 //!   (worker start, confinement, CPython and numpy import included);
 //! - **throughput**: runs per second with both cores busy (4 users, 2
 //!   requests in flight each);
+//! - **neighbour**: a well-behaved trader's runs, one at a time, alone and
+//!   then while a hostile trader keeps two runs in flight from the worker's
+//!   hostile suite (CPU burners, memory hogs, pipe floods, sleepers, fork
+//!   bombs), on a server with the default share (one worker per user);
+//!   the ratio of the two is the isolation's figure (target: within 2x);
 //! - **baseline**, in the same run: a fresh `python3` per run that imports
 //!   numpy and the same helper module, reads the same candles as JSON and
 //!   runs the same script (the original stack's plan), one at a time and
@@ -90,7 +95,112 @@ fn env_for(database: &BenchDatabase, warm: bool) -> Vec<(&'static str, String)> 
         ("INCHART_SCRIPT_USER_WORKERS", "2".to_string()),
         ("INCHART_SCRIPT_QUEUE", "16".to_string()),
         ("INCHART_SCRIPT_WARM", warm.to_string()),
+        // Runs per minute would otherwise stop a benchmark's loops.
+        (
+            "INCHART_FREE_LIMITS",
+            "scripts=50,live=1,watchlist=10,history=2000,cpu=1s,runs=1000000".to_string(),
+        ),
     ]
+}
+
+/// Scripts from the worker's hostile suite, each stopped by a limit.
+const HOSTILE: &[&str] = &[
+    "def signals(c):\n    while True: pass\n",
+    "x = []\ndef signals(c):\n    while True: x.append(' ' * 10**6)\n",
+    "import os\ndef signals(c):\n    for _ in range(10**6): os.write(3, b'L')\n",
+    "import time\ndef signals(c):\n    time.sleep(100)\n",
+    "import os\ndef signals(c):\n    while True: os.fork()\n",
+    "def f(n):\n    return f(n + 1)\ndef signals(c):\n    f(0)\n",
+    "import numpy as np\ndef signals(c):\n    while True: np.linalg.inv(np.random.rand(300, 300))\n",
+];
+
+/// A script of `trader`'s with `source`, returning its runs URL.
+async fn add_script(server: &Server, trader: &Trader, source: &str) -> String {
+    let created: Value = reqwest::Client::new()
+        .post(server.url("/api/v1/scripts"))
+        .header("origin", server.url(""))
+        .header("x-csrf-token", CSRF)
+        .header("cookie", &trader.cookies)
+        .json(&json!({ "source": source }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    server.url(&format!(
+        "/api/v1/scripts/{}/runs",
+        created["id"].as_str().unwrap()
+    ))
+}
+
+/// A well-behaved trader's run latency, alone and beside a hostile one.
+async fn neighbour(
+    database: &BenchDatabase,
+    runs: usize,
+) -> ((Duration, Duration), (Duration, Duration), u64) {
+    let mut env = env_for(database, true);
+    env.retain(|(name, _)| *name != "INCHART_SCRIPT_USER_WORKERS");
+    let server = Server::start(&env);
+    server.wait_until_filled().await;
+    let origin = server.url("");
+    let quiet = sign_up(&server, "quiet@example.com").await;
+    let hostile = sign_up(&server, "hostile@example.com").await;
+    let mut attacks = Vec::new();
+    for source in HOSTILE {
+        attacks.push(add_script(&server, &hostile, source).await);
+    }
+    let client = reqwest::Client::new();
+    let latencies = || {
+        let (client, origin, quiet) = (client.clone(), origin.clone(), quiet.clone());
+        async move {
+            let mut samples = Vec::with_capacity(runs);
+            for _ in 0..runs {
+                let started = Instant::now();
+                run_once(&client, &origin, &quiet).await;
+                samples.push(started.elapsed());
+            }
+            quantiles(samples)
+        }
+    };
+    for _ in 0..10 {
+        run_once(&client, &origin, &quiet).await;
+    }
+    let alone = latencies().await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hostile_runs = Arc::new(AtomicU64::new(0));
+    let floods: Vec<_> = (0..2)
+        .map(|lane| {
+            let (client, origin, hostile) = (client.clone(), origin.clone(), hostile.clone());
+            let (attacks, stop, done) = (attacks.clone(), stop.clone(), hostile_runs.clone());
+            tokio::spawn(async move {
+                let mut next = lane;
+                while !stop.load(Relaxed) {
+                    let url = &attacks[next % attacks.len()];
+                    next += 1;
+                    let answered = client
+                        .post(url)
+                        .header("origin", &origin)
+                        .header("x-csrf-token", CSRF)
+                        .header("cookie", &hostile.cookies)
+                        .json(&json!({ "symbol": "BTCUSDT", "interval": "1m" }))
+                        .send()
+                        .await;
+                    if answered.is_ok() {
+                        done.fetch_add(1, Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    // Let the flood reach the workers first.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let beside = latencies().await;
+    stop.store(true, Relaxed);
+    for flood in floods {
+        flood.await.unwrap();
+    }
+    (alone, beside, hostile_runs.load(Relaxed))
 }
 
 async fn sign_up(server: &Server, email: &str) -> Trader {
@@ -225,6 +335,8 @@ async fn bench(seconds: Duration, runs: usize) {
     let rate = done.load(Relaxed) as f64 / seconds.as_secs_f64();
     drop(server);
 
+    let (alone, beside, hostile_runs) = neighbour(&database, (runs / 2).max(20)).await;
+
     // The baseline: a fresh python3 per run.
     let input = baseline_input(&candles);
     let mut fresh = Vec::new();
@@ -273,7 +385,22 @@ async fn bench(seconds: Duration, runs: usize) {
         ms(fresh_p99)
     );
     println!("| baseline: fresh python3 per run, 2 at once | | | {baseline_rate:.1} |");
+    println!(
+        "| neighbour, alone (default share: 1 worker per user) | {:.1} ms | {:.1} ms | |",
+        ms(alone.0),
+        ms(alone.1)
+    );
+    println!(
+        "| neighbour, beside a hostile trader ({hostile_runs} hostile runs) | {:.1} ms | {:.1} ms | |",
+        ms(beside.0),
+        ms(beside.1)
+    );
     println!();
+    println!(
+        "neighbour beside a hostile trader vs alone: p50 {:.2}x, p99 {:.2}x (target: within 2x)",
+        ms(beside.0) / ms(alone.0),
+        ms(beside.1) / ms(alone.1)
+    );
     println!(
         "warm p50 vs fresh python3 p50: {:.1}x faster",
         ms(fresh_p50) / ms(warm_p50)
