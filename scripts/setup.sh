@@ -96,7 +96,7 @@ setup_style() {
 
 # PostgreSQL, Redis and Chromium for the tests; started when not running.
 setup_test_services() {
-  apt_install postgresql redis-server chromium chromium-driver
+  apt_install postgresql redis-server chromium chromium-driver procps
   if ! pg_isready -q -h 127.0.0.1 -p 5432; then
     log "starting PostgreSQL"
     local version

@@ -98,7 +98,7 @@ fn env_for(database: &BenchDatabase, warm: bool) -> Vec<(&'static str, String)> 
         // Runs per minute would otherwise stop a benchmark's loops.
         (
             "INCHART_FREE_LIMITS",
-            "scripts=50,live=1,watchlist=10,history=2000,cpu=1s,runs=1000000".to_string(),
+            "scripts=50,live=1,watchlist=10,history=2000,cpu=1s,runs=10000".to_string(),
         ),
     ]
 }

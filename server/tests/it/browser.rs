@@ -18,13 +18,25 @@ use serde_json::{Value, json};
 use crate::helpers::{CacheKind, Db, TestApp, site_root, spawn_app, spawn_app_with};
 use crate::live::{binance_env, btc, fake_binance};
 
-/// Kills chromedriver (and with it the browser) however the test ends.
-struct Driver(Child);
+/// Ends chromedriver and the browser it started, however the test ends.
+/// Killing chromedriver alone leaves Chromium running (it is reparented),
+/// so the browser is found by its own profile directory.
+struct Driver {
+    chromedriver: Child,
+    user_data: std::path::PathBuf,
+}
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.chromedriver.kill();
+        let _ = self.chromedriver.wait();
+        let profile = format!("--user-data-dir={}", self.user_data.display());
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f", "--", &profile])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.user_data);
     }
 }
 
@@ -49,10 +61,13 @@ async fn start_browser() -> (Driver, Client) {
         .unwrap_or_else(|error| {
             panic!("{driver_path} could not start ({error}); scripts/setup.sh installs it")
         });
-    let driver = Driver(child);
+    let user_data = std::env::temp_dir().join(format!("inchart-chromium-{}", uuid::Uuid::new_v4().simple()));
+    let driver = Driver {
+        chromedriver: child,
+        user_data: user_data.clone(),
+    };
 
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let user_data = std::env::temp_dir().join(format!("inchart-chromium-{}", uuid::Uuid::new_v4().simple()));
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
         "goog:chromeOptions".into(),
