@@ -626,9 +626,13 @@ fn supervise(
     let mut answer_open = true;
     let mut exited = false;
 
+    // A child that has written something and closed its pipe is done (it
+    // only has _exit left: waiting for its teardown would cost every run a
+    // millisecond or more); one that closed it without a word is watched
+    // until it ends or its time is up.
     while let Some(pidfd) = pidfd
         .as_ref()
-        .filter(|_| (answer_open || !exited) && !matches!(setup_state, Setup::Failed(_)))
+        .filter(|_| (answer_open || (!exited && forwarded == 0)) && !matches!(setup_state, Setup::Failed(_)))
     {
         let now = Instant::now();
         if now >= deadline {
