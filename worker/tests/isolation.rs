@@ -418,45 +418,17 @@ impl Drop for TempDir {
 
 #[test]
 fn without_root_the_worker_confines_itself_in_a_user_namespace() {
-    let dir = TempDir(std::env::temp_dir().join(format!("inchart-worker-userns-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&dir.0);
-    std::fs::create_dir(&dir.0).unwrap();
-    // uid 65534 cannot enter /root: hard-link Python, numpy and the binary
-    // where it can.
-    let home = dir.0.join("python");
-    let site_copy = dir.0.join("site");
-    let bin = dir.0.join("inchart-worker");
-    for (from, to) in [
-        (std::path::PathBuf::from(env!("INCHART_PYTHON_HOME")), &home),
-        (site(), &site_copy),
-    ] {
-        let status = Command::new("cp").arg("-al").arg(&from).arg(to).status().unwrap();
-        assert!(status.success(), "cp -al {}", from.display());
-    }
-    std::fs::hard_link(BIN, &bin).unwrap();
-
-    let unprivileged = |extra: &[&str]| {
-        let mut command = Command::new("setpriv");
-        command
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(&bin)
-            .arg("--python-home")
-            .arg(&home)
-            .arg("--site")
-            .arg(&site_copy)
-            .args(extra)
-            .env_clear()
-            // The binary's rpath points into /root.
-            .env("LD_LIBRARY_PATH", home.join("lib"));
-        command
-    };
+    // uid 65534 cannot enter /root: Python, numpy and the binary are
+    // hard-linked where it can.
+    let copy = Unprivileged::new("userns");
+    let nobody = ["--reuid=65534", "--regid=65534", "--clear-groups"];
     // Without root there is no cgroup of its own: the worker refuses to
     // start unless told it may run without.
-    let refused = unprivileged(&[]).output().unwrap();
+    let refused = copy.command_requiring_every_layer(&nobody, &[]).output().unwrap();
     assert_eq!(refused.status.code(), Some(2));
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(said.contains("--allow-missing cgroups"), "{said}");
-    let mut worker = Worker::start_command(unprivileged(&["--allow-missing", "cgroups"]));
+    let mut worker = Worker::start_command(copy.command(&nobody, &[]));
     assert_still_serves(&mut worker);
     let report = worker.run_script(
         r#"
@@ -545,6 +517,15 @@ impl Unprivileged {
     /// The worker started by `setpriv` with `setpriv_args` (who to be),
     /// then `worker_args`.
     fn command(&self, setpriv_args: &[&str], worker_args: &[&str]) -> Command {
+        let mut command = self.command_requiring_every_layer(setpriv_args, worker_args);
+        // Without root the worker makes no cgroups (crate::cgroup).
+        command.args(["--allow-missing", "cgroups"]);
+        command
+    }
+
+    /// As [`Unprivileged::command`], without allowing any layer to be
+    /// missing.
+    fn command_requiring_every_layer(&self, setpriv_args: &[&str], worker_args: &[&str]) -> Command {
         let mut command = Command::new("setpriv");
         command
             .args(setpriv_args)
@@ -555,8 +536,6 @@ impl Unprivileged {
             .arg("--site")
             .arg(&self.site)
             .args(worker_args)
-            // Without root the worker makes no cgroups (crate::cgroup).
-            .args(["--allow-missing", "cgroups"])
             .env_clear()
             // The binary's rpath points into /root.
             .env("LD_LIBRARY_PATH", self.home.join("lib"));

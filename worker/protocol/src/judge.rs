@@ -27,6 +27,7 @@
 
 use serde::Deserialize;
 
+use crate::check::{is_bidi_control, is_invisible};
 use crate::{ErrorKind, Frame, Job, Limits, MAX_LOG, Output, Report, RunError, Stop, Verdict};
 
 /// A child's printed text.
@@ -301,14 +302,6 @@ fn child_result(job: &Job, bytes: &[u8]) -> Result<Output, RunError> {
     })
 }
 
-/// Whether `c` hides or reorders text: bidi controls, zero-width and other
-/// invisible format characters.
-pub fn is_invisible(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
-}
-
 /// `text` with control and invisible characters replaced by U+FFFD
 /// (newlines and tabs kept when `multiline`), cut at `max` characters.
 pub fn clean(text: &str, max: usize, multiline: bool) -> String {
@@ -320,11 +313,13 @@ pub fn clean(text: &str, max: usize, multiline: bool) -> String {
             break;
         }
         let kept = multiline && (c == '\n' || c == '\t');
-        out.push(if (c.is_control() && !kept) || is_invisible(c) {
-            '\u{FFFD}'
-        } else {
-            c
-        });
+        out.push(
+            if (c.is_control() && !kept) || is_bidi_control(c) || is_invisible(c) {
+                '\u{FFFD}'
+            } else {
+                c
+            },
+        );
     }
     out
 }

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 mod check;
 pub mod judge;
 pub mod payload;
+pub mod utc;
 
 /// The largest frame either side accepts, in bytes.
 pub const MAX_FRAME: usize = 16 << 20;
