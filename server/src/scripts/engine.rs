@@ -545,9 +545,18 @@ impl Worker {
         Ok(report)
     }
 
-    async fn stop(mut self) {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
+    /// Closes the worker's stdin, so it ends its zygote and removes its
+    /// run cgroups itself; kills it if it has not ended within a second.
+    async fn stop(self) {
+        let Self { mut child, stdin, .. } = self;
+        drop(stdin);
+        if tokio::time::timeout(Duration::from_secs(1), child.wait())
+            .await
+            .is_err()
+        {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+        }
     }
 }
 
