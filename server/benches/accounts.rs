@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use inchart::auth::password::Passwords;
-use inchart::metrics::Histogram;
+use inchart::platform::metrics::Histogram;
 
 use support::{BenchDatabase, Server, cookie_value, hammer, ms};
 

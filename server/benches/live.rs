@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use app::live::ClientMessage;
 use app::market::{Interval, Symbol};
 use futures::{SinkExt, StreamExt};
-use inchart::metrics::Histogram;
+use inchart::platform::metrics::Histogram;
 use inchart_fakes::binance::{FakeBinance, FakeBinanceConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;

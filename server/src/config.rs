@@ -14,14 +14,23 @@ use app::billing::Limits;
 use app::market::Symbol;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::market::ingest::FeedChoice;
-
 /// The ten largest USDT pairs: what a fresh deployment offers.
 pub const DEFAULT_SYMBOLS: &str =
     "BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT,XRPUSDT,DOGEUSDT,ADAUSDT,TRXUSDT,AVAXUSDT,LINKUSDT";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/inchart.db?mode=rwc";
 
 /// How log lines are written.
+/// Which feed an instance runs when it ingests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedChoice {
+    /// Binance when it answers, the simulated feed until it does.
+    Auto,
+    /// Binance only, retrying until it answers.
+    Binance,
+    /// The simulated feed only.
+    Simulated,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Pretty,

@@ -3,8 +3,8 @@
 
 use clap::{Parser, Subcommand};
 use inchart::config::Settings;
+use inchart::platform::{db, telemetry};
 use inchart::startup::{Application, shutdown_signal};
-use inchart::{db, telemetry};
 
 #[derive(Parser)]
 #[command(

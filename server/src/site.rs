@@ -8,7 +8,9 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
-use crate::startup::AppState;
+use app::seo::SiteUrl;
+
+use crate::market::Symbols;
 
 /// Paths no search engine needs: the API, private pages, one-time links.
 const PRIVATE: [&str; 9] = [
@@ -23,25 +25,24 @@ const PRIVATE: [&str; 9] = [
     "/verify-email",
 ];
 
-pub async fn robots(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn robots(State(SiteUrl(base)): State<SiteUrl>) -> impl IntoResponse {
     let mut body = String::from("User-agent: *\nAllow: /\n");
     for path in PRIVATE {
         body.push_str(&format!("Disallow: {path}\n"));
     }
-    body.push_str(&format!(
-        "\nSitemap: {}/sitemap.xml\n",
-        state.auth.settings.public_url
-    ));
+    body.push_str(&format!("\nSitemap: {base}/sitemap.xml\n"));
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body)
 }
 
-pub async fn sitemap(State(state): State<AppState>) -> impl IntoResponse {
-    let base = state.auth.settings.public_url.trim_end_matches('/');
+pub async fn sitemap(
+    State(SiteUrl(base)): State<SiteUrl>,
+    State(symbols): State<Symbols>,
+) -> impl IntoResponse {
     let mut paths: Vec<String> = ["/", "/features", "/pricing", "/markets", "/news"]
         .iter()
         .map(|path| path.to_string())
         .collect();
-    for symbol in state.symbols.iter() {
+    for symbol in symbols.iter() {
         paths.push(format!("/markets/{symbol}"));
         paths.push(format!("/news/{symbol}"));
         paths.push(format!("/chart/{symbol}"));

@@ -4,85 +4,45 @@
 //! thing on port 0. Market data fills in the background once it runs.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use anyhow::Context;
-use app::account::AccountService;
-use app::market::{MarketDirectory, MarketOverview, Symbol};
-use app::markets::MarketService;
-use app::news::NewsService;
 use app::seo::SiteUrl;
-use app::{App, content_security_policy, shell};
 use axum::Router;
-use axum::extract::FromRef;
-use axum::http::{HeaderName, HeaderValue, header};
-use axum::response::Response;
-use axum::routing::get;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use leptos::config::LeptosOptions;
-use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list};
-use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower_http::compression::CompressionLayer;
-use tower_http::trace::TraceLayer;
 
-use crate::auth::Auth;
-use crate::auth::pages::AccountReader;
+use crate::auth::{AccountCloser, Auth};
 use crate::billing::Billing;
-use crate::billing::pages::BillingReader;
 use crate::billing::store::BillingStore;
-use crate::cache::Cache;
 use crate::config::Settings;
-use crate::market::api::LatestReads;
 use crate::market::binance::rest::RestClient;
+use crate::market::candle_store::CandleStore;
 use crate::market::ingest::{IngestSettings, Ingestor};
 use crate::market::lease::Lease;
-use crate::market::live::LiveMarket;
+use crate::market::metrics::FeedMetrics;
+use crate::market::newest::NewestCandles;
 use crate::market::simulated::SimulatedFeed;
-use crate::market::store::CandleStore;
-use crate::market::summary::MarketReader;
-use crate::market::ws::Hub;
-use crate::metrics::Metrics;
+use crate::market::window::LiveMarket;
+use crate::market::{Market, Symbols};
 use crate::news::News;
+use crate::plans::Plans;
+use crate::platform::cache::Cache;
+use crate::platform::db;
+use crate::platform::metrics::Registry;
+use crate::platform::redis::Redis;
 use crate::scripts::Scripts;
-use crate::scripts::live::SignalBus;
-use crate::scripts::pages::ScriptReader;
+use crate::scripts::signals::SignalBus;
 use crate::scripts::store::ScriptStore;
-use crate::{auth, billing, db, health, market, metrics, scripts, site};
-use app::scripts::ScriptService;
-
-/// Everything a request handler may need, cloned cheaply per request.
-#[derive(Clone, FromRef)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    pub candles: CandleStore,
-    pub cache: Cache,
-    /// The symbols on offer.
-    pub symbols: Arc<[Symbol]>,
-    /// The recent window of each series, its changes and the feed status.
-    pub live: LiveMarket,
-    /// This instance's chart connections.
-    pub hub: Arc<Hub>,
-    pub binance: RestClient,
-    pub metrics: Arc<Metrics>,
-    /// Encoded answers to the newest-candles reads, while current.
-    pub latest_reads: Arc<LatestReads>,
-    /// Whether this instance has filled the store (while it ingests).
-    pub filled: watch::Receiver<bool>,
-    /// Accounts and sessions.
-    pub auth: Auth,
-    /// What `/metrics` asks for, when set.
-    pub metrics_token: Option<SecretString>,
-    /// Signal scripts and their workers.
-    pub scripts: Scripts,
-    /// Plans, Stripe and watchlists.
-    pub billing: Billing,
-    /// Quick Look news.
-    pub news: News,
-}
+use crate::state::{AppState, Ops};
+use crate::stream::Hub;
+use crate::stream::metrics::StreamMetrics;
+use crate::watchlist::Watchlists;
+use crate::watchlist::store::WatchlistStore;
+use crate::{router, scripts};
 
 /// A built application, bound to its port and ready to run.
 pub struct Application {
@@ -111,34 +71,28 @@ impl Application {
         }
         let connection = db::connect(&settings.database_url).await?;
         db::migrate_up(&connection).await?;
-        let cache = Cache::connect(settings.redis_url.as_ref(), &settings.cache_prefix).await?;
-        let auth = Auth::new(&settings.auth, connection.clone(), cache.clone())?;
-        let script_store = ScriptStore::new(connection.clone());
+        let prefix = &settings.cache_prefix;
+        let redis = Redis::connect_if(settings.redis_url.as_ref(), prefix).await?;
+        let redis = redis.as_ref();
+        let cache = Cache::new(redis, prefix);
+        let registry = Registry::default();
+
         let billing = Billing::new(
             settings.billing.clone(),
             BillingStore::new(connection.clone()),
             &settings.auth.public_url,
         )?;
-        let candles = CandleStore::new(connection);
-        let symbols: Arc<[Symbol]> = settings.symbols.clone().into();
-        let news = News::new(settings.news.clone(), cache.clone(), symbols.clone())?;
-        let metrics = Arc::new(Metrics::default());
-        let live = LiveMarket::connect(
-            settings.redis_url.as_ref(),
-            &settings.cache_prefix,
-            settings.live_window,
-        )
-        .await?;
-        let hub = Arc::new(Hub::new(settings.ws_max_clients, metrics.clone()));
-        let binance = RestClient::new(&settings.binance_rest_url, metrics.clone())?;
-        let lease = Arc::new(
-            Lease::new(
-                settings.redis_url.as_ref(),
-                &settings.cache_prefix,
-                settings.lease_ttl,
-            )
-            .await?,
-        );
+        let closers: Vec<Arc<dyn AccountCloser>> = vec![Arc::new(billing.clone())];
+        let auth = Auth::new(&settings.auth, connection.clone(), cache.clone(), closers)?;
+        let plans = Plans::new(billing.clone(), cache.clone());
+
+        let symbols = Symbols::new(settings.symbols.clone());
+        let candles = CandleStore::new(connection.clone());
+        let feed_metrics = Arc::new(FeedMetrics::default());
+        registry.register(feed_metrics.clone());
+        let window = LiveMarket::new(redis, prefix, settings.live_window);
+        let binance = RestClient::new(&settings.binance_rest_url, feed_metrics.clone())?;
+        let lease = Arc::new(Lease::new(redis, prefix, settings.lease_ttl));
         let (filled_sender, filled) = watch::channel(false);
         let ingestor = Ingestor {
             symbols: settings.symbols.clone(),
@@ -151,38 +105,61 @@ impl Application {
                 window: settings.live_window,
             },
             store: candles.clone(),
-            live: live.clone(),
+            live: window.clone(),
             rest: binance.clone(),
             lease: lease.clone(),
             simulated: SimulatedFeed::new(settings.symbols.clone(), settings.sim_history),
             sim_tick: settings.sim_tick,
-            metrics: metrics.clone(),
+            metrics: feed_metrics.clone(),
             filled: filled_sender,
         };
-        let bus = SignalBus::connect(settings.redis_url.as_ref(), &settings.cache_prefix).await?;
+        let newest = NewestCandles::new(window.clone(), candles.clone());
+        let market = Market {
+            symbols: symbols.clone(),
+            candles,
+            window: window.clone(),
+            newest: newest.clone(),
+            latest_reads: Arc::default(),
+            binance,
+            cache: cache.clone(),
+            metrics: feed_metrics,
+        };
+
+        let watchlists = Watchlists::new(
+            WatchlistStore::new(connection.clone()),
+            plans.clone(),
+            symbols.clone(),
+        );
+        let news = News::new(settings.news.clone(), cache.clone(), symbols.clone())?;
+        registry.register(Arc::new(news.clone()));
+        let bus = SignalBus::new(redis, prefix);
         let scripts = Scripts::new(
             settings.scripts.clone(),
-            script_store,
+            ScriptStore::new(connection),
             bus.clone(),
-            candles.clone(),
-            live.clone(),
-            billing.clone(),
-            cache.clone(),
+            plans.clone(),
+            newest,
+            window.clone(),
         );
+        registry.register(scripts.pool.stats());
+
+        let stream_metrics = Arc::new(StreamMetrics::default());
+        registry.register(stream_metrics.clone());
+        let hub = Arc::new(Hub::new(settings.ws_max_clients, stream_metrics));
         // Subscribed before anything runs, so the hub misses nothing.
-        let events = live.subscribe();
-        let closes = live.subscribe();
+        let events = window.subscribe();
+        let closes = window.subscribe();
         let mut background = vec![
             ingestor.run().boxed(),
-            live.clone().listen().boxed(),
+            window.clone().listen().boxed(),
             hub.clone().run(events).boxed(),
             hub.clone().relay_signals(bus.subscribe()).boxed(),
             auth.clone().housekeeping().boxed(),
             bus.listen().boxed(),
-            scripts::live::rerun_attached(scripts.clone(), cache.clone(), closes).boxed(),
+            scripts::on_close::rerun_attached(scripts.clone(), cache.clone(), closes).boxed(),
             scripts.clone().housekeeping().boxed(),
         ];
-        background.extend(scripts.engine.workers());
+        background.extend(scripts.pool.workers());
 
         let leptos_options = LeptosOptions::builder()
             .output_name("inchart")
@@ -192,20 +169,22 @@ impl Application {
             .build();
         let state = AppState {
             leptos_options,
-            candles,
-            cache: cache.clone(),
+            site: SiteUrl(settings.auth.public_url.trim_end_matches('/').to_string()),
+            market,
             symbols,
-            live,
             hub,
-            binance,
-            metrics,
-            latest_reads: Arc::default(),
-            filled,
+            cookies: auth.cookies.clone(),
             auth,
-            metrics_token: settings.metrics_token.clone(),
-            scripts,
             billing,
+            plans,
+            scripts,
             news,
+            watchlists,
+            ops: Ops {
+                metrics: registry,
+                metrics_token: settings.metrics_token.clone(),
+                filled,
+            },
         };
 
         let port = bound.port();
@@ -214,7 +193,7 @@ impl Application {
         Ok(Self {
             port,
             listener,
-            router: router(state),
+            router: router::router(state),
             background,
             lease,
         })
@@ -243,135 +222,6 @@ impl Application {
         tracing::info!("InChart stopped");
         served
     }
-}
-
-/// What the pages are told of the market, read anew for every request so
-/// that the feed's status is current.
-fn market_directory(state: &AppState) -> impl Fn() -> MarketDirectory + Clone + Send + Sync + 'static {
-    let live = state.live.clone();
-    let symbols = state.symbols.clone();
-    move || {
-        let status = live.current_status();
-        MarketDirectory(MarketOverview {
-            source: status.source(),
-            status,
-            symbols: symbols.to_vec(),
-        })
-    }
-}
-
-fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
-    let directory = market_directory(&state);
-    let accounts = AccountService(Arc::new(AccountReader(state.auth.store.clone())));
-    let script_pages = ScriptService(Arc::new(ScriptReader {
-        scripts: state.scripts.clone(),
-        symbols: state.symbols.clone(),
-    }));
-    let (billing_pages, watchlists) = billing::pages::services(BillingReader {
-        billing: state.billing.clone(),
-        scripts: state.scripts.store.clone(),
-    });
-    let form_targets = state.billing.form_targets();
-    let news = NewsService(Arc::new(state.news.clone()));
-    let markets = MarketService(Arc::new(MarketReader {
-        candles: state.candles.clone(),
-        symbols: state.symbols.clone(),
-    }));
-    let site = SiteUrl(state.auth.settings.public_url.trim_end_matches('/').to_string());
-    let page_context = move || {
-        provide_context(site.clone());
-        provide_context(news.clone());
-        provide_context(markets.clone());
-        provide_context(form_targets.clone());
-        provide_context(directory());
-        provide_context(accounts.clone());
-        provide_context(script_pages.clone());
-        provide_context(billing_pages.clone());
-        provide_context(watchlists.clone());
-    };
-    let server_fn_context = page_context.clone();
-    let options = state.leptos_options.clone();
-    let auth = state.auth.clone();
-
-    Router::new()
-        .route("/healthz", get(health::alive))
-        .route("/readyz", get(health::ready))
-        .route("/metrics", get(metrics::serve))
-        .route("/robots.txt", get(site::robots))
-        .route("/sitemap.xml", get(site::sitemap))
-        .route("/ws", get(market::ws::upgrade))
-        .route("/api/v1/candles", get(market::api::candles))
-        .route("/api/v1/symbols", get(market::symbols::search))
-        .route(
-            "/api/{*fn_name}",
-            axum::routing::post(move |request: axum::extract::Request| {
-                leptos_axum::handle_server_fns_with_context(server_fn_context.clone(), request)
-            }),
-        )
-        .leptos_routes_with_context(&state, routes, page_context, move || shell(options.clone()))
-        .merge(auth::handlers::routes())
-        .merge(scripts::handlers::routes())
-        .merge(billing::handlers::routes())
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .with_state(state)
-        // The session middleware runs inside the CSRF check: a forged
-        // request is refused before it can rotate anything.
-        .layer(axum::middleware::from_fn_with_state(
-            auth.clone(),
-            auth::session::middleware,
-        ))
-        .layer(axum::middleware::from_fn_with_state(auth, auth::csrf::middleware))
-        .layer(axum::middleware::map_response(security_headers))
-        .layer(axum::middleware::from_fn(revalidate_assets))
-        .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
-}
-
-/// Headers every response carries, unless the handler set its own.
-const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
-    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-    (header::X_FRAME_OPTIONS, "DENY"),
-    (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
-    (
-        HeaderName::from_static("permissions-policy"),
-        "camera=(), microphone=(), geolocation=()",
-    ),
-];
-
-/// The Content-Security-Policy of every response that is not a page.
-static DEFAULT_POLICY: LazyLock<HeaderValue> = LazyLock::new(|| {
-    HeaderValue::from_str(&content_security_policy(None))
-        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"))
-});
-
-/// The site's assets keep their names across releases (`/pkg/inchart.wasm`),
-/// so browsers must revalidate them (a cheap 304) rather than guess a
-/// freshness and pair an old Wasm file with new HTML.
-async fn revalidate_assets(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let asset = ["/pkg/", "/vendor/"]
-        .iter()
-        .any(|prefix| request.uri().path().starts_with(prefix));
-    let mut response = next.run(request).await;
-    if asset {
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    }
-    response
-}
-
-async fn security_headers(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    for (name, value) in SECURITY_HEADERS {
-        headers.entry(name).or_insert(HeaderValue::from_static(value));
-    }
-    // Pages set their own policy, with their nonce; everything else gets
-    // the same policy without one, written once.
-    headers
-        .entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert_with(|| DEFAULT_POLICY.clone());
-    response
 }
 
 /// Completes on Ctrl-C or SIGTERM, whichever comes first.

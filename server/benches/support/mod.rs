@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use inchart::metrics::Histogram;
+use inchart::platform::metrics::Histogram;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
 pub const INCHART: &str = env!("CARGO_BIN_EXE_inchart");

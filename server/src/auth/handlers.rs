@@ -1,19 +1,14 @@
-//! The account forms and endpoints.
-//!
-//! Each form works two ways. Posted by a browser without JavaScript, it
-//! answers with a redirect (303): onward when it worked, back to the form
-//! with a carried message ([`Flash`]) when it did not. Posted by the
-//! page's script with `Accept: application/json`, it answers with JSON:
-//! `{"redirect": …}`, or the API's error body naming the field to fix.
+//! The account forms and endpoints. Each form answers as every form of
+//! the site does ([`Answer`]): a redirect for a browser without
+//! JavaScript, JSON for the page's script.
 
 use std::time::Duration;
 
-use app::account::{Flash, FormDone, Tone, Viewer, safe_next};
+use app::account::{Viewer, safe_next};
 use app::components::top_bar::chart_href;
 use app::market::{Interval, Symbol};
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::{FromRef, Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Json, Router};
 use axum_extra::extract::cookie::{Cookie, CookieJar};
@@ -22,15 +17,21 @@ use uuid::Uuid;
 
 use super::mail::Mail;
 use super::password::check_strength;
-use super::session::{RequestAuth, append_cookies, new_csrf_token};
+use super::session::{RequestAuth, new_csrf_token};
 use super::store::{EmailPurpose, SignUpError, User};
-use super::throttle::{Verdict, describe_wait};
-use super::{Auth, RESET_LINK_LIFETIME, VERIFY_LINK_LIFETIME, normalize_email, now_ms};
-use crate::billing::Billing;
-use crate::error::ApiError;
-use crate::startup::AppState;
+use super::throttle::Verdict;
+use super::{Auth, RESET_LINK_LIFETIME, VERIFY_LINK_LIFETIME, normalize_email};
+use crate::platform::clock::now_ms;
+use crate::web::cookies::append_cookies;
+use crate::web::error::describe_wait;
+use crate::web::{Answer, ApiError, Cookies};
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Auth: FromRef<S>,
+    Cookies: FromRef<S>,
+{
     Router::new()
         .route("/signup", post(sign_up))
         .route("/login", post(log_in))
@@ -45,83 +46,6 @@ pub fn routes() -> Router<AppState> {
         .route("/account/delete", post(delete_account))
         .route("/api/v1/auth/refresh", post(refresh))
         .route("/api/v1/me", get(me))
-}
-
-/// How the client wants the answer.
-pub(crate) struct Answer {
-    json: bool,
-    cookies: Vec<Cookie<'static>>,
-}
-
-impl Answer {
-    pub(crate) fn new(headers: &HeaderMap) -> Self {
-        let json = headers
-            .get(header::ACCEPT)
-            .and_then(|accept| accept.to_str().ok())
-            .is_some_and(|accept| accept.contains("application/json"));
-        Self {
-            json,
-            cookies: Vec::new(),
-        }
-    }
-
-    fn with(mut self, cookies: impl IntoIterator<Item = Cookie<'static>>) -> Self {
-        self.cookies.extend(cookies);
-        self
-    }
-
-    /// It worked: go to `to`, with an optional notice for that page.
-    pub(crate) fn done(self, auth: &Auth, to: &str, notice: Option<(&str, String)>) -> Response {
-        let mut cookies = self.cookies;
-        if let Some((form, message)) = notice {
-            cookies.push(auth.flash_cookie(&Flash {
-                form: form.to_string(),
-                field: None,
-                message,
-                tone: Tone::Notice,
-                email: None,
-            }));
-        }
-        let response = if self.json {
-            Json(FormDone {
-                redirect: to.to_string(),
-            })
-            .into_response()
-        } else {
-            Redirect::to(to).into_response()
-        };
-        with_cookies(response, cookies)
-    }
-
-    /// It did not: say why, on the form at `back`.
-    pub(crate) fn failed(
-        self,
-        auth: &Auth,
-        form: &str,
-        back: &str,
-        error: ApiError,
-        email: Option<String>,
-    ) -> Response {
-        if self.json {
-            return with_cookies(error.into_response(), self.cookies);
-        }
-        let field = error.field().map(str::to_string);
-        let message = error.message();
-        let mut cookies = self.cookies;
-        cookies.push(auth.flash_cookie(&Flash {
-            form: form.to_string(),
-            field,
-            message,
-            tone: Tone::Error,
-            email,
-        }));
-        with_cookies(Redirect::to(back).into_response(), cookies)
-    }
-}
-
-fn with_cookies(mut response: Response, cookies: Vec<Cookie<'static>>) -> Response {
-    append_cookies(&mut response, cookies);
-    response
 }
 
 /// Where a signed-in user goes by default: the chart.
@@ -147,10 +71,9 @@ pub struct Credentials {
 async fn sign_up(
     State(auth): State<Auth>,
     Extension(request): Extension<RequestAuth>,
-    headers: HeaderMap,
+    answer: Answer,
     Form(form): Form<Credentials>,
 ) -> Response {
-    let answer = Answer::new(&headers);
     let typed = Some(form.email.trim().to_string());
     match sign_up_inner(&auth, &request, &form).await {
         Ok((user, cookies)) => {
@@ -162,11 +85,9 @@ async fn sign_up(
             } else {
                 "Welcome! Mail is off on this server: the verification link is in its log.".to_string()
             };
-            answer
-                .with(cookies)
-                .done(&auth, "/account", Some(("account", notice)))
+            answer.with(cookies).done("/account", Some(("account", notice)))
         }
-        Err(error) => answer.failed(&auth, "signup", "/signup", error, typed),
+        Err(error) => answer.failed("signup", "/signup", error, typed),
     }
 }
 
@@ -253,10 +174,9 @@ async fn send_link(auth: &Auth, user: &User, purpose: EmailPurpose) -> anyhow::R
 async fn log_in(
     State(auth): State<Auth>,
     Extension(request): Extension<RequestAuth>,
-    headers: HeaderMap,
+    answer: Answer,
     Form(form): Form<Credentials>,
 ) -> Response {
-    let answer = Answer::new(&headers);
     let typed = Some(form.email.trim().to_string());
     let back = match safe_next(form.next.as_deref()) {
         Some(next) => format!("/login?next={}", urlencode(&next)),
@@ -265,9 +185,9 @@ async fn log_in(
     match log_in_inner(&auth, &request, &form).await {
         Ok(cookies) => {
             let to = safe_next(form.next.as_deref()).unwrap_or_else(home);
-            answer.with(cookies).done(&auth, &to, None)
+            answer.with(cookies).done(&to, None)
         }
-        Err(error) => answer.failed(&auth, "login", &back, error, typed),
+        Err(error) => answer.failed("login", &back, error, typed),
     }
 }
 
@@ -297,43 +217,34 @@ async fn log_in_inner(
 async fn log_out(
     State(auth): State<Auth>,
     Extension(request): Extension<RequestAuth>,
-    headers: HeaderMap,
+    answer: Answer,
 ) -> Response {
-    let answer = Answer::new(&headers);
     if let Some(user) = &request.signed_in {
         match auth.store.revoke_session(user.user, user.session, now_ms()).await {
             Ok(_) => auth.forget_sessions(&[user.session]).await,
-            Err(error) => return answer.failed(&auth, "sessions", "/account", error.into(), None),
+            Err(error) => return answer.failed("sessions", "/account", error.into(), None),
         }
     }
-    answer.with(auth.signed_out_cookies()).done(&auth, "/", None)
+    answer.with(auth.signed_out_cookies()).done("/", None)
 }
 
 async fn log_out_everywhere(
     State(auth): State<Auth>,
     Extension(request): Extension<RequestAuth>,
-    headers: HeaderMap,
+    answer: Answer,
 ) -> Response {
-    let answer = Answer::new(&headers);
     let Some(user) = &request.signed_in else {
-        return answer.failed(
-            &auth,
-            "login",
-            "/login?next=/account",
-            ApiError::Unauthenticated,
-            None,
-        );
+        return answer.failed("login", "/login?next=/account", ApiError::Unauthenticated, None);
     };
     match auth.store.revoke_all(user.user, None, now_ms()).await {
         Ok(ended) => {
             auth.forget_sessions(&ended).await;
             answer.with(auth.signed_out_cookies()).done(
-                &auth,
                 "/login",
                 Some(("login", "You are logged out on every device.".to_string())),
             )
         }
-        Err(error) => answer.failed(&auth, "sessions", "/account", error.into(), None),
+        Err(error) => answer.failed("sessions", "/account", error.into(), None),
     }
 }
 
@@ -347,10 +258,9 @@ pub struct TokenForm {
 async fn verify_email(
     State(auth): State<Auth>,
     Extension(request): Extension<RequestAuth>,
-    headers: HeaderMap,
+    answer: Answer,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    let answer = Answer::new(&headers);
     let back = format!("/verify-email?token={}", urlencode(&form.token));
     let user = match auth.store.verify_email(&form.token, now_ms()).await {
         Ok(Some(user)) => user,
@@ -359,9 +269,9 @@ async fn verify_email(
                 "token",
                 "This link has expired or was used already. Log in and send a new one from your account page.",
             );
-            return answer.failed(&auth, "verify", &back, error, None);
+            return answer.failed("verify", &back, error, None);
         }
-        Err(error) => return answer.failed(&auth, "verify", &back, error.into(), None),
+        Err(error) => return answer.failed("verify", &back, error.into(), None),
     };
     tracing::info!(user = %user.id, "email verified");
     // The browser signed in as this user gets an access token that says so.
@@ -373,7 +283,7 @@ async fn verify_email(
     {
         match auth.session_cookies(&user, signed_in.session, None) {
             Ok(cookies) => answer = answer.with(cookies),
-            Err(error) => return answer.failed(&auth, "verify", &back, error.into(), None),
+            Err(error) => return answer.failed("verify", &back, error.into(), None),
         }
     }
     let (to, form) = if request.signed_in.is_some() {
@@ -381,26 +291,21 @@ async fn verify_email(
     } else {
         ("/login", "login")
     };
-    answer.done(
-        &auth,
-        to,
-        Some((form, "Your email address is verified.".to_string())),
-    )
+    answer.done(to, Some((form, "Your email address is verified.".to_string())))
 }
 
 async fn forgot_password(
     State(auth): State<Auth>,
     Extension(request): Extension<RequestAuth>,
-    headers: HeaderMap,
+    answer: Answer,
     Form(form): Form<Credentials>,
 ) -> Response {
-    let answer = Answer::new(&headers);
     let typed = Some(form.email.trim().to_string());
     let email = match normalize_email(&form.email) {
         Ok(email) => email,
         Err(message) => {
             let error = ApiError::invalid("email", message);
-            return answer.failed(&auth, "forgot", "/forgot-password", error, typed);
+            return answer.failed("forgot", "/forgot-password", error, typed);
         }
     };
     if let Verdict::Blocked(wait) = auth
@@ -409,7 +314,7 @@ async fn forgot_password(
         .await
     {
         let error = throttled(wait, "reset requests from your network");
-        return answer.failed(&auth, "forgot", "/forgot-password", error, typed);
+        return answer.failed("forgot", "/forgot-password", error, typed);
     }
     // Whether the account exists changes only what is mailed, never the
     // answer: the same words, and the mail goes out in the background.
@@ -421,11 +326,11 @@ async fn forgot_password(
                 .await
                 == Verdict::Allowed;
             if within_limit && let Err(error) = send_link(&auth, &user, EmailPurpose::Reset).await {
-                return answer.failed(&auth, "forgot", "/forgot-password", error.into(), typed);
+                return answer.failed("forgot", "/forgot-password", error.into(), typed);
             }
         }
         Ok(None) => {}
-        Err(error) => return answer.failed(&auth, "forgot", "/forgot-password", error.into(), typed),
+        Err(error) => return answer.failed("forgot", "/forgot-password", error.into(), typed),
     }
     let notice = if auth.mailer.sends() {
         format!(
@@ -436,27 +341,25 @@ async fn forgot_password(
             "Mail is off on this server: if {email} has an account, the reset link is in the server's log."
         )
     };
-    answer.done(&auth, "/forgot-password", Some(("forgot", notice)))
+    answer.done("/forgot-password", Some(("forgot", notice)))
 }
 
 async fn reset_password(
     State(auth): State<Auth>,
     Extension(request): Extension<RequestAuth>,
-    headers: HeaderMap,
+    answer: Answer,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    let answer = Answer::new(&headers);
     let back = format!("/reset-password?token={}", urlencode(&form.token));
     match reset_password_inner(&auth, &request, &form).await {
         Ok(cookies) => answer.with(cookies).done(
-            &auth,
             "/account",
             Some((
                 "account",
                 "Your password is changed, and every other device is logged out.".to_string(),
             )),
         ),
-        Err(error) => answer.failed(&auth, "reset", &back, error, None),
+        Err(error) => answer.failed("reset", &back, error, None),
     }
 }
 
@@ -498,20 +401,18 @@ pub struct PasswordChange {
 async fn change_password(
     State(auth): State<Auth>,
     Extension(request): Extension<RequestAuth>,
-    headers: HeaderMap,
+    answer: Answer,
     Form(form): Form<PasswordChange>,
 ) -> Response {
-    let answer = Answer::new(&headers);
     match change_password_inner(&auth, &request, &form).await {
         Ok(()) => answer.done(
-            &auth,
             "/account",
             Some((
                 "password",
                 "Your password is changed, and every other device is logged out.".to_string(),
             )),
         ),
-        Err(error) => answer.failed(&auth, "password", "/account", error, None),
+        Err(error) => answer.failed("password", "/account", error, None),
     }
 }
 
@@ -559,9 +460,8 @@ async fn change_password_inner(
 async fn resend_verification(
     State(auth): State<Auth>,
     Extension(request): Extension<RequestAuth>,
-    headers: HeaderMap,
+    answer: Answer,
 ) -> Response {
-    let answer = Answer::new(&headers);
     let result = async {
         let signed_in = request.signed_in.as_ref().ok_or(ApiError::Unauthenticated)?;
         let user = auth
@@ -588,8 +488,8 @@ async fn resend_verification(
     }
     .await;
     match result {
-        Ok(message) => answer.done(&auth, "/account", Some(("account", message))),
-        Err(error) => answer.failed(&auth, "verification", "/account", error, None),
+        Ok(message) => answer.done("/account", Some(("account", message))),
+        Err(error) => answer.failed("verification", "/account", error, None),
     }
 }
 
@@ -597,30 +497,22 @@ async fn revoke_session(
     State(auth): State<Auth>,
     Extension(request): Extension<RequestAuth>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    answer: Answer,
 ) -> Response {
-    let answer = Answer::new(&headers);
     let Some(user) = &request.signed_in else {
-        return answer.failed(
-            &auth,
-            "login",
-            "/login?next=/account",
-            ApiError::Unauthenticated,
-            None,
-        );
+        return answer.failed("login", "/login?next=/account", ApiError::Unauthenticated, None);
     };
     let Ok(session) = Uuid::parse_str(&id) else {
         let error = ApiError::invalid("session", "That session does not exist.");
-        return answer.failed(&auth, "sessions", "/account", error, None);
+        return answer.failed("sessions", "/account", error, None);
     };
     match auth.store.revoke_session(user.user, session, now_ms()).await {
         Ok(true) => {
             auth.forget_sessions(&[session]).await;
             if session == user.session {
-                answer.with(auth.signed_out_cookies()).done(&auth, "/login", None)
+                answer.with(auth.signed_out_cookies()).done("/login", None)
             } else {
                 answer.done(
-                    &auth,
                     "/account",
                     Some(("sessions", "That device is logged out.".to_string())),
                 )
@@ -628,9 +520,9 @@ async fn revoke_session(
         }
         Ok(false) => {
             let error = ApiError::invalid("session", "That session has ended already.");
-            answer.failed(&auth, "sessions", "/account", error, None)
+            answer.failed("sessions", "/account", error, None)
         }
-        Err(error) => answer.failed(&auth, "sessions", "/account", error.into(), None),
+        Err(error) => answer.failed("sessions", "/account", error.into(), None),
     }
 }
 
@@ -642,23 +534,20 @@ pub struct DeleteForm {
 
 async fn delete_account(
     State(auth): State<Auth>,
-    State(billing): State<Billing>,
     Extension(request): Extension<RequestAuth>,
-    headers: HeaderMap,
+    answer: Answer,
     Form(form): Form<DeleteForm>,
 ) -> Response {
-    let answer = Answer::new(&headers);
     let result = async {
         let user = confirm_password(&auth, &request, &form.current).await?;
-        // Nobody is charged for an account that is gone: its subscription
-        // ends first, or the account stays.
-        billing.close_account(user.id).await.map_err(|error| {
-            tracing::warn!(error = %error, "could not cancel a subscription before deleting an account");
-            ApiError::Unavailable(
-                "Your subscription could not be canceled just now, so your account is kept. Try again in a minute."
-                    .into(),
-            )
-        })?;
+        // Nobody is charged for an account that is gone: what would go on
+        // (a subscription) ends first, or the account stays.
+        for closer in auth.closers.iter() {
+            closer
+                .close_account(user.id)
+                .await
+                .map_err(ApiError::Unavailable)?;
+        }
         let ended = auth.store.delete_user(user.id).await?;
         auth.forget_sessions(&ended).await;
         tracing::info!(user = %user.id, "account deleted");
@@ -667,14 +556,13 @@ async fn delete_account(
     .await;
     match result {
         Ok(()) => answer.with(auth.signed_out_cookies()).done(
-            &auth,
             "/signup",
             Some((
                 "signup",
                 "Your account and everything in it are deleted.".to_string(),
             )),
         ),
-        Err(error) => answer.failed(&auth, "delete", "/account", error, None),
+        Err(error) => answer.failed("delete", "/account", error, None),
     }
 }
 
@@ -686,7 +574,7 @@ async fn refresh(
     jar: CookieJar,
 ) -> Result<Response, ApiError> {
     let Some(token) = jar
-        .get(&auth.cookie_names().refresh)
+        .get(&auth.cookies.names().refresh)
         .map(|cookie| cookie.value().to_string())
     else {
         return Err(ApiError::Unauthenticated);
@@ -700,7 +588,9 @@ async fn refresh(
         .into_response(),
         None => ApiError::Unauthenticated.into_response(),
     };
-    Ok(with_cookies(response, cookies))
+    let mut response = response;
+    append_cookies(&mut response, cookies);
+    Ok(response)
 }
 
 /// `GET /api/v1/me`: the signed-in user, or 401.

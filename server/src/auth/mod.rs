@@ -28,12 +28,16 @@ pub mod throttle;
 pub mod tokens;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use futures::future::BoxFuture;
 use sea_orm::DatabaseConnection;
+use uuid::Uuid;
 
-use crate::cache::Cache;
 use crate::config::AuthSettings;
+use crate::platform::cache::Cache;
+use crate::platform::clock::now_ms;
+use crate::web::Cookies;
 
 use self::mail::Mailer;
 use self::password::Passwords;
@@ -46,10 +50,24 @@ pub const VERIFY_LINK_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// How long a mailed password-reset link works.
 pub const RESET_LINK_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
+/// A part of the site that holds something of an account that must end
+/// before the account is deleted (billing: a subscription that would go
+/// on charging). Registered at start-up, so accounts need not know who.
+/// What a domain merely stores goes with the account through the
+/// database's cascading foreign keys.
+pub trait AccountCloser: Send + Sync {
+    /// Ends what `user` has here; an error keeps the account, and its
+    /// message is shown to the trader.
+    fn close_account(&self, user: Uuid) -> BoxFuture<'_, Result<(), String>>;
+}
+
 /// Everything accounts need, cloned cheaply per request.
 #[derive(Clone)]
 pub struct Auth {
     pub settings: Arc<AuthSettings>,
+    pub cookies: Cookies,
+    /// Asked, in turn, before an account is deleted.
+    pub closers: Arc<[Arc<dyn AccountCloser>]>,
     pub tokens: Arc<AccessTokens>,
     pub passwords: Passwords,
     pub store: AccountStore,
@@ -59,8 +77,15 @@ pub struct Auth {
 }
 
 impl Auth {
-    pub fn new(settings: &AuthSettings, db: DatabaseConnection, cache: Cache) -> anyhow::Result<Self> {
+    pub fn new(
+        settings: &AuthSettings,
+        db: DatabaseConnection,
+        cache: Cache,
+        closers: Vec<Arc<dyn AccountCloser>>,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
+            cookies: Cookies::new(settings.cookie_secure),
+            closers: closers.into(),
             tokens: Arc::new(AccessTokens::new(
                 settings.jwt_secret.as_ref(),
                 &settings.public_url,
@@ -126,13 +151,6 @@ impl Auth {
 
 fn revoked_key(session: uuid::Uuid) -> String {
     format!("auth:revoked:{session}")
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as i64)
 }
 
 /// An email address as accounts key it: trimmed and lower-cased, if it

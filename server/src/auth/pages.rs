@@ -7,9 +7,9 @@ use std::pin::Pin;
 use app::account::{AccountOverview, AccountPages, SessionInfo};
 use uuid::Uuid;
 
-use super::now_ms;
 use super::session::describe_device;
 use super::store::AccountStore;
+use crate::platform::clock::now_ms;
 
 pub struct AccountReader(pub AccountStore);
 

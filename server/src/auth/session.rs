@@ -19,23 +19,17 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use axum_extra::extract::cookie::{Cookie, CookieJar};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
 use super::store::{Device, Rotation, User};
 use super::tokens::random_bytes;
-use super::{Auth, now_ms, revoked_key};
-
-/// The signed-in user of a request, as handlers need it.
-#[derive(Debug, Clone)]
-pub struct SignedIn {
-    pub user: Uuid,
-    pub session: Uuid,
-    pub email: String,
-    pub email_verified: bool,
-}
+use super::{Auth, revoked_key};
+use crate::platform::clock::now_ms;
+use crate::web::cookies::append_cookies;
+use crate::web::{Caller, SignedIn};
 
 /// What the middleware learned, for handlers.
 #[derive(Debug, Clone)]
@@ -45,58 +39,15 @@ pub struct RequestAuth {
     pub device: Device,
 }
 
-/// The cookies of a deployment: `__Host-` names when they are `Secure`.
-#[derive(Debug, Clone)]
-pub struct CookieNames {
-    pub access: String,
-    pub refresh: String,
-    pub csrf: String,
-    pub flash: String,
-}
-
-impl CookieNames {
-    pub fn new(secure: bool) -> Self {
-        let prefix = if secure { "__Host-" } else { "" };
-        Self {
-            access: format!("{prefix}inchart_access"),
-            refresh: format!("{prefix}inchart_refresh"),
-            csrf: format!("{prefix}inchart_csrf"),
-            flash: format!("{prefix}inchart_flash"),
-        }
-    }
-}
-
 impl Auth {
-    pub fn cookie_names(&self) -> CookieNames {
-        CookieNames::new(self.settings.cookie_secure)
-    }
-
-    /// A cookie with the attributes every InChart cookie has.
-    pub fn cookie(&self, name: &str, value: String, max_age: Option<Duration>) -> Cookie<'static> {
-        let mut cookie = Cookie::build((name.to_string(), value))
-            .path("/")
-            .http_only(true)
-            .secure(self.settings.cookie_secure)
-            .same_site(SameSite::Lax)
-            .build();
-        if let Some(max_age) = max_age {
-            cookie.set_max_age(time::Duration::seconds(max_age.as_secs() as i64));
-        }
-        cookie
-    }
-
     /// The CSRF cookie, kept for a year: a form left open in a tab still
     /// works tomorrow.
     pub fn csrf_cookie(&self, token: String) -> Cookie<'static> {
-        self.cookie(
-            &self.cookie_names().csrf,
+        self.cookies.cookie(
+            &self.cookies.names().csrf,
             token,
             Some(Duration::from_secs(365 * 86_400)),
         )
-    }
-
-    fn removal(&self, name: &str) -> Cookie<'static> {
-        self.cookie(name, String::new(), Some(Duration::ZERO))
     }
 
     /// The cookies of a signed-in session: a new access token, and the
@@ -107,7 +58,7 @@ impl Auth {
         session: Uuid,
         refresh: Option<String>,
     ) -> anyhow::Result<Vec<Cookie<'static>>> {
-        let names = self.cookie_names();
+        let names = self.cookies.names();
         let access = self.tokens.issue(
             user.id,
             session,
@@ -115,27 +66,26 @@ impl Auth {
             user.email_verified_at.is_some(),
             now_ms(),
         )?;
-        let mut cookies = vec![self.cookie(&names.access, access, Some(self.tokens.lifetime()))];
+        let mut cookies = vec![
+            self.cookies
+                .cookie(&names.access, access, Some(self.tokens.lifetime())),
+        ];
         if let Some(refresh) = refresh {
-            cookies.push(self.cookie(&names.refresh, refresh, Some(self.settings.session_ttl)));
+            cookies.push(
+                self.cookies
+                    .cookie(&names.refresh, refresh, Some(self.settings.session_ttl)),
+            );
         }
         Ok(cookies)
     }
 
     /// Cookies that end the session in this browser.
     pub fn signed_out_cookies(&self) -> Vec<Cookie<'static>> {
-        let names = self.cookie_names();
-        vec![self.removal(&names.access), self.removal(&names.refresh)]
-    }
-
-    /// A form message for the page a redirect lands on.
-    pub fn flash_cookie(&self, flash: &Flash) -> Cookie<'static> {
-        let json = serde_json::to_vec(flash).unwrap_or_default();
-        self.cookie(
-            &self.cookie_names().flash,
-            URL_SAFE_NO_PAD.encode(json),
-            Some(Duration::from_secs(60)),
-        )
+        let names = self.cookies.names();
+        vec![
+            self.cookies.removal(&names.access),
+            self.cookies.removal(&names.refresh),
+        ]
     }
 
     /// The user an access token names, unless it is bad or its session
@@ -145,7 +95,7 @@ impl Auth {
     /// the access cookie's user, when it is valid. Never refreshes.
     pub async fn user_of_public_request(&self, headers: &HeaderMap) -> Option<Uuid> {
         let jar = CookieJar::from_headers(headers);
-        let access = jar.get(&self.cookie_names().access)?;
+        let access = jar.get(&self.cookies.names().access)?;
         self.signed_in_by_access(access.value())
             .await
             .map(|signed_in| signed_in.user)
@@ -249,7 +199,7 @@ pub async fn middleware(State(auth): State<Auth>, mut request: Request, next: Ne
         return next.run(request).await;
     }
     let jar = CookieJar::from_headers(request.headers());
-    let names = auth.cookie_names();
+    let names = auth.cookies.names();
     let device = device_of(&request, auth.settings.trust_proxy);
     let mut set_cookies = Vec::new();
 
@@ -284,7 +234,7 @@ pub async fn middleware(State(auth): State<Auth>, mut request: Request, next: Ne
     // it (its own answer may carry the next one).
     let flash = if navigation && request.method() == Method::GET {
         jar.get(&names.flash).and_then(|cookie| {
-            set_cookies.push(auth.removal(&names.flash));
+            set_cookies.push(auth.cookies.removal(&names.flash));
             let bytes = URL_SAFE_NO_PAD.decode(cookie.value()).ok()?;
             serde_json::from_slice::<Flash>(&bytes).ok()
         })
@@ -306,6 +256,7 @@ pub async fn middleware(State(auth): State<Auth>, mut request: Request, next: Ne
             .as_ref()
             .map(|user| (user.user.to_string(), user.session.to_string())),
     });
+    request.extensions_mut().insert(Caller(signed_in.clone()));
     request.extensions_mut().insert(RequestAuth {
         signed_in,
         csrf,
@@ -336,15 +287,6 @@ pub async fn middleware(State(auth): State<Auth>, mut request: Request, next: Ne
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("private, no-cache"));
     response
-}
-
-/// Adds a `Set-Cookie` header per cookie.
-pub fn append_cookies(response: &mut Response, cookies: Vec<Cookie<'static>>) {
-    for cookie in cookies {
-        if let Ok(value) = HeaderValue::from_str(&cookie.encoded().to_string()) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
-    }
 }
 
 /// The client's address and browser. Behind a proxy (`INCHART_TRUST_PROXY`)
@@ -425,11 +367,5 @@ mod tests {
         let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
         assert_eq!(describe_device(firefox), "Firefox on Linux");
         assert_eq!(describe_device(""), "An unknown device");
-    }
-
-    #[test]
-    fn secure_cookies_take_the_host_prefix() {
-        assert_eq!(CookieNames::new(true).refresh, "__Host-inchart_refresh");
-        assert_eq!(CookieNames::new(false).refresh, "inchart_refresh");
     }
 }

@@ -445,7 +445,9 @@ impl AccountStore {
             .context("while purging ended sessions")
     }
 
-    /// Deletes the user and everything that is theirs, in one transaction.
+    /// Deletes the user and everything that is theirs, in one transaction:
+    /// what other domains keep of the user (scripts, billing records, the
+    /// watchlist) goes with it through their cascading foreign keys.
     /// Returns the sessions that ended.
     pub async fn delete_user(&self, user: Uuid) -> anyhow::Result<Vec<Uuid>> {
         self.db
@@ -470,8 +472,6 @@ impl AccountStore {
                         .filter(email_token::Column::UserId.eq(user))
                         .exec(txn)
                         .await?;
-                    crate::scripts::store::ScriptStore::delete_all_of(txn, user).await?;
-                    crate::billing::store::BillingStore::delete_all_of(txn, user).await?;
                     user::Entity::delete_by_id(user).exec(txn).await?;
                     Ok(sessions)
                 })

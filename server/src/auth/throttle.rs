@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use crate::cache::Cache;
+use crate::platform::cache::Cache;
 
 use super::tokens::token_hash;
 
@@ -98,16 +98,4 @@ fn account_key(email: &str) -> String {
 
 fn ip_key(action: &str, subject: &str) -> String {
     format!("auth:throttle:{action}:{subject}")
-}
-
-/// "3 minutes", "40 seconds": how long to wait, for a person.
-pub fn describe_wait(wait: Duration) -> String {
-    let seconds = wait.as_secs().max(1);
-    if seconds >= 90 {
-        format!("{} minutes", seconds.div_ceil(60))
-    } else if seconds == 1 {
-        "a second".to_string()
-    } else {
-        format!("{seconds} seconds")
-    }
 }

@@ -3,7 +3,7 @@
 //! - An account's plan follows from its subscriptions as last read from
 //!   Stripe: Pro while one that grants it (active, trialing, past due) has
 //!   a Pro price; Free otherwise, and always when billing is off.
-//! - Stripe's word is final. A webhook names what changed; the handler
+//! - Stripe's word is final. A webhook ([`webhook`]) names what changed; the handler
 //!   re-reads that subscription (and invoice) from Stripe and stores what
 //!   Stripe says now, so events that arrive late, twice or out of order
 //!   still leave the state Stripe has. One event at a time is handled per
@@ -17,19 +17,17 @@ pub mod handlers;
 pub mod pages;
 pub mod store;
 pub mod stripe;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
+use crate::platform::clock::now_ms;
 use app::billing::{Cadence, Limits, PlanId, PlanView, PriceView, SubscriptionStatus};
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
-use secrecy::ExposeSecret as _;
-use stripe_webhook::{EventObject, Webhook, WebhookError};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use self::store::{BillingStore, Effect, EventRecord};
+use self::store::BillingStore;
 use self::stripe::{CallError, StripeApi};
 use crate::config::{BillingSettings, StripeSettings};
 
@@ -54,28 +52,6 @@ pub enum BillingError {
     Stripe(#[from] CallError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
-}
-
-/// What became of a webhook delivery.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Delivery {
-    Applied,
-    /// Handled before: nothing changed.
-    Duplicate,
-}
-
-/// Why a webhook delivery was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
-    /// Not from Stripe, too old, or not an event: 400, never retried into success.
-    #[error("{0}")]
-    Rejected(String),
-    /// Billing is off: nobody should be sending events here.
-    #[error("billing is off")]
-    Off,
-    /// Stripe or the database failed: 5xx, so Stripe delivers it again.
-    #[error(transparent)]
-    Failed(#[from] anyhow::Error),
 }
 
 #[derive(Clone)]
@@ -287,137 +263,6 @@ impl Billing {
         Ok(())
     }
 
-    /// Verifies a webhook delivery and applies its event.
-    pub async fn deliver(&self, payload: &str, signature: &str) -> Result<Delivery, DeliveryError> {
-        let (Some(api), Some(settings)) = (&self.inner.stripe, &self.inner.settings.stripe) else {
-            return Err(DeliveryError::Off);
-        };
-        let event = Webhook::construct_event(payload, signature, settings.webhook_secret.expose_secret())
-            .map_err(|error| DeliveryError::Rejected(rejection(&error)))?;
-        let record = EventRecord {
-            id: event.id.to_string(),
-            kind: event.type_.as_str().to_string(),
-            created: event.created * 1000,
-        };
-        let store = &self.inner.store;
-        if store.event_handled(&record.id).await? {
-            return Ok(Delivery::Duplicate);
-        }
-        let (subscription, invoice, user_hint) = match &event.data.object {
-            EventObject::CheckoutSessionCompleted(session) => (
-                session.subscription.as_ref().map(|s| s.id().to_string()),
-                None,
-                session.client_reference_id.clone(),
-            ),
-            EventObject::CustomerSubscriptionCreated(s)
-            | EventObject::CustomerSubscriptionUpdated(s)
-            | EventObject::CustomerSubscriptionDeleted(s) => (Some(s.id.to_string()), None, None),
-            EventObject::InvoicePaid(invoice) | EventObject::InvoicePaymentFailed(invoice) => {
-                let facts = stripe::invoice_facts(invoice);
-                (
-                    facts.as_ref().and_then(|facts| facts.subscription.clone()),
-                    facts.map(|facts| facts.id),
-                    None,
-                )
-            }
-            _ => (None, None, None),
-        };
-
-        let _one = self.inner.webhooks.lock().await;
-        let db = store.connection();
-        let lock_name = subscription
-            .clone()
-            .or_else(|| invoice.clone())
-            .unwrap_or_else(|| record.id.clone());
-        let applied = if db.get_database_backend() == DatabaseBackend::Postgres {
-            // Across instances: one event per subscription at a time, from
-            // the re-read to the commit, so an older read never lands last.
-            let txn = db.begin().await.context("while starting a transaction")?;
-            txn.execute(Statement::from_sql_and_values(
-                DatabaseBackend::Postgres,
-                "SELECT pg_advisory_xact_lock($1)",
-                [lock_key(&lock_name).into()],
-            ))
-            .await
-            .context("while waiting for a subscription's lock")?;
-            let effect = self
-                .effect(api, subscription.as_deref(), invoice.as_deref(), user_hint)
-                .await?;
-            let applied = BillingStore::apply_in(&txn, record, effect, now_ms())
-                .await
-                .context("while applying a Stripe event")?;
-            txn.commit().await.context("while committing a Stripe event")?;
-            applied
-        } else {
-            // SQLite has one writer, and this process is the only one.
-            let effect = self
-                .effect(api, subscription.as_deref(), invoice.as_deref(), user_hint)
-                .await?;
-            store.apply(record, effect, now_ms()).await?
-        };
-        Ok(if applied {
-            Delivery::Applied
-        } else {
-            Delivery::Duplicate
-        })
-    }
-
-    /// What an event changes: its subscription and invoice as Stripe has
-    /// them now.
-    async fn effect(
-        &self,
-        api: &StripeApi,
-        subscription: Option<&str>,
-        invoice: Option<&str>,
-        user_hint: Option<String>,
-    ) -> anyhow::Result<Effect> {
-        let mut effect = Effect::default();
-        if let Some(id) = subscription {
-            match api.subscription(id).await {
-                Ok(facts) => {
-                    let named = facts.user.clone().or(user_hint);
-                    match self.owner(&facts.customer, named.as_deref()).await? {
-                        Some(user) => effect.subscription = Some((user, facts)),
-                        None => tracing::warn!(subscription = id, "a subscription of no known user"),
-                    }
-                }
-                Err(CallError::Missing(_)) => {}
-                Err(CallError::Failed(error)) => {
-                    anyhow::bail!("could not re-read subscription {id}: {error}")
-                }
-            }
-        }
-        if let Some(id) = invoice {
-            match api.invoice(id).await {
-                Ok(facts) => match self.owner(&facts.customer, None).await? {
-                    Some(user) => effect.invoice = Some((user, facts)),
-                    None => tracing::warn!(invoice = id, "an invoice of no known user"),
-                },
-                Err(CallError::Missing(_)) => {}
-                Err(CallError::Failed(error)) => anyhow::bail!("could not re-read invoice {id}: {error}"),
-            }
-        }
-        Ok(effect)
-    }
-
-    /// The user a Stripe customer belongs to: the one recorded, or the one
-    /// named in the metadata of what was bought (linked then).
-    async fn owner(&self, customer: &str, named: Option<&str>) -> anyhow::Result<Option<Uuid>> {
-        let store = &self.inner.store;
-        if let Some(user) = store.user_of_customer(customer).await? {
-            return Ok(Some(user));
-        }
-        let Some(user) = named.and_then(|named| Uuid::parse_str(named).ok()) else {
-            return Ok(None);
-        };
-        if store.customer_of(user).await?.is_some() {
-            // That user has another customer: do not guess.
-            return Ok(None);
-        }
-        let linked = store.link_customer(user, customer, now_ms()).await;
-        Ok(linked.ok().filter(|linked| linked == customer).map(|_| user))
-    }
-
     /// The user's Stripe customer, created on first need.
     async fn customer(&self, user: Uuid, email: &str) -> Result<String, BillingError> {
         if let Some(customer) = self.inner.store.customer_of(user).await? {
@@ -472,28 +317,16 @@ fn cadence_of(settings: &StripeSettings, price: &str) -> Option<Cadence> {
     }
 }
 
-/// What a refused delivery is told (and logged).
-fn rejection(error: &WebhookError) -> String {
-    match error {
-        WebhookError::BadTimestamp(_) => "the signature's timestamp is outside the tolerance".into(),
-        WebhookError::BadSignature | WebhookError::BadHeader(_) | WebhookError::BadKey => {
-            "the Stripe-Signature does not match".into()
-        }
-        WebhookError::BadParse(message) => format!("not a Stripe event: {message}"),
+/// Deleting an account ends its subscription first: nobody is charged for
+/// an account that is gone.
+impl crate::auth::AccountCloser for Billing {
+    fn close_account(&self, user: Uuid) -> futures::future::BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            Billing::close_account(self, user).await.map_err(|error| {
+                tracing::warn!(error = %error, "could not cancel a subscription before deleting an account");
+                "Your subscription could not be canceled just now, so your account is kept. Try again in a minute."
+                    .to_string()
+            })
+        })
     }
-}
-
-/// The advisory lock of a subscription (or whatever an event is about).
-fn lock_key(name: &str) -> i64 {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("inchart-billing:{name}"));
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(bytes)
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as i64)
 }

@@ -10,8 +10,8 @@ use app::watchlist::{Watchlist, WatchlistPages};
 use uuid::Uuid;
 
 use super::Billing;
-use super::handlers::read_watchlist;
 use crate::scripts::store::ScriptStore;
+use crate::watchlist::Watchlists;
 
 /// Invoices the billing page lists.
 const INVOICES_LISTED: u64 = 12;
@@ -19,6 +19,7 @@ const INVOICES_LISTED: u64 = 12;
 pub struct BillingReader {
     pub billing: Billing,
     pub scripts: ScriptStore,
+    pub watchlists: Watchlists,
 }
 
 use app::PageAnswer as Answer;
@@ -49,9 +50,13 @@ impl BillingPages for BillingReader {
     }
 
     fn billing(&self, user: String) -> Answer<BillingView> {
-        let (billing, scripts) = (self.billing.clone(), self.scripts.clone());
+        let (billing, scripts, watchlists) = (
+            self.billing.clone(),
+            self.scripts.clone(),
+            self.watchlists.clone(),
+        );
         Box::pin(async move {
-            billing_view(&billing, &scripts, user_id(&user)?)
+            billing_view(&billing, &scripts, &watchlists, user_id(&user)?)
                 .await
                 .map_err(|error| format!("{error:#}"))
         })
@@ -60,9 +65,10 @@ impl BillingPages for BillingReader {
 
 impl WatchlistPages for BillingReader {
     fn watchlist(&self, user: String) -> Answer<Watchlist> {
-        let billing = self.billing.clone();
+        let watchlists = self.watchlists.clone();
         Box::pin(async move {
-            read_watchlist(&billing, user_id(&user)?)
+            watchlists
+                .of(user_id(&user)?)
                 .await
                 .map_err(|error| format!("{error:#}"))
         })
@@ -73,6 +79,7 @@ impl WatchlistPages for BillingReader {
 pub async fn billing_view(
     billing: &Billing,
     scripts: &ScriptStore,
+    watchlists: &Watchlists,
     user: Uuid,
 ) -> anyhow::Result<BillingView> {
     let store = billing.store();
@@ -111,7 +118,7 @@ pub async fn billing_view(
     let usage = Usage {
         scripts: owned.len() as u32,
         live_scripts: owned.iter().map(|script| script.attached.len() as u32).sum(),
-        watchlist: store.watchlist(user).await?.len() as u32,
+        watchlist: watchlists.len_of(user).await?,
     };
     Ok(BillingView {
         billing_on: billing.on(),

@@ -1,16 +1,16 @@
-//! Billing and watchlists in the database. A webhook's effect and the
+//! Billing in the database. A webhook's effect and the
 //! record that its event was handled are written in one transaction, so an
 //! event is applied exactly once however often Stripe delivers it.
 
 use anyhow::Context;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
-use super::entity::{customer, event, invoice, subscription, watch};
+use super::entity::{customer, event, invoice, subscription};
 use super::stripe::{InvoiceFacts, SubscriptionFacts};
 
 /// A Stripe event, as recorded once handled.
@@ -158,91 +158,6 @@ impl BillingStore {
         upsert_subscription(&self.db, user, facts, now)
             .await
             .context("while saving a subscription")
-    }
-
-    /// The symbols a user watches, oldest first.
-    pub async fn watchlist(&self, user: Uuid) -> anyhow::Result<Vec<String>> {
-        Ok(watch::Entity::find()
-            .filter(watch::Column::UserId.eq(user))
-            .order_by_asc(watch::Column::AddedAt)
-            .order_by_asc(watch::Column::Symbol)
-            .all(&self.db)
-            .await
-            .context("while reading a watchlist")?
-            .into_iter()
-            .map(|row| row.symbol)
-            .collect())
-    }
-
-    /// Adds a symbol unless the list holds `limit` already; adding one
-    /// already there changes nothing. Returns whether it is on the list.
-    pub async fn watch(&self, user: Uuid, symbol: &str, limit: u32, now: i64) -> anyhow::Result<bool> {
-        let symbol = symbol.to_string();
-        self.db
-            .transaction::<_, bool, DbErr>(|txn| {
-                Box::pin(async move {
-                    let mine = watch::Entity::find().filter(watch::Column::UserId.eq(user));
-                    if mine
-                        .clone()
-                        .filter(watch::Column::Symbol.eq(&symbol))
-                        .count(txn)
-                        .await?
-                        > 0
-                    {
-                        return Ok(true);
-                    }
-                    if mine.count(txn).await? >= u64::from(limit) {
-                        return Ok(false);
-                    }
-                    watch::Entity::insert(watch::ActiveModel {
-                        user_id: Set(user),
-                        symbol: Set(symbol),
-                        added_at: Set(now),
-                    })
-                    .on_conflict(
-                        OnConflict::columns([watch::Column::UserId, watch::Column::Symbol])
-                            .do_nothing()
-                            .to_owned(),
-                    )
-                    .exec_without_returning(txn)
-                    .await?;
-                    Ok(true)
-                })
-            })
-            .await
-            .context("while adding to a watchlist")
-    }
-
-    pub async fn unwatch(&self, user: Uuid, symbol: &str) -> anyhow::Result<()> {
-        watch::Entity::delete_many()
-            .filter(watch::Column::UserId.eq(user))
-            .filter(watch::Column::Symbol.eq(symbol))
-            .exec(&self.db)
-            .await
-            .context("while removing from a watchlist")?;
-        Ok(())
-    }
-
-    /// Deletes a user's billing records and watchlist (part of deleting
-    /// the account; Stripe keeps its own records of the customer).
-    pub async fn delete_all_of(txn: &impl ConnectionTrait, user: Uuid) -> Result<(), DbErr> {
-        watch::Entity::delete_many()
-            .filter(watch::Column::UserId.eq(user))
-            .exec(txn)
-            .await?;
-        invoice::Entity::delete_many()
-            .filter(invoice::Column::UserId.eq(user))
-            .exec(txn)
-            .await?;
-        subscription::Entity::delete_many()
-            .filter(subscription::Column::UserId.eq(user))
-            .exec(txn)
-            .await?;
-        customer::Entity::delete_many()
-            .filter(customer::Column::UserId.eq(user))
-            .exec(txn)
-            .await?;
-        Ok(())
     }
 }
 

@@ -18,11 +18,13 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::live::SeriesKey;
-use super::simulated::now_millis;
-use super::store::CandleRange;
-use crate::error::ApiError;
-use crate::startup::AppState;
+use super::candle_store::CandleRange;
+use super::window::SeriesKey;
+use super::{Market, Symbols};
+use crate::auth::Auth;
+use crate::plans::{Action, Plans};
+use crate::platform::clock::now_ms;
+use crate::web::ApiError;
 
 pub const DEFAULT_LIMIT: u64 = 500;
 pub const MAX_LIMIT: u64 = 1000;
@@ -51,17 +53,19 @@ struct CandleRequest {
 }
 
 pub async fn candles(
-    State(state): State<AppState>,
+    State(market): State<Market>,
+    State(auth): State<Auth>,
+    State(plans): State<Plans>,
     headers: HeaderMap,
     Query(query): Query<CandleQuery>,
 ) -> Result<Response, ApiError> {
-    let mut request = validate(query, &state.symbols)?;
+    let mut request = validate(query, &market.symbols)?;
     // A public path: the session middleware leaves it alone, so a
     // signed-in reader's plan is found from the access cookie here.
-    let user = state.auth.user_of_public_request(&headers).await;
-    let depth = state.billing.limits_of(user).await?.history_candles;
-    let earliest = within_history(&mut request, depth, now_millis())?;
-    let mut response = read_candles(&state, request).await?;
+    let user = auth.user_of_public_request(&headers).await;
+    let history = plans.check(user, Action::ReadHistory).await?;
+    let earliest = within_history(&mut request, history.limit, now_ms()).map_err(|()| history.refused())?;
+    let mut response = read_candles(&market, request).await?;
     response
         .headers_mut()
         .insert("x-inchart-history-start", HeaderValue::from(earliest));
@@ -70,18 +74,13 @@ pub async fn candles(
 
 /// Keeps a read within the plan's history: the newest `depth` candles.
 /// A read that starts earlier starts at the first of them; one that ends
-/// before them is refused with where to get more. Returns the earliest
-/// open time the plan reaches.
-fn within_history(request: &mut CandleRequest, depth: u32, now: i64) -> Result<i64, ApiError> {
+/// before them is refused (`Err`). Returns the earliest open time the plan
+/// reaches.
+fn within_history(request: &mut CandleRequest, depth: u32, now: i64) -> Result<i64, ()> {
     let step = request.interval.millis();
     let earliest = request.interval.open_time_of(now) - (i64::from(depth) - 1) * step;
     if request.range.end.is_some_and(|end| end < earliest) {
-        return Err(ApiError::PlanLimit {
-            limit: "history",
-            message: format!(
-                "Your plan shows the newest {depth} candles of a chart; upgrade for more history."
-            ),
-        });
+        return Err(());
     }
     let range = &mut request.range;
     range.limit = range.limit.min(u64::from(depth));
@@ -97,11 +96,11 @@ fn within_history(request: &mut CandleRequest, depth: u32, now: i64) -> Result<i
     Ok(earliest)
 }
 
-async fn read_candles(state: &AppState, request: CandleRequest) -> Result<Response, ApiError> {
+async fn read_candles(state: &Market, request: CandleRequest) -> Result<Response, ApiError> {
     if let Some(body) = from_window(state, &request).await {
         return Ok(json_response(body, "window"));
     }
-    let now = now_millis();
+    let now = now_ms();
     let cache_key = cacheable(&request, now).then(|| cache_key(&request));
 
     if let Some(key) = &cache_key {
@@ -123,7 +122,7 @@ async fn read_candles(state: &AppState, request: CandleRequest) -> Result<Respon
     let series = CandleSeries {
         symbol: request.symbol,
         interval: request.interval,
-        source: state.live.current_status().source(),
+        source: state.status().source(),
         candles,
     };
     let body = serde_json::to_vec(&series).context("while encoding candles")?;
@@ -139,7 +138,7 @@ async fn read_candles(state: &AppState, request: CandleRequest) -> Result<Respon
 /// The newest candles of a series straight from the live window, already
 /// encoded, when the window holds all of them without a gap. Only reads of
 /// the latest candles (no `start`, no `end`) qualify: the chart's first read.
-async fn from_window(state: &AppState, request: &CandleRequest) -> Option<Bytes> {
+async fn from_window(state: &Market, request: &CandleRequest) -> Option<Bytes> {
     if request.range.start.is_some() || request.range.end.is_some() {
         return None;
     }
@@ -147,27 +146,12 @@ async fn from_window(state: &AppState, request: &CandleRequest) -> Option<Bytes>
     let limit = usize::try_from(request.range.limit).ok()?;
     // Read before the window: a change landing meanwhile makes the body
     // older than its version says, so it is rebuilt on the next read.
-    let version = state.live.version(&key);
+    let version = state.window.version(&key);
     if let Some(body) = state.latest_reads.get(&key, limit, version) {
         return Some(body);
     }
-    let candles = match state.live.recent(&key, None, limit).await {
-        Ok(candles) => candles,
-        Err(error) => {
-            tracing::warn!(
-                error = format!("{error:#}"),
-                "window read failed; reading the database"
-            );
-            return None;
-        }
-    };
-    let (first, last) = (candles.first()?, candles.last()?);
-    let whole = candles.len() == limit
-        && last.open_time - first.open_time == (limit as i64 - 1) * request.interval.millis();
-    if !whole {
-        return None;
-    }
-    let source = serde_json::to_string(&state.live.current_status().source()).ok()?;
+    let candles = state.newest.from_window(&key, limit).await?;
+    let source = serde_json::to_string(&state.status().source()).ok()?;
     let mut body = Vec::with_capacity(96 + candles.iter().map(|c| c.json.len() + 1).sum::<usize>());
     body.extend_from_slice(br#"{"symbol":""#);
     body.extend_from_slice(request.symbol.as_str().as_bytes());
@@ -238,16 +222,8 @@ fn json_response(body: impl Into<Bytes>, cache: &'static str) -> Response {
         .into_response()
 }
 
-fn validate(query: CandleQuery, carried: &[Symbol]) -> Result<CandleRequest, ApiError> {
-    let raw_symbol = required(query.symbol, "symbol")?;
-    let symbol =
-        Symbol::parse(&raw_symbol).map_err(|error| ApiError::invalid("symbol", error.to_string()))?;
-    if !carried.contains(&symbol) {
-        return Err(ApiError::unknown(
-            "symbol",
-            format!("{symbol} is not a symbol InChart carries"),
-        ));
-    }
+fn validate(query: CandleQuery, carried: &Symbols) -> Result<CandleRequest, ApiError> {
+    let symbol = carried.carried(&required(query.symbol, "symbol")?, "symbol")?;
     let interval = required(query.interval, "interval")?
         .parse::<Interval>()
         .map_err(|error| ApiError::invalid("interval", error.to_string()))?;
@@ -373,7 +349,7 @@ mod tests {
 
     #[test]
     fn lower_case_symbols_and_defaults_are_accepted() {
-        let carried = [Symbol::parse("BTCUSDT").unwrap()];
+        let carried = Symbols::new(vec![Symbol::parse("BTCUSDT").unwrap()]);
         let checked = validate(query(&[("symbol", "btcusdt"), ("interval", "1m")]), &carried).unwrap();
         assert_eq!(checked, request(None, None, DEFAULT_LIMIT));
     }

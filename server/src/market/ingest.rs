@@ -24,22 +24,13 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::binance::rest::{Refused, RestClient};
 use super::binance::stream::{self, StreamItem};
 use super::binance::wire::{KlineUpdate, StreamEvent, parse_stream_frame};
+use super::candle_store::{CandleRange, CandleStore, SeriesCandles};
 use super::lease::Lease;
-use super::live::{LiveMarket, SeriesKey};
-use super::simulated::{SimulatedFeed, now_millis};
-use super::store::{CandleRange, CandleStore, SeriesCandles};
-use crate::metrics::Metrics;
-
-/// Which feed an instance runs when it ingests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FeedChoice {
-    /// Binance when it answers, the simulated feed until it does.
-    Auto,
-    /// Binance only, retrying until it answers.
-    Binance,
-    /// The simulated feed only.
-    Simulated,
-}
+use super::simulated::SimulatedFeed;
+use super::window::{LiveMarket, SeriesKey};
+use crate::config::FeedChoice;
+use crate::market::metrics::FeedMetrics as Metrics;
+use crate::platform::clock::now_ms;
 
 /// The ingestion settings (see `config`).
 #[derive(Debug, Clone)]
@@ -159,7 +150,7 @@ impl Ingestor {
     }
 
     async fn fill_simulated(&self) -> anyhow::Result<i64> {
-        let now = now_millis();
+        let now = now_ms();
         self.store.claim_for(FeedSource::Simulated, now).await?;
         let written = self.simulated.fill(&self.store, now).await?;
         self.seed_windows().await?;
@@ -196,7 +187,7 @@ impl Ingestor {
 
     /// Streams Binance for as long as this instance ingests.
     async fn stream_binance(&self) {
-        if let Err(error) = self.store.claim_for(FeedSource::Binance, now_millis()).await {
+        if let Err(error) = self.store.claim_for(FeedSource::Binance, now_ms()).await {
             tracing::warn!(
                 error = format!("{error:#}"),
                 "could not switch the store to Binance's data"
@@ -368,7 +359,7 @@ impl Ingestor {
     }
 
     async fn fill_series(&self, symbol: &Symbol, interval: Interval) -> anyhow::Result<usize> {
-        let now = now_millis();
+        let now = now_ms();
         let depth = i64::try_from(self.settings.backfill.as_millis()).unwrap_or(i64::MAX);
         let oldest = interval.open_time_of(now.saturating_sub(depth));
         let latest = self.store.latest_open_time(symbol, interval).await?;
@@ -404,7 +395,7 @@ impl Ingestor {
                 .collect();
             for candle in &gap[gap.len().saturating_sub(GAP_TAIL)..] {
                 self.live
-                    .publish(&key, candle, now, super::live::now_micros())
+                    .publish(&key, candle, now, crate::platform::clock::now_micros())
                     .await?;
             }
         }
@@ -468,7 +459,7 @@ async fn write_batches(store: CandleStore, mut commands: mpsc::UnboundedReceiver
             command = commands.recv() => match command {
                 Some(WriterCommand::Write(key, candle)) => {
                     let entry = pending.entry((key, candle.open_time)).or_insert(candle);
-                    if super::live::supersedes(&candle, entry) {
+                    if super::window::supersedes(&candle, entry) {
                         *entry = candle;
                     }
                 }

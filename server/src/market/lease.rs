@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use redis::aio::ConnectionManager;
-use secrecy::{ExposeSecret, SecretString};
+
+use crate::platform::redis::Redis;
 
 /// Extends the lease only for its holder.
 const RENEW: &str = r"
@@ -38,25 +39,13 @@ pub struct Lease {
 }
 
 impl Lease {
-    pub async fn new(url: Option<&SecretString>, prefix: &str, ttl: Duration) -> anyhow::Result<Self> {
-        let redis = match url {
-            Some(url) => {
-                let client =
-                    redis::Client::open(url.expose_secret()).context("REDIS_URL is not a Redis URL")?;
-                Some(
-                    ConnectionManager::new(client)
-                        .await
-                        .context("while connecting to Redis for the ingestion lease")?,
-                )
-            }
-            None => None,
-        };
-        Ok(Self {
-            redis,
+    pub fn new(redis: Option<&Redis>, prefix: &str, ttl: Duration) -> Self {
+        Self {
+            redis: redis.map(Redis::connection),
             key: format!("{prefix}:ingest:lease"),
             holder: format!("{}-{:016x}", std::process::id(), fastrand::u64(..)),
             ttl,
-        })
+        }
     }
 
     pub fn ttl(&self) -> Duration {

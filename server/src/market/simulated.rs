@@ -13,8 +13,10 @@ use std::time::Duration;
 
 use app::market::{Candle, Interval, Symbol};
 
-use super::live::{LiveMarket, SeriesKey, now_micros};
-use super::store::{CandleStore, SeriesCandles};
+use super::candle_store::{CandleStore, SeriesCandles};
+use super::window::{LiveMarket, SeriesKey};
+use crate::platform::clock::now_micros;
+use crate::platform::clock::now_ms;
 
 /// (period in minutes, amplitude of the log price).
 const OCTAVES: [(f64, f64); 9] = [
@@ -78,7 +80,7 @@ impl SimulatedFeed {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            let now = now_millis();
+            let now = now_ms();
             // From the candle forming at the last good tick, so that every
             // candle that closed meanwhile is written in its final shape.
             let updates: Vec<(&Symbol, Interval, Vec<Candle>)> = self
@@ -117,14 +119,6 @@ impl SimulatedFeed {
             }
         }
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// The candles opening from `first` to `last` (inclusive), as they stand at

@@ -1,18 +1,16 @@
 //! The last day of a carried symbol, for its public page.
 
-use std::sync::Arc;
-
 use app::market::{Interval, Symbol};
 use app::markets::{MarketPages, MarketSummary};
 
-use super::store::{CandleRange, CandleStore};
+use super::candle_store::{CandleRange, CandleStore};
 
 /// Hourly candles the page's price line shows: two days.
 const HOURS_DRAWN: u64 = 48;
 
 pub struct MarketReader {
     pub candles: CandleStore,
-    pub symbols: Arc<[Symbol]>,
+    pub symbols: crate::market::Symbols,
 }
 
 use app::PageAnswer as Answer;

@@ -12,8 +12,8 @@ use axum::Json;
 use axum::extract::{Query, State};
 use serde::Deserialize;
 
-use crate::error::ApiError;
-use crate::startup::AppState;
+use super::Market;
+use crate::web::error::ApiError;
 
 const LIST_TTL: Duration = Duration::from_secs(3600);
 const FALLBACK_TTL: Duration = Duration::from_secs(30);
@@ -31,7 +31,7 @@ pub struct SymbolQuery {
 }
 
 pub async fn search(
-    State(state): State<AppState>,
+    State(market): State<Market>,
     Query(query): Query<SymbolQuery>,
 ) -> Result<Json<SymbolList>, ApiError> {
     let limit = match query.limit.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -50,14 +50,14 @@ pub async fn search(
     if needle.len() > 20 {
         return Err(ApiError::invalid("q", "q is at most 20 characters"));
     }
-    let all = listed(&state).await;
+    let all = listed(&market).await;
     Ok(Json(SymbolList {
         symbols: matching(all, &needle, limit),
     }))
 }
 
 /// Every listed symbol, from the cache or from Binance.
-async fn listed(state: &AppState) -> Vec<SymbolInfo> {
+async fn listed(state: &Market) -> Vec<SymbolInfo> {
     if let Ok(Some(bytes)) = state.cache.get(CACHE_KEY).await
         && let Ok(list) = serde_json::from_slice::<Vec<SymbolInfo>>(&bytes)
     {

@@ -22,17 +22,19 @@ pub mod marketaux;
 pub mod pages;
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use app::market::Symbol;
 use app::news::{Article, MAX_PAGES, NewsFeed, NewsPage, NewsView, StaleReason, marketaux_entity};
 use serde::{Deserialize, Serialize};
 
-use crate::cache::Cache;
 use crate::config::NewsSettings;
+use crate::market::Symbols;
+use crate::platform::cache::Cache;
+use crate::platform::clock;
+use crate::platform::metrics::{Collect, Exposition};
 use marketaux::{Marketaux, MarketauxError, Query, parse_published_at};
 
 /// How long a page is kept after it stops being fresh, to show when
@@ -65,7 +67,7 @@ struct Inner {
     client: Option<Marketaux>,
     cache: Cache,
     settings: NewsSettings,
-    symbols: Arc<[Symbol]>,
+    symbols: Symbols,
     /// One lock per page being requested, so readers in this process
     /// share one request.
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -132,7 +134,7 @@ struct Backoff {
 }
 
 impl News {
-    pub fn new(settings: NewsSettings, cache: Cache, symbols: Arc<[Symbol]>) -> anyhow::Result<Self> {
+    pub fn new(settings: NewsSettings, cache: Cache, symbols: Symbols) -> anyhow::Result<Self> {
         let client = settings
             .marketaux
             .as_ref()
@@ -151,30 +153,6 @@ impl News {
         })
     }
 
-    /// The counters `/metrics` shows, in Prometheus's text format.
-    pub fn render(&self) -> String {
-        let mut out = String::from(
-            "# HELP inchart_news_requests_total Requests sent to Marketaux, by outcome.\n\
-             # TYPE inchart_news_requests_total counter\n",
-        );
-        for outcome in Outcome::ALL {
-            let count = self.inner.sent[outcome as usize].load(Relaxed);
-            let _ = writeln!(
-                out,
-                "inchart_news_requests_total{{outcome=\"{}\"}} {count}",
-                outcome.as_str()
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP inchart_news_over_budget_total Requests not sent: the day's budget was spent.\n\
-             # TYPE inchart_news_over_budget_total counter\n\
-             inchart_news_over_budget_total {}",
-            self.inner.over_budget.load(Relaxed)
-        );
-        out
-    }
-
     /// Whether a Marketaux API key is configured.
     pub fn on(&self) -> bool {
         self.inner.client.is_some()
@@ -187,7 +165,7 @@ impl News {
 
     /// A page of `symbol`'s news, or of every carried symbol's.
     pub async fn page(&self, symbol: Option<&Symbol>, page: u32) -> NewsView {
-        let now = unix_now();
+        let now = clock::now_secs();
         let feed = match &self.inner.client {
             None => NewsFeed::NotConfigured,
             Some(client) => self.feed(client, symbol, page.clamp(1, MAX_PAGES), now).await,
@@ -195,7 +173,7 @@ impl News {
         NewsView {
             symbol: symbol.cloned(),
             feed,
-            now: unix_now(),
+            now: clock::now_secs(),
         }
     }
 
@@ -220,11 +198,11 @@ impl News {
         let _turn = flight.lock().await;
         let cached = self.read(&key).await;
         if let Some(stored) = &cached
-            && fresh(stored, unix_now())
+            && fresh(stored, clock::now_secs())
         {
             return self.answer(stored.clone(), page, None);
         }
-        if let Some(backoff) = self.backoff(unix_now()).await {
+        if let Some(backoff) = self.backoff(clock::now_secs()).await {
             return self.fallback(cached, page, backoff.reason);
         }
         // …and one across instances.
@@ -265,7 +243,7 @@ impl News {
         } else {
             (budget as f64 * DEEP_PAGE_SHARE).floor() as u64
         };
-        let now = unix_now();
+        let now = clock::now_secs();
         let day = now.div_euclid(86_400);
         let budget_key = format!("news:budget:{day}");
         let (used, _) = self
@@ -311,7 +289,7 @@ impl News {
             Ok(answer) => {
                 let _ = self.inner.cache.delete(STRIKES_KEY).await;
                 Ok(Stored {
-                    fetched_at: unix_now(),
+                    fetched_at: clock::now_secs(),
                     found: answer.meta.found,
                     limit: answer.meta.limit.max(1),
                     articles: answer
@@ -324,7 +302,7 @@ impl News {
             Err(error) => {
                 let (wait, reason) = self.wait_after(&error).await;
                 tracing::warn!(%error, wait_secs = wait.as_secs(), "news paused");
-                let until = unix_now() + wait.as_secs() as i64;
+                let until = clock::now_secs() + wait.as_secs() as i64;
                 if let Ok(bytes) = serde_json::to_vec(&Backoff { until, reason }) {
                     let _ = self.inner.cache.set(BACKOFF_KEY, &bytes, wait).await;
                 }
@@ -349,7 +327,7 @@ impl News {
                 (wait, StaleReason::RateLimited)
             }
             MarketauxError::UsageLimit { .. } => {
-                let now = unix_now();
+                let now = clock::now_secs();
                 let tomorrow = (now.div_euclid(86_400) + 1) * 86_400;
                 (
                     Duration::from_secs((tomorrow - now).max(60) as u64),
@@ -482,8 +460,18 @@ impl News {
     }
 }
 
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs() as i64)
+impl Collect for News {
+    fn collect(&self, out: &mut Exposition) {
+        out.labelled_counter(
+            "inchart_news_requests_total",
+            "Requests sent to Marketaux, by outcome.",
+            "outcome",
+            Outcome::ALL.map(|outcome| (outcome.as_str(), self.inner.sent[outcome as usize].load(Relaxed))),
+        );
+        out.counter(
+            "inchart_news_over_budget_total",
+            "Requests not sent: the day's budget was spent.",
+            self.inner.over_budget.load(Relaxed),
+        );
+    }
 }

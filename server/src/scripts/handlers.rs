@@ -15,34 +15,36 @@
 
 use std::time::Duration;
 
-use app::billing::PlanId;
-use app::market::{Interval, Symbol};
+use app::market::Interval;
 use app::scripts::{RunRequest, ScriptChange, SeriesRef, TEMPLATE, Trigger, check_name, check_source};
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::{FromRef, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::{Extension, Form, Json, Router};
+use axum::{Form, Json, Router};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use super::engine::EngineError;
+use super::pool::PoolError;
 use super::store::StoreError;
-use super::{RunsSpent, Scripts, Window};
-use crate::auth::handlers::Answer;
-use crate::auth::session::RequestAuth;
-use crate::auth::throttle::describe_wait;
-use crate::auth::{Auth, now_ms};
-use crate::billing::Billing;
-use crate::error::ApiError;
-use crate::startup::AppState;
+use super::{Scripts, Window};
+use crate::market::Symbols;
+use crate::plans::{Action, Allowance, Plans};
+use crate::platform::clock::now_ms;
+use crate::web::extract::OptionalJsonBody;
+use crate::web::{Answer, ApiError, Cookies, JsonBody, SignedIn};
 
 /// Runs listed by `GET …/runs`.
 const RUNS_LISTED: u64 = 20;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Scripts: FromRef<S>,
+    Plans: FromRef<S>,
+    Symbols: FromRef<S>,
+    Cookies: FromRef<S>,
+{
     Router::new()
         // The pages' forms, for browsers without JavaScript.
         .route("/scripts", post(create_form))
@@ -60,15 +62,6 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// The signed-in user, or 401.
-pub(crate) fn user_of(request: &RequestAuth) -> Result<Uuid, ApiError> {
-    request
-        .signed_in
-        .as_ref()
-        .map(|signed_in| signed_in.user)
-        .ok_or(ApiError::Unauthenticated)
-}
-
 fn script_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| not_found())
 }
@@ -77,127 +70,89 @@ fn not_found() -> ApiError {
     ApiError::NotFound("There is no such script in your account.".into())
 }
 
-/// A JSON body, with a message naming what is wrong when it is not one.
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes)
-        .map_err(|error| ApiError::invalid("body", format!("The request body is not right: {error}.")))
-}
-
-fn series(symbol: &str, interval: &str, carried: &[Symbol]) -> Result<SeriesRef, ApiError> {
-    let symbol = Symbol::parse(symbol).map_err(|error| ApiError::invalid("symbol", error.to_string()))?;
-    if !carried.contains(&symbol) {
-        return Err(ApiError::unknown(
-            "symbol",
-            format!("{symbol} is not a symbol InChart carries."),
-        ));
-    }
+fn series(symbol: &str, interval: &str, carried: &Symbols) -> Result<SeriesRef, ApiError> {
+    let symbol = carried.carried(symbol, "symbol")?;
     let interval: Interval = interval
         .parse()
         .map_err(|error: app::market::InvalidInterval| ApiError::invalid("interval", error.to_string()))?;
     Ok(SeriesRef { symbol, interval })
 }
 
-/// What a full account is told: its plan, the limit, and what Pro allows.
-fn store_error(error: StoreError, plan: PlanId, billing: &Billing, limit: &'static str) -> ApiError {
-    if let StoreError::Internal(error) = error {
-        return ApiError::Internal(error);
-    }
-    let (mine, pro) = (billing.limits(plan), billing.limits(PlanId::Pro));
-    let (have, more, what, fix) = match limit {
-        "live_scripts" => (
-            mine.live_scripts,
-            pro.live_scripts,
-            "scripts running live",
-            "Stop one first",
-        ),
-        _ => (
-            mine.scripts,
-            pro.scripts,
-            "saved scripts",
-            "Delete one to make room",
-        ),
-    };
-    let upgrade = if plan == PlanId::Free && billing.on() {
-        format!(", or upgrade to Pro for {more}")
-    } else {
-        String::new()
-    };
-    ApiError::PlanLimit {
-        limit,
-        message: format!("Your {} plan allows {have} {what}. {fix}{upgrade}.", plan.name()),
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Internal(error) => ApiError::Internal(error),
+            // Only a store given a limit answers `Full`, and its caller
+            // answers with its allowance's refusal instead.
+            StoreError::Full => ApiError::Internal(anyhow::anyhow!("a store was full without a limit")),
+        }
     }
 }
 
-/// What a trader past their plan's runs a minute is told: the limit, when
-/// to try again, and what Pro allows when it is on sale.
-fn runs_spent(spent: RunsSpent, plan: PlanId, billing: &Billing) -> ApiError {
-    let mine = billing.limits(plan).runs_per_minute;
-    let pro = billing.limits(PlanId::Pro).runs_per_minute;
-    let upgrade = plan == PlanId::Free && billing.on() && pro > mine;
-    let more = if upgrade {
-        format!(", or upgrade to Pro for {pro} a minute")
-    } else {
-        String::new()
-    };
-    ApiError::PlanRate {
-        limit: "runs",
-        message: format!(
-            "Your {} plan starts at most {mine} script runs a minute. Try again in {}{more}.",
-            plan.name(),
-            describe_wait(spent.retry_after),
-        ),
-        retry_after: spent.retry_after,
-        upgrade,
+/// A store's answer to adding one within `allowance`: full is the plan's
+/// refusal.
+fn within<T>(allowance: &Allowance, result: Result<T, StoreError>) -> Result<T, ApiError> {
+    match result {
+        Err(StoreError::Full) => Err(allowance.refused()),
+        other => Ok(other?),
     }
 }
 
-async fn list(
-    State(scripts): State<Scripts>,
-    Extension(request): Extension<RequestAuth>,
-) -> Result<Response, ApiError> {
-    let user = user_of(&request)?;
-    Ok(Json(scripts.store.list(user).await?).into_response())
+impl From<PoolError> for ApiError {
+    fn from(error: PoolError) -> Self {
+        match error {
+            PoolError::Busy(message) => ApiError::Throttled {
+                retry_after: Duration::from_secs(1),
+                message,
+            },
+            PoolError::Unavailable(message) => ApiError::Unavailable(message),
+        }
+    }
+}
+
+async fn list(State(scripts): State<Scripts>, signed_in: SignedIn) -> Result<Response, ApiError> {
+    Ok(Json(scripts.store.list(signed_in.user).await?).into_response())
 }
 
 async fn create(
     State(scripts): State<Scripts>,
-    Extension(request): Extension<RequestAuth>,
-    bytes: Bytes,
+    State(plans): State<Plans>,
+    signed_in: SignedIn,
+    OptionalJsonBody(change): OptionalJsonBody<ScriptChange>,
 ) -> Result<Response, ApiError> {
-    let user = user_of(&request)?;
-    let change: ScriptChange = if bytes.is_empty() {
-        ScriptChange::default()
-    } else {
-        body(&bytes)?
-    };
+    let change = change.unwrap_or_default();
     let name = check_name(change.name.as_deref().unwrap_or("Moving-average cross"))
         .map_err(|message| ApiError::invalid("name", message))?;
     let source = change.source.unwrap_or_else(|| TEMPLATE.to_string());
     check_source(&source).map_err(|message| ApiError::invalid("source", message))?;
-    let plan = scripts.billing.plan_of(user).await?;
+    let created = create_script(&scripts, &plans, signed_in.user, &name, &source).await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+/// Saves a new script within the plan's saved scripts.
+async fn create_script(
+    scripts: &Scripts,
+    plans: &Plans,
+    user: Uuid,
+    name: &str,
+    source: &str,
+) -> Result<app::scripts::ScriptDetail, ApiError> {
+    let allowance = plans.check(Some(user), Action::SaveScript).await?;
     let created = scripts
         .store
-        .create(
-            user,
-            &name,
-            &source,
-            now_ms(),
-            scripts.billing.limits(plan).scripts,
-        )
-        .await
-        .map_err(|error| store_error(error, plan, &scripts.billing, "scripts"))?;
-    Ok((StatusCode::CREATED, Json(created)).into_response())
+        .create(user, name, source, now_ms(), allowance.limit)
+        .await;
+    within(&allowance, created)
 }
 
 async fn show(
     State(scripts): State<Scripts>,
-    Extension(request): Extension<RequestAuth>,
+    signed_in: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = user_of(&request)?;
     let detail = scripts
         .store
-        .get(user, script_id(&id)?)
+        .get(signed_in.user, script_id(&id)?)
         .await?
         .ok_or_else(not_found)?;
     Ok(Json(detail).into_response())
@@ -205,13 +160,11 @@ async fn show(
 
 async fn change(
     State(scripts): State<Scripts>,
-    Extension(request): Extension<RequestAuth>,
+    signed_in: SignedIn,
     Path(id): Path<String>,
-    bytes: Bytes,
+    JsonBody(change): JsonBody<ScriptChange>,
 ) -> Result<Response, ApiError> {
-    let user = user_of(&request)?;
     let id = script_id(&id)?;
-    let change: ScriptChange = body(&bytes)?;
     let name = change
         .name
         .as_deref()
@@ -223,7 +176,13 @@ async fn change(
     }
     let detail = scripts
         .store
-        .update(user, id, name.as_deref(), change.source.as_deref(), now_ms())
+        .update(
+            signed_in.user,
+            id,
+            name.as_deref(),
+            change.source.as_deref(),
+            now_ms(),
+        )
         .await?
         .ok_or_else(not_found)?;
     Ok(Json(detail).into_response())
@@ -231,11 +190,10 @@ async fn change(
 
 async fn remove(
     State(scripts): State<Scripts>,
-    Extension(request): Extension<RequestAuth>,
+    signed_in: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = user_of(&request)?;
-    if scripts.store.delete(user, script_id(&id)?).await? {
+    if scripts.store.delete(signed_in.user, script_id(&id)?).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(not_found())
@@ -244,13 +202,12 @@ async fn remove(
 
 async fn versions(
     State(scripts): State<Scripts>,
-    Extension(request): Extension<RequestAuth>,
+    signed_in: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = user_of(&request)?;
     let versions = scripts
         .store
-        .versions(user, script_id(&id)?)
+        .versions(signed_in.user, script_id(&id)?)
         .await?
         .ok_or_else(not_found)?;
     Ok(Json(versions).into_response())
@@ -258,50 +215,42 @@ async fn versions(
 
 async fn version(
     State(scripts): State<Scripts>,
-    Extension(request): Extension<RequestAuth>,
+    signed_in: SignedIn,
     Path((id, number)): Path<(String, u32)>,
 ) -> Result<Response, ApiError> {
-    let user = user_of(&request)?;
     let version = scripts
         .store
-        .version(user, script_id(&id)?, number)
+        .version(signed_in.user, script_id(&id)?, number)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("The script has no version {number}.")))?;
     Ok(Json(version).into_response())
 }
 
 async fn run(
-    State(state): State<AppState>,
-    Extension(request): Extension<RequestAuth>,
+    State(scripts): State<Scripts>,
+    State(plans): State<Plans>,
+    State(symbols): State<Symbols>,
+    signed_in: SignedIn,
     Path(id): Path<String>,
-    bytes: Bytes,
+    JsonBody(wanted): JsonBody<RunRequest>,
 ) -> Result<Response, ApiError> {
-    let scripts = &state.scripts;
-    let user = user_of(&request)?;
+    let user = signed_in.user;
     let id = script_id(&id)?;
-    let wanted: RunRequest = body(&bytes)?;
-    if !state.symbols.contains(&wanted.symbol) {
-        return Err(ApiError::unknown(
-            "symbol",
-            format!("{} is not a symbol InChart carries.", wanted.symbol),
-        ));
-    }
-    let plan = scripts.billing.plan_of(user).await?;
-    let limits = scripts.billing.limits(plan);
-    let history = limits.history_candles;
-    let count = wanted.candles.unwrap_or(scripts.settings.candles.min(history));
-    if !(1..=5000).contains(&count) {
+    let symbol = symbols.check(wanted.symbol, "symbol")?;
+    if wanted.candles.is_some_and(|count| !(1..=5000).contains(&count)) {
         return Err(ApiError::invalid("candles", "A run reads 1 to 5000 candles."));
     }
-    if count > history {
-        return Err(ApiError::PlanLimit {
-            limit: "history",
-            message: format!(
-                "Your {} plan reads at most {history} candles of history.",
-                plan.name()
-            ),
-        });
-    }
+    let history = plans
+        .check(
+            Some(user),
+            Action::ReadForRun {
+                candles: wanted.candles,
+            },
+        )
+        .await?;
+    let count = wanted
+        .candles
+        .unwrap_or(scripts.settings.candles.min(history.limit));
     let runnable = scripts
         .store
         .runnable(user, id, wanted.version)
@@ -312,12 +261,9 @@ async fn run(
         })?;
     // Counted once the request is one that would run, so a typo does not
     // spend the trader's minute.
-    scripts
-        .count_run(user, &limits)
-        .await
-        .map_err(|spent| runs_spent(spent, plan, &scripts.billing))?;
+    plans.check(Some(user), Action::StartRun).await?;
     let series = SeriesRef {
-        symbol: wanted.symbol,
+        symbol,
         interval: wanted.interval,
     };
     let window = Window { count, until: None };
@@ -331,26 +277,18 @@ async fn run(
             window,
             Trigger::Manual,
         )
-        .await
-        .map_err(|error| match error {
-            EngineError::Busy(message) => ApiError::Throttled {
-                retry_after: Duration::from_secs(1),
-                message,
-            },
-            EngineError::Unavailable(message) => ApiError::Unavailable(message),
-        })?;
+        .await?;
     Ok(Json(run).into_response())
 }
 
 async fn runs(
     State(scripts): State<Scripts>,
-    Extension(request): Extension<RequestAuth>,
+    signed_in: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = user_of(&request)?;
     let runs = scripts
         .store
-        .runs(user, script_id(&id)?, RUNS_LISTED)
+        .runs(signed_in.user, script_id(&id)?, RUNS_LISTED)
         .await?
         .ok_or_else(not_found)?;
     Ok(Json(runs).into_response())
@@ -358,98 +296,68 @@ async fn runs(
 
 async fn one_run(
     State(scripts): State<Scripts>,
-    Extension(request): Extension<RequestAuth>,
+    signed_in: SignedIn,
     Path((id, run)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let user = user_of(&request)?;
     let run_id = Uuid::parse_str(&run).map_err(|_| not_found())?;
     let run = scripts
         .store
-        .run(user, script_id(&id)?, run_id)
+        .run(signed_in.user, script_id(&id)?, run_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("There is no such run of this script.".into()))?;
     Ok(Json(run).into_response())
 }
 
 async fn attach(
-    State(state): State<AppState>,
-    Extension(request): Extension<RequestAuth>,
+    State(scripts): State<Scripts>,
+    State(plans): State<Plans>,
+    State(symbols): State<Symbols>,
+    signed_in: SignedIn,
     Path((id, symbol, interval)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    let user = user_of(&request)?;
-    let series = series(&symbol, &interval, &state.symbols)?;
-    let scripts = &state.scripts;
-    let plan = scripts.billing.plan_of(user).await?;
-    let found = scripts
+    let user = signed_in.user;
+    let series = series(&symbol, &interval, &symbols)?;
+    let allowance = plans.check(Some(user), Action::RunLive).await?;
+    let attached = scripts
         .store
-        .attach(
-            user,
-            script_id(&id)?,
-            &series,
-            now_ms(),
-            scripts.billing.limits(plan).live_scripts,
-        )
-        .await
-        .map_err(|error| store_error(error, plan, &scripts.billing, "live_scripts"))?;
-    if !found {
+        .attach(user, script_id(&id)?, &series, now_ms(), allowance.limit)
+        .await;
+    if !within(&allowance, attached)? {
         return Err(not_found());
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn detach(
-    State(state): State<AppState>,
-    Extension(request): Extension<RequestAuth>,
+    State(scripts): State<Scripts>,
+    State(symbols): State<Symbols>,
+    signed_in: SignedIn,
     Path((id, symbol, interval)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    let user = user_of(&request)?;
-    let series = series(&symbol, &interval, &state.symbols)?;
-    if !state.scripts.store.detach(user, script_id(&id)?, &series).await? {
+    let series = series(&symbol, &interval, &symbols)?;
+    if !scripts
+        .store
+        .detach(signed_in.user, script_id(&id)?, &series)
+        .await?
+    {
         return Err(not_found());
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// A form's answer, as the account forms give it: onward when it worked,
-/// back to `back` with the problem when it did not.
-fn answer(auth: &Auth, headers: &HeaderMap, outcome: Result<String, ApiError>, back: &str) -> Response {
-    match outcome {
-        Ok(to) => Answer::new(headers).done(auth, &to, None),
-        Err(error) => Answer::new(headers).failed(auth, "script", back, error, None),
-    }
-}
-
-fn log_in_first(back: &str) -> Response {
-    Redirect::to(&format!("/login?next={back}")).into_response()
-}
-
 async fn create_form(
-    State(state): State<AppState>,
-    Extension(request): Extension<RequestAuth>,
-    headers: HeaderMap,
+    State(scripts): State<Scripts>,
+    State(plans): State<Plans>,
+    signed_in: Option<SignedIn>,
+    answer: Answer,
 ) -> Response {
-    let Ok(user) = user_of(&request) else {
-        return log_in_first("/scripts");
+    let Some(signed_in) = signed_in else {
+        return answer.log_in_first("/scripts");
     };
-    let billing = &state.scripts.billing;
-    let outcome = async {
-        let plan = billing.plan_of(user).await?;
-        let created = state
-            .scripts
-            .store
-            .create(
-                user,
-                "Moving-average cross",
-                TEMPLATE,
-                now_ms(),
-                billing.limits(plan).scripts,
-            )
-            .await
-            .map_err(|error| store_error(error, plan, billing, "scripts"))?;
-        Ok(format!("/scripts/{}", created.summary.id))
-    }
-    .await;
-    answer(&state.auth, &headers, outcome, "/scripts")
+    let outcome = create_script(&scripts, &plans, signed_in.user, "Moving-average cross", TEMPLATE)
+        .await
+        .map(|created| format!("/scripts/{}", created.summary.id));
+    answer.outcome(outcome, "script", "/scripts")
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -460,15 +368,15 @@ pub struct SaveForm {
 }
 
 async fn save_form(
-    State(state): State<AppState>,
-    Extension(request): Extension<RequestAuth>,
+    State(scripts): State<Scripts>,
+    signed_in: Option<SignedIn>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    answer: Answer,
     Form(form): Form<SaveForm>,
 ) -> Response {
     let page = format!("/scripts/{id}");
-    let Ok(user) = user_of(&request) else {
-        return log_in_first(&page);
+    let Some(signed_in) = signed_in else {
+        return answer.log_in_first(&page);
     };
     let saved = async {
         let id = script_id(&id)?;
@@ -476,33 +384,31 @@ async fn save_form(
         // Browsers send a textarea's line ends as CRLF.
         let source = form.source.replace("\r\n", "\n");
         check_source(&source).map_err(|message| ApiError::invalid("source", message))?;
-        state
-            .scripts
+        scripts
             .store
-            .update(user, id, Some(&name), Some(&source), now_ms())
+            .update(signed_in.user, id, Some(&name), Some(&source), now_ms())
             .await?
             .ok_or_else(not_found)
     };
     let outcome = saved.await.map(|_| page.clone());
-    answer(&state.auth, &headers, outcome, &page)
+    answer.outcome(outcome, "script", &page)
 }
 
 async fn delete_form(
-    State(state): State<AppState>,
-    Extension(request): Extension<RequestAuth>,
+    State(scripts): State<Scripts>,
+    signed_in: Option<SignedIn>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    answer: Answer,
 ) -> Response {
-    let Ok(user) = user_of(&request) else {
-        return log_in_first("/scripts");
+    let Some(signed_in) = signed_in else {
+        return answer.log_in_first("/scripts");
     };
     let deleted = async {
-        if state.scripts.store.delete(user, script_id(&id)?).await? {
-            Ok(())
+        if scripts.store.delete(signed_in.user, script_id(&id)?).await? {
+            Ok("/scripts".to_string())
         } else {
             Err(not_found())
         }
     };
-    let outcome = deleted.await.map(|()| "/scripts".to_string());
-    answer(&state.auth, &headers, outcome, "/scripts")
+    answer.outcome(deleted.await, "script", "/scripts")
 }

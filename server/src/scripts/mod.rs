@@ -2,39 +2,37 @@
 //! candles, drawn on the chart as markers and lines.
 //!
 //! - [`store`]: scripts, their versions, runs and attachments, per owner.
-//! - [`engine`]: the warm pool of sandboxed workers and its fair queue.
-//! - [`live`]: attached scripts re-run on every closed candle; their
-//!   signals reach the owner's charts over the WebSocket.
-//! - [`handlers`]: the HTTP API.
+//! - [`fair_queue`]: the order runs are taken in, fair between traders.
+//! - [`pool`]: the warm pool of sandboxed workers that take them.
+//! - [`on_close`]: attached scripts re-run on every closed candle.
+//! - [`signals`]: the bus that takes a live run's signals to the owner's
+//!   charts, on every instance.
+//! - [`handlers`] (the HTTP API) and [`pages`] (what the pages read).
 //!
-//! Runs a trader starts are counted against their plan's runs a minute
-//! ([`Scripts::count_run`]), in the shared cache so that the count holds
-//! across instances; live runs on closed candles are not counted (the
-//! plan's live scripts bound them).
+//! What a plan allows (saved and live scripts, runs a minute, CPU time,
+//! history) is checked by [`crate::plans`].
 
-pub mod engine;
 pub mod entity;
+pub mod fair_queue;
 pub mod handlers;
-pub mod live;
+pub mod on_close;
 pub mod pages;
+pub mod pool;
+pub mod signals;
 pub mod store;
 
-use std::time::Duration;
-
-use anyhow::Context;
-use app::billing::Limits;
 use app::market::Candle;
 use app::scripts::{RunView, SeriesRef, Trigger};
 use uuid::Uuid;
 use worker_protocol::{Columns, Job};
 
-use crate::auth::now_ms;
-use crate::billing::Billing;
-use crate::cache::Cache;
 use crate::config::ScriptSettings;
-use crate::market::live::{LiveMarket, SeriesKey};
-use crate::market::store::{CandleRange, CandleStore};
-use engine::{Engine, EngineError};
+use crate::market::newest::NewestCandles;
+use crate::market::window::LiveMarket;
+use crate::plans::Plans;
+use crate::platform::clock::now_ms;
+use pool::{PoolError, WorkerPool};
+use signals::SignalBus;
 use store::{NewRun, ScriptStore};
 
 /// Everything scripts need, cloned cheaply per request.
@@ -42,27 +40,13 @@ use store::{NewRun, ScriptStore};
 pub struct Scripts {
     pub settings: ScriptSettings,
     pub store: ScriptStore,
-    pub engine: Engine,
-    pub bus: live::SignalBus,
-    /// Each run's CPU time and history, and how many scripts an account
-    /// keeps and runs live, are its plan's.
-    pub billing: Billing,
-    /// Where runs a minute are counted (Redis across instances).
-    cache: Cache,
-    candles: CandleStore,
-    live: LiveMarket,
+    pub pool: WorkerPool,
+    pub bus: SignalBus,
+    /// Each run's CPU time and history are its plan's.
+    pub plans: Plans,
+    newest: NewestCandles,
+    window: LiveMarket,
 }
-
-/// A run refused because the trader has started their plan's runs for
-/// this minute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunsSpent {
-    /// Until the count starts again.
-    pub retry_after: Duration,
-}
-
-/// The span over which a plan's runs are counted.
-const RUN_WINDOW: Duration = Duration::from_secs(60);
 
 /// Which candles a run sees: the newest `count` closed candles, up to and
 /// including the one that opened at `until` when given.
@@ -76,50 +60,26 @@ impl Scripts {
     pub fn new(
         settings: ScriptSettings,
         store: ScriptStore,
-        bus: live::SignalBus,
-        candles: CandleStore,
-        live: LiveMarket,
-        billing: Billing,
-        cache: Cache,
+        bus: SignalBus,
+        plans: Plans,
+        newest: NewestCandles,
+        window: LiveMarket,
     ) -> Self {
-        let engine = Engine::new(settings.clone());
+        let pool = WorkerPool::new(settings.clone());
         Self {
             settings,
             store,
-            engine,
+            pool,
             bus,
-            billing,
-            cache,
-            candles,
-            live,
-        }
-    }
-
-    /// Counts a run `user` starts against `limits`' runs a minute, in
-    /// fixed one-minute windows from the first run; refused past it. Every
-    /// attempt counts, so asking again sooner does not help. A cache that
-    /// cannot count lets the run go (and is logged): runs are still bounded
-    /// by the fair queue.
-    pub async fn count_run(&self, user: Uuid, limits: &Limits) -> Result<(), RunsSpent> {
-        match self
-            .cache
-            .increment(&format!("scripts:runs:{user}"), RUN_WINDOW)
-            .await
-        {
-            Ok((count, left)) if count > u64::from(limits.runs_per_minute) => Err(RunsSpent {
-                retry_after: left.max(Duration::from_secs(1)),
-            }),
-            Ok(_) => Ok(()),
-            Err(error) => {
-                tracing::warn!(error = format!("{error:#}"), "a script run was not counted");
-                Ok(())
-            }
+            plans,
+            newest,
+            window,
         }
     }
 
     /// The feed's status now, for the pages.
     pub fn feed_status(&self) -> app::market::FeedStatus {
-        self.live.current_status()
+        self.window.current_status()
     }
 
     /// Deletes old runs every hour, keeping each script's newest.
@@ -148,30 +108,39 @@ impl Scripts {
         series: &SeriesRef,
         window: Window,
         trigger: Trigger,
-    ) -> Result<RunView, EngineError> {
-        let limits = self.billing.limits_of(Some(user)).await.map_err(|error| {
+    ) -> Result<RunView, PoolError> {
+        let limits = self.plans.limits_of(Some(user)).await.map_err(|error| {
             tracing::error!(error = format!("{error:#}"), "could not read a plan's limits");
-            EngineError::Unavailable("Your plan could not be read; try again.".into())
+            PoolError::Unavailable("Your plan could not be read; try again.".into())
         })?;
         let window = Window {
             count: window.count.min(limits.history_candles),
             ..window
         };
-        let candles = self.closed_candles(series, window).await.map_err(|error| {
-            tracing::error!(
-                error = format!("{error:#}"),
-                "could not read candles for a script"
-            );
-            EngineError::Unavailable("The candles could not be read; try again.".into())
-        })?;
+        let candles = self
+            .newest
+            .closed(
+                &series.symbol,
+                series.interval,
+                window.count as usize,
+                window.until,
+            )
+            .await
+            .map_err(|error| {
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "could not read candles for a script"
+                );
+                PoolError::Unavailable("The candles could not be read; try again.".into())
+            })?;
         // The job never leaves this process (the worker gets its payload),
         // and the engine judges the worker's answer against its candles.
         let job = Job {
             source,
             candles: columns(&candles),
-            limits: self.engine.limits(limits.script_cpu_ms),
+            limits: self.pool.limits(limits.script_cpu_ms),
         };
-        let report = self.engine.run(user, job).await?;
+        let report = self.pool.run(user, job).await?;
         let times: Vec<i64> = candles.iter().map(|c| c.open_time).collect();
         let run = self
             .store
@@ -190,58 +159,9 @@ impl Scripts {
             .await
             .map_err(|error| {
                 tracing::error!(error = format!("{error:#}"), "could not record a run");
-                EngineError::Unavailable("The run could not be saved; try again.".into())
+                PoolError::Unavailable("The run could not be saved; try again.".into())
             })?;
         Ok(run)
-    }
-
-    /// The newest closed candles of a series: from the live window when it
-    /// holds them all without a gap, from the database otherwise, with the
-    /// window's candles over the database's (the database may not have the
-    /// candle that has just closed yet).
-    async fn closed_candles(&self, series: &SeriesRef, window: Window) -> anyhow::Result<Vec<Candle>> {
-        let wanted = window.count as usize;
-        let key = SeriesKey::new(&series.symbol, series.interval);
-        let recent: Vec<Candle> = self
-            .live
-            .recent(&key, None, wanted + 1)
-            .await
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|c| serde_json::from_str::<Candle>(&c.json).ok())
-            .filter(|c| c.closed && window.until.is_none_or(|until| c.open_time <= until))
-            .collect();
-        let step = series.interval.millis();
-        let gapless = recent
-            .windows(2)
-            .all(|pair| pair[1].open_time - pair[0].open_time == step);
-        let mut candles = if recent.len() >= wanted && gapless {
-            recent
-        } else {
-            let stored = self
-                .candles
-                .range(
-                    &series.symbol,
-                    series.interval,
-                    CandleRange {
-                        start: None,
-                        end: window.until,
-                        limit: wanted as u64 + 1,
-                    },
-                )
-                .await
-                .context("while reading candles for a script")?;
-            let mut merged: std::collections::BTreeMap<i64, Candle> = stored
-                .into_iter()
-                .filter(|c| c.closed)
-                .map(|c| (c.open_time, c))
-                .collect();
-            merged.extend(recent.into_iter().map(|c| (c.open_time, c)));
-            merged.into_values().collect()
-        };
-        let skip = candles.len().saturating_sub(wanted);
-        candles.drain(..skip);
-        Ok(candles)
     }
 }
 

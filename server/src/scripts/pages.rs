@@ -2,9 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
-use app::market::Symbol;
 use app::scripts::{ScriptPages, ScriptSummary, Workbench};
 use uuid::Uuid;
 
@@ -12,7 +10,7 @@ use super::Scripts;
 
 pub struct ScriptReader {
     pub scripts: Scripts,
-    pub symbols: Arc<[Symbol]>,
+    pub symbols: crate::market::Symbols,
 }
 
 fn failed(error: anyhow::Error) -> String {
@@ -54,7 +52,7 @@ impl ScriptPages for ScriptReader {
                 script: detail,
                 last_run,
                 symbols,
-                unavailable: scripts.engine.unavailable(),
+                unavailable: scripts.pool.unavailable(),
                 feed: scripts.feed_status(),
             }))
         })

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use app::market::{Interval, Symbol};
 use app::scripts::{RunView, ScriptDetail, ScriptSummary, SeriesRef, Trigger, VersionInfo};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, TransactionTrait,
@@ -488,32 +488,6 @@ impl ScriptStore {
                 && a.symbol == series.symbol.as_str()
                 && a.interval == series.interval.as_str()
         }))
-    }
-
-    /// Deletes every script of a user (part of deleting the account).
-    pub async fn delete_all_of(txn: &impl sea_orm::ConnectionTrait, user: Uuid) -> Result<(), DbErr> {
-        attachment::Entity::delete_many()
-            .filter(attachment::Column::UserId.eq(user))
-            .exec(txn)
-            .await?;
-        run::Entity::delete_many()
-            .filter(run::Column::UserId.eq(user))
-            .exec(txn)
-            .await?;
-        let owned = Query::select()
-            .column(script::Column::Id)
-            .from(script::Entity)
-            .and_where(script::Column::UserId.eq(user))
-            .to_owned();
-        version::Entity::delete_many()
-            .filter(version::Column::ScriptId.in_subquery(owned))
-            .exec(txn)
-            .await?;
-        script::Entity::delete_many()
-            .filter(script::Column::UserId.eq(user))
-            .exec(txn)
-            .await?;
-        Ok(())
     }
 
     /// Deletes the runs past the newest [`RUNS_KEPT`] of each script.

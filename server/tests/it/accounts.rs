@@ -1113,7 +1113,7 @@ async fn housekeeping_deletes_ended_sessions_and_keeps_live_ones() {
 
     let db = Database::connect(&app.database_url).await.unwrap();
     let store = AccountStore::new(db.clone());
-    let now = inchart::auth::now_ms();
+    let now = inchart::platform::clock::now_ms();
     let (sessions, mailed) = store.purge(now - 60_000).await.unwrap();
     assert_eq!((sessions, mailed), (0, 0), "nothing ended a minute ago");
     let far_future = now + 2 * 86_400_000;

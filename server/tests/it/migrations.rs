@@ -58,7 +58,7 @@ async fn sqlite_schema_goes_up_down_and_up_again() {
 #[tokio::test]
 async fn sqlite_runs_in_write_ahead_logging_mode() {
     let url = fresh_database(Db::Sqlite).await;
-    let db = inchart::db::connect(&url.clone().into()).await.unwrap();
+    let db = inchart::platform::db::connect(&url.clone().into()).await.unwrap();
     let row = db
         .query_one(Statement::from_string(DbBackend::Sqlite, "PRAGMA journal_mode"))
         .await

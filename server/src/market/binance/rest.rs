@@ -15,8 +15,8 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use super::wire::{ExchangeInfo, KlineRow, Rejection};
-use crate::market::simulated::now_millis;
-use crate::metrics::Metrics;
+use crate::market::metrics::FeedMetrics as Metrics;
+use crate::platform::clock::{self, now_ms};
 
 /// Binance's documented default; replaced by what `exchangeInfo` states.
 const DEFAULT_WEIGHT_PER_MINUTE: u32 = 6000;
@@ -68,7 +68,7 @@ impl RestClient {
             base: Arc::from(base.trim_end_matches('/')),
             gate: Arc::new(Mutex::new(Gate {
                 limit: DEFAULT_WEIGHT_PER_MINUTE,
-                minute: current_minute(),
+                minute: clock::now_secs() as u64 / 60,
                 used: 0,
                 blocked_until: None,
             })),
@@ -144,7 +144,7 @@ impl RestClient {
         if let Some(newest) = candles.last_mut() {
             // Long over by our clock (with room for clocks that disagree),
             // it is closed; otherwise its close comes on the stream.
-            let over = newest.open_time + interval.millis() + CLOCK_SLACK_MS <= now_millis();
+            let over = newest.open_time + interval.millis() + CLOCK_SLACK_MS <= now_ms();
             newest.closed = over;
         }
         Ok(candles)
@@ -216,7 +216,7 @@ impl RestClient {
             let wait = {
                 let mut gate = self.lock();
                 let now = Instant::now();
-                let minute = current_minute();
+                let minute = clock::now_secs() as u64 / 60;
                 if minute != gate.minute {
                     gate.minute = minute;
                     gate.used = 0;
@@ -224,7 +224,9 @@ impl RestClient {
                 let budget = (f64::from(gate.limit) * BUDGET_SHARE) as u32;
                 match gate.blocked_until {
                     Some(until) if until > now => until - now,
-                    _ if gate.used + weight > budget => until_next_minute(),
+                    _ if gate.used + weight > budget => {
+                        clock::until_next_minute() + Duration::from_millis(50)
+                    }
                     _ => {
                         gate.blocked_until = None;
                         gate.used += weight;
@@ -243,7 +245,7 @@ impl RestClient {
             .and_then(|text| text.parse::<u32>().ok());
         if let Some(used) = used {
             let mut gate = self.lock();
-            gate.minute = current_minute();
+            gate.minute = clock::now_secs() as u64 / 60;
             gate.used = used;
         }
     }
@@ -279,18 +281,4 @@ fn retry_after(headers: &HeaderMap) -> Duration {
         .and_then(|value| value.to_str().ok())
         .and_then(|text| text.trim().parse::<u64>().ok())
         .map_or(Duration::from_secs(60), Duration::from_secs)
-}
-
-fn current_minute() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs() / 60)
-}
-
-fn until_next_minute() -> Duration {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let into_minute = now.as_millis() % 60_000;
-    Duration::from_millis(u64::try_from(60_000 - into_minute).unwrap_or(60_000) + 50)
 }

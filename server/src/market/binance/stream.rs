@@ -12,7 +12,7 @@ use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::market::live::now_micros;
+use crate::platform::clock::now_micros;
 
 /// A frame from the stream, stamped when it arrived.
 #[derive(Debug)]

@@ -13,6 +13,18 @@ use std::time::Duration;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+/// "3 minutes", "40 seconds": how long to wait, for a person.
+pub fn describe_wait(wait: Duration) -> String {
+    let seconds = wait.as_secs().max(1);
+    if seconds >= 90 {
+        format!("{} minutes", seconds.div_ceil(60))
+    } else if seconds == 1 {
+        "a second".to_string()
+    } else {
+        format!("{seconds} seconds")
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// A query parameter is missing or wrong.

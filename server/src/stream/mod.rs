@@ -1,4 +1,5 @@
-//! `/ws`: live candles for charts (the protocol is `app::live`).
+//! `/ws`: live candles for charts, and their owner's live signals (the
+//! protocol is `app::live`).
 //!
 //! The [`Hub`] hands every change it hears of to the clients following its
 //! series. Each client has a small pending slot: a newer version of a
@@ -41,8 +42,7 @@ use app::live::{
     ClientMessage, DEFAULT_SNAPSHOT, ErrorCode, HEARTBEAT_MS, MAX_CLIENT_FRAME, MAX_SNAPSHOT,
     MAX_SUBSCRIPTIONS, ServerMessage,
 };
-use app::market::{Candle, Symbol};
-use axum::Extension;
+use app::market::Candle;
 use axum::extract::State;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -51,14 +51,16 @@ use futures::SinkExt;
 use tokio::sync::{Notify, broadcast};
 use uuid::Uuid;
 
-use super::live::{CandleChange, LiveEvent, LiveMarket, SeriesKey, now_micros};
-use super::simulated::now_millis;
+pub mod metrics;
+
+use self::metrics::StreamMetrics;
+use crate::auth::Auth;
 use crate::auth::csrf::same_origin;
-use crate::auth::session::RequestAuth;
-use crate::error::ApiError;
-use crate::metrics::Metrics;
-use crate::scripts::live::{MAX_SIGNALS_FRAME, SignalFrame};
-use crate::startup::AppState;
+use crate::market::window::{CandleChange, LiveEvent, LiveMarket, SeriesKey, supersedes};
+use crate::market::{Market, Symbols};
+use crate::platform::clock::{now_micros, now_ms};
+use crate::scripts::signals::{MAX_SIGNALS_FRAME, SignalFrame};
+use crate::web::{ApiError, SignedIn};
 
 /// How long one batch of writes to a client may take before it is dropped.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -95,7 +97,7 @@ pub struct Hub {
     connected: AtomicUsize,
     max_clients: usize,
     next_id: AtomicUsize,
-    metrics: Arc<Metrics>,
+    metrics: Arc<StreamMetrics>,
 }
 
 /// One client's mailbox, shared between the hub and its connection task.
@@ -122,7 +124,7 @@ struct Queued {
 struct Delivery {
     remaining: AtomicUsize,
     received_us: i64,
-    metrics: Arc<Metrics>,
+    metrics: Arc<StreamMetrics>,
 }
 
 struct DeliveryShare(Arc<Delivery>);
@@ -137,7 +139,7 @@ impl Drop for DeliveryShare {
 }
 
 impl Hub {
-    pub fn new(max_clients: usize, metrics: Arc<Metrics>) -> Self {
+    pub fn new(max_clients: usize, metrics: Arc<StreamMetrics>) -> Self {
         Self {
             series: RwLock::new(HashMap::new()),
             users: RwLock::new(HashMap::new()),
@@ -334,18 +336,21 @@ impl Drop for Admission {
 /// InChart's pages (its `Origin`), so another site cannot open one with
 /// the visitor's cookies; it is signed in when the page is.
 pub async fn upgrade(
-    State(state): State<AppState>,
-    request: Option<Extension<RequestAuth>>,
+    State(hub): State<Arc<Hub>>,
+    State(market): State<Market>,
+    State(auth): State<Auth>,
+    signed_in: Option<SignedIn>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if headers.contains_key(header::ORIGIN) && !same_origin(&headers, &state.auth.settings.public_url) {
+    if headers.contains_key(header::ORIGIN) && !same_origin(&headers, &auth.settings.public_url) {
         return ApiError::forbidden("origin", "Chart connections are open to InChart's own pages.")
             .into_response();
     }
-    let user = request.and_then(|Extension(request)| request.signed_in.map(|signed_in| signed_in.user));
-    let Some(admission) = state.hub.admit() else {
-        state.metrics.ws_refused.fetch_add(1, Relaxed);
+    let user = signed_in.map(|signed_in| signed_in.user);
+    let metrics = hub.metrics.clone();
+    let Some(admission) = hub.admit() else {
+        metrics.ws_refused.fetch_add(1, Relaxed);
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             "this server holds its most chart connections",
@@ -362,9 +367,9 @@ pub async fn upgrade(
         .on_upgrade(move |socket| async move {
             let connection = Connection {
                 hub: admission.0.clone(),
-                live: state.live.clone(),
-                carried: state.symbols.clone(),
-                metrics: state.metrics.clone(),
+                live: market.window.clone(),
+                carried: market.symbols.clone(),
+                metrics: metrics.clone(),
                 client: Arc::new(Client {
                     id: admission.0.next_id.fetch_add(1, Relaxed),
                     pending: Mutex::new(Vec::new()),
@@ -375,17 +380,17 @@ pub async fn upgrade(
                 following: HashMap::new(),
                 user,
             };
-            let _signed_in = user.map(|_| SignedInGauge::new(state.metrics.clone()));
+            let _signed_in = user.map(|_| SignedInGauge::new(metrics.clone()));
             connection.serve(socket).await;
             drop(admission);
         })
 }
 
 /// Counts a signed-in chart connection while it lasts.
-struct SignedInGauge(Arc<Metrics>);
+struct SignedInGauge(Arc<StreamMetrics>);
 
 impl SignedInGauge {
-    fn new(metrics: Arc<Metrics>) -> Self {
+    fn new(metrics: Arc<StreamMetrics>) -> Self {
         metrics.ws_clients_signed_in.fetch_add(1, Relaxed);
         Self(metrics)
     }
@@ -409,7 +414,7 @@ impl Sent {
             None => true,
             Some(newest) => {
                 candle.open_time > newest.open_time
-                    || (candle.open_time == newest.open_time && super::live::supersedes(candle, newest))
+                    || (candle.open_time == newest.open_time && supersedes(candle, newest))
             }
         }
     }
@@ -418,8 +423,8 @@ impl Sent {
 struct Connection {
     hub: Arc<Hub>,
     live: LiveMarket,
-    carried: Arc<[Symbol]>,
-    metrics: Arc<Metrics>,
+    carried: Symbols,
+    metrics: Arc<StreamMetrics>,
     client: Arc<Client>,
     following: HashMap<SeriesKey, Sent>,
     /// The signed-in user, who hears of their own scripts' live runs.
@@ -481,7 +486,7 @@ impl Connection {
                     if heard.elapsed() > IDLE_LIMIT {
                         Err(End::Closed)
                     } else {
-                        let beat = encode(&ServerMessage::Heartbeat { time: now_millis() });
+                        let beat = encode(&ServerMessage::Heartbeat { time: now_ms() });
                         self.send_messages(&mut socket, vec![Message::Text(beat), Message::Ping(Default::default())]).await
                     }
                 }
@@ -585,7 +590,7 @@ impl Connection {
                 self.send(socket, &[encode(&done)]).await
             }
             ClientMessage::Ping => {
-                let beat = encode(&ServerMessage::Heartbeat { time: now_millis() });
+                let beat = encode(&ServerMessage::Heartbeat { time: now_ms() });
                 self.send(socket, &[beat]).await
             }
         }
@@ -688,10 +693,10 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
-    use app::market::Interval;
+    use app::market::{Interval, Symbol};
 
     use super::*;
-    use crate::scripts::live::SignalRoute;
+    use crate::scripts::signals::SignalRoute;
 
     fn run_of(script: &str, symbol: &str, text: &str) -> Arc<SignalFrame> {
         Arc::new(SignalFrame {

@@ -22,7 +22,8 @@ use app::live::ServerMessage;
 use app::market::{Candle, FeedStatus, Interval, Symbol};
 use futures::StreamExt;
 use redis::aio::ConnectionManager;
-use secrecy::{ExposeSecret, SecretString};
+
+use crate::platform::redis::Redis;
 use tokio::sync::{broadcast, watch};
 
 /// A series: one symbol at one interval.
@@ -101,7 +102,7 @@ struct Inner {
 
 enum Backend {
     Redis {
-        client: redis::Client,
+        redis: Redis,
         connection: ConnectionManager,
         publish: redis::Script,
     },
@@ -113,27 +114,20 @@ enum Backend {
 impl LiveMarket {
     /// Redis at `url` when given, in process otherwise. `window` is how many
     /// recent candles of each series are kept.
-    pub async fn connect(url: Option<&SecretString>, prefix: &str, window: usize) -> anyhow::Result<Self> {
-        let backend = match url {
-            Some(url) => {
-                let client = redis::Client::open(url.expose_secret())
-                    .context("REDIS_URL is not a Redis URL (expected redis://host:port)")?;
-                let connection = ConnectionManager::new(client.clone())
-                    .await
-                    .context("while connecting to Redis for the live market")?;
-                Backend::Redis {
-                    client,
-                    connection,
-                    publish: redis::Script::new(PUBLISH_SCRIPT),
-                }
-            }
+    pub fn new(redis: Option<&Redis>, prefix: &str, window: usize) -> Self {
+        let backend = match redis {
+            Some(redis) => Backend::Redis {
+                redis: redis.clone(),
+                connection: redis.connection(),
+                publish: redis::Script::new(PUBLISH_SCRIPT),
+            },
             None => Backend::Memory {
                 windows: Mutex::new(HashMap::new()),
             },
         };
         let (events, _) = broadcast::channel(EVENT_BACKLOG);
         let (status, _) = watch::channel(FeedStatus::Reconnecting);
-        Ok(Self {
+        Self {
             inner: Arc::new(Inner {
                 backend,
                 prefix: prefix.to_string(),
@@ -142,7 +136,7 @@ impl LiveMarket {
                 status,
                 versions: Mutex::new(HashMap::new()),
             }),
-        })
+        }
     }
 
     /// Every change and status this instance hears of, from any instance.
@@ -378,12 +372,12 @@ impl LiveMarket {
     /// Listens to every instance's changes (Redis only; in process they are
     /// delivered directly), reconnecting when Redis drops, until dropped.
     pub async fn listen(self) {
-        let Backend::Redis { client, .. } = &self.inner.backend else {
+        let Backend::Redis { redis, .. } = &self.inner.backend else {
             return std::future::pending().await;
         };
         let mut backoff = Duration::from_millis(200);
         loop {
-            match self.listen_once(client).await {
+            match self.listen_once(redis).await {
                 Ok(()) => tracing::warn!("the Redis subscription ended; subscribing again"),
                 Err(error) => tracing::warn!(error = format!("{error:#}"), "the Redis subscription failed"),
             }
@@ -392,11 +386,8 @@ impl LiveMarket {
         }
     }
 
-    async fn listen_once(&self, client: &redis::Client) -> anyhow::Result<()> {
-        let mut pubsub = client
-            .get_async_pubsub()
-            .await
-            .context("while opening a Redis subscription")?;
+    async fn listen_once(&self, redis: &Redis) -> anyhow::Result<()> {
+        let mut pubsub = redis.pubsub().await?;
         let pattern = format!("{}:live:*", self.inner.prefix);
         pubsub
             .psubscribe(&pattern)
@@ -496,12 +487,4 @@ fn parse_status(word: &[u8]) -> Option<FeedStatus> {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Microseconds since the Unix epoch.
-pub fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

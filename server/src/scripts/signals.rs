@@ -1,20 +1,16 @@
-//! Attached scripts re-run on every closed candle of their series, and
-//! what they produce reaches their owner's open charts.
-//!
-//! Every instance hears of every closed candle. One of them runs each
-//! attached script for it: the first to claim the run's key in the shared
-//! cache. The run's result goes out on the signal bus (a Redis channel, or
-//! in process without Redis), and every instance hands it to the owner's
-//! chart connections that follow the series.
+//! The signal bus: a live run's result reaches its owner's open charts on
+//! every instance. The run is published on a Redis channel (or in process
+//! without Redis), and each instance's stream hands it to the owner's
+//! connections that follow the series.
 //!
 //! What a slow chart connection can pin is bounded here and in
-//! [`crate::market::ws`]: a run is encoded once, before it is published,
+//! [`crate::stream`]: a run is encoded once, before it is published,
 //! into one `signals` frame of at most [`MAX_SIGNALS_FRAME`] bytes (a
 //! whole run can encode to about 6 MB: 10,000 markers and 16 lines of
 //! 5,000 points); that frame crosses Redis and is shared by every
 //! connection through an `Arc`, never copied or re-encoded per connection.
 //! The bus holds at most [`BACKLOG`] frames for this instance's one relay
-//! (the WebSocket hub), so at most 64 × 512 KiB = 32 MiB while it lags.
+//! (the stream's hub), so at most 64 × 512 KiB = 32 MiB while it lags.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,23 +19,14 @@ use std::time::Duration;
 use anyhow::Context;
 use app::live::ServerMessage;
 use app::market::{Interval, Symbol};
-use app::scripts::{RunView, SeriesRef, Trigger};
+use app::scripts::RunView;
 use axum::extract::ws::Utf8Bytes;
 use futures::StreamExt;
-use redis::aio::ConnectionManager;
-use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::engine::EngineError;
-use super::{Scripts, Window};
-use crate::cache::Cache;
-use crate::market::live::{LiveEvent, SeriesKey};
-
-/// How long a claim on a live run lasts: long enough that no other
-/// instance runs it again, short enough to leave nothing behind.
-const CLAIM_TTL: Duration = Duration::from_secs(600);
+use crate::platform::redis::Redis;
 /// Frames the bus holds for this instance's relay before the relay skips
 /// the oldest. The relay only puts frames in connections' mailboxes, so it
 /// keeps up unless the process is starved.
@@ -201,30 +188,19 @@ pub struct SignalBus {
 
 struct BusInner {
     local: broadcast::Sender<Arc<SignalFrame>>,
-    redis: Option<(redis::Client, ConnectionManager)>,
+    redis: Option<Redis>,
     channel: String,
 }
 
 impl SignalBus {
-    pub async fn connect(url: Option<&SecretString>, prefix: &str) -> anyhow::Result<Self> {
-        let redis = match url {
-            Some(url) => {
-                let client =
-                    redis::Client::open(url.expose_secret()).context("REDIS_URL is not a Redis URL")?;
-                let manager = ConnectionManager::new(client.clone())
-                    .await
-                    .context("while connecting to Redis for signals")?;
-                Some((client, manager))
-            }
-            None => None,
-        };
-        Ok(Self {
+    pub fn new(redis: Option<&Redis>, prefix: &str) -> Self {
+        Self {
             inner: Arc::new(BusInner {
                 local: broadcast::channel(BACKLOG).0,
-                redis,
+                redis: redis.cloned(),
                 channel: format!("{prefix}:signals"),
             }),
-        })
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<SignalFrame>> {
@@ -239,8 +215,8 @@ impl SignalBus {
             return Ok(());
         };
         match &self.inner.redis {
-            Some((_, manager)) => {
-                let mut connection = manager.clone();
+            Some(redis) => {
+                let mut connection = redis.connection();
                 let _: i64 = redis::cmd("PUBLISH")
                     .arg(&self.inner.channel)
                     .arg(frame.to_wire()?)
@@ -258,22 +234,19 @@ impl SignalBus {
     /// Hands what other instances publish to this one's connections
     /// (Redis only), subscribing again when Redis drops.
     pub async fn listen(self) {
-        let Some((client, _)) = &self.inner.redis else {
+        let Some(redis) = &self.inner.redis else {
             return std::future::pending().await;
         };
         loop {
-            if let Err(error) = self.listen_once(client).await {
+            if let Err(error) = self.listen_once(redis).await {
                 tracing::warn!(error = format!("{error:#}"), "the signal subscription failed");
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 
-    async fn listen_once(&self, client: &redis::Client) -> anyhow::Result<()> {
-        let mut pubsub = client
-            .get_async_pubsub()
-            .await
-            .context("while opening a subscription")?;
+    async fn listen_once(&self, redis: &Redis) -> anyhow::Result<()> {
+        let mut pubsub = redis.pubsub().await?;
         pubsub
             .subscribe(&self.inner.channel)
             .await
@@ -296,110 +269,9 @@ impl SignalBus {
     }
 }
 
-/// Runs attached scripts on every closed candle until the live market stops.
-pub async fn rerun_attached(scripts: Scripts, cache: Cache, mut events: broadcast::Receiver<LiveEvent>) {
-    loop {
-        match events.recv().await {
-            Ok(LiveEvent::Candle(change)) if change.candle.closed => {
-                let scripts = scripts.clone();
-                let cache = cache.clone();
-                let key = change.key.clone();
-                let open_time = change.candle.open_time;
-                tokio::spawn(async move { on_close(scripts, cache, key, open_time).await });
-            }
-            Ok(_) => {}
-            Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "live scripts fell behind and skipped candle changes");
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
-        }
-    }
-}
-
-async fn on_close(scripts: Scripts, cache: Cache, key: SeriesKey, open_time: i64) {
-    let attached = match scripts.store.attached_to(&key.symbol, key.interval).await {
-        Ok(attached) => attached,
-        Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "could not read attached scripts");
-            return;
-        }
-    };
-    for (script, user) in attached {
-        let claim = format!(
-            "scripts:live:{script}:{}:{}:{open_time}",
-            key.symbol, key.interval
-        );
-        match cache.claim(&claim, CLAIM_TTL).await {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(error) => {
-                tracing::warn!(
-                    error = format!("{error:#}"),
-                    "could not claim a live run; skipping it"
-                );
-                continue;
-            }
-        }
-        let scripts = scripts.clone();
-        let series = SeriesRef {
-            symbol: key.symbol.clone(),
-            interval: key.interval,
-        };
-        tokio::spawn(async move {
-            if let Err(error) = run_live(&scripts, user, script, &series, open_time).await {
-                tracing::warn!(%script, error = format!("{error:#}"), "a live script run did not happen");
-            }
-        });
-    }
-}
-
-async fn run_live(
-    scripts: &Scripts,
-    user: Uuid,
-    script: Uuid,
-    series: &SeriesRef,
-    open_time: i64,
-) -> anyhow::Result<()> {
-    let Some(runnable) = scripts.store.runnable(user, script, None).await? else {
-        return Ok(());
-    };
-    let allowed = scripts.billing.limits_of(Some(user)).await?.live_scripts;
-    if !scripts.store.runs_live(user, script, series, allowed).await? {
-        tracing::debug!(%script, "past its owner's live limit; not run");
-        return Ok(());
-    }
-    let window = Window {
-        count: scripts.settings.candles,
-        until: Some(open_time),
-    };
-    let run = match scripts
-        .run(
-            user,
-            script,
-            runnable.version,
-            runnable.source,
-            series,
-            window,
-            Trigger::Live,
-        )
-        .await
-    {
-        Ok(run) => run,
-        Err(EngineError::Busy(reason) | EngineError::Unavailable(reason)) => anyhow::bail!(reason),
-    };
-    scripts
-        .bus
-        .publish(SignalEvent {
-            user,
-            script_name: runnable.name,
-            run,
-        })
-        .await
-}
-
 #[cfg(test)]
 mod tests {
-    use app::scripts::{Line, Marker, Output, Side};
+    use app::scripts::{Line, Marker, Output, Side, Trigger};
 
     use super::*;
 

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
-use secrecy::{ExposeSecret, SecretString};
+
+use super::redis::Redis;
 
 /// The most entries the in-process cache holds; past it, expired entries
 /// go first, then the oldest.
@@ -33,24 +34,17 @@ enum CacheKind {
 }
 
 impl Cache {
-    /// Redis at `url` when given, in-process otherwise. Every key is put
-    /// under `prefix:`.
-    pub async fn connect(url: Option<&SecretString>, prefix: &str) -> anyhow::Result<Self> {
-        let kind = match url {
-            Some(url) => {
-                let client = redis::Client::open(url.expose_secret())
-                    .context("REDIS_URL is not a Redis URL (expected redis://host:port)")?;
-                let manager = ConnectionManager::new(client)
-                    .await
-                    .context("while connecting to Redis at REDIS_URL")?;
-                CacheKind::Redis(manager)
-            }
+    /// On Redis when given, in-process otherwise. Every key is put under
+    /// `prefix:`.
+    pub fn new(redis: Option<&Redis>, prefix: &str) -> Self {
+        let kind = match redis {
+            Some(redis) => CacheKind::Redis(redis.connection()),
             None => CacheKind::Memory(Arc::new(Mutex::new(MemoryCache::default()))),
         };
-        Ok(Self {
+        Self {
             kind,
             prefix: Arc::from(prefix),
-        })
+        }
     }
 
     /// `redis` or `memory`, for logs and readiness.

@@ -1,11 +1,8 @@
 //! Runs scripts in sandboxed worker processes (`inchart-worker`), never in
 //! this process.
 //!
-//! A fixed pool of warm workers takes runs from a queue that is fair
-//! between users: users take turns, one run each, and one user's runs hold
-//! at most `user_workers` workers at once, so a user who floods the queue
-//! or submits endless loops delays only themselves. Each user may have at
-//! most `user_queue` runs waiting; past that a run is refused at once.
+//! A fixed pool of warm workers takes runs from the
+//! [fair queue](super::fair_queue).
 //!
 //! A worker confines itself before it says it is ready (see the worker's
 //! README) and runs each job in a fresh forked copy of its warm
@@ -14,8 +11,6 @@
 //! limit plus a grace is killed and replaced, as is one that sends
 //! anything but a well-formed answer.
 
-use std::collections::{HashMap, VecDeque};
-use std::fmt::Write as _;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -29,8 +24,10 @@ use uuid::Uuid;
 use worker_protocol::judge::ANSWER_OVERHEAD;
 use worker_protocol::{ErrorKind, FromWorker, Job, Report, RunError};
 
+use super::fair_queue::{FairQueue, Pending, lock};
+
 use crate::config::ScriptSettings;
-use crate::metrics::Histogram;
+use crate::platform::metrics::{Collect, Exposition, Histogram};
 
 /// How long a worker may take to start and say it is ready.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -43,7 +40,7 @@ const RUNS_PER_WORKER: u64 = 2_000;
 
 /// Why a run did not happen.
 #[derive(Debug, thiserror::Error)]
-pub enum EngineError {
+pub enum PoolError {
     /// The user has as many runs waiting as they may.
     #[error("{0}")]
     Busy(String),
@@ -54,7 +51,7 @@ pub enum EngineError {
 
 /// Counters for `/metrics`.
 #[derive(Default)]
-pub struct EngineStats {
+pub struct PoolStats {
     pub runs: AtomicU64,
     pub failed: AtomicU64,
     pub refused: AtomicU64,
@@ -67,9 +64,8 @@ pub struct EngineStats {
     pub run_time: Histogram,
 }
 
-impl EngineStats {
-    pub fn render(&self) -> String {
-        let mut out = String::with_capacity(1024);
+impl Collect for PoolStats {
+    fn collect(&self, out: &mut Exposition) {
         for (name, help, value) in [
             (
                 "inchart_script_runs_total",
@@ -97,33 +93,28 @@ impl EngineStats {
                 self.workers_killed.load(Relaxed),
             ),
         ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+            out.counter(name, help, value);
         }
-        for (name, help, value) in [
-            (
-                "inchart_script_workers_ready",
-                "Warm workers.",
-                self.workers_ready.load(Relaxed),
-            ),
-            (
-                "inchart_script_runs_pending",
-                "Runs waiting or running.",
-                self.queued.load(Relaxed),
-            ),
-        ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
-        }
-        self.run_time.render(
-            &mut out,
+        out.gauge(
+            "inchart_script_workers_ready",
+            "Warm workers.",
+            self.workers_ready.load(Relaxed) as i64,
+        );
+        out.gauge(
+            "inchart_script_runs_pending",
+            "Runs waiting or running.",
+            self.queued.load(Relaxed) as i64,
+        );
+        out.histogram(
             "inchart_script_run_seconds",
             "From a run's arrival to its answer.",
+            &self.run_time,
         );
-        out
     }
 }
 
 #[derive(Clone)]
-pub struct Engine {
+pub struct WorkerPool {
     inner: Arc<Inner>,
 }
 
@@ -133,91 +124,10 @@ struct Inner {
     wake: Notify,
     /// Why workers cannot start, while none can.
     broken: watch::Sender<Option<String>>,
-    stats: Arc<EngineStats>,
+    stats: Arc<PoolStats>,
 }
 
-/// A run waiting for a worker.
-struct Pending {
-    user: Uuid,
-    job: Job,
-    reply: oneshot::Sender<Report>,
-    queued_at: Instant,
-}
-
-/// Users take turns; see the module policy.
-#[derive(Default)]
-struct FairQueue {
-    users: HashMap<Uuid, UserQueue>,
-    /// Users with waiting runs, in turn order.
-    turns: VecDeque<Uuid>,
-}
-
-#[derive(Default)]
-struct UserQueue {
-    waiting: VecDeque<Pending>,
-    running: usize,
-}
-
-impl FairQueue {
-    /// Queues the run unless its user has `max_waiting` runs waiting
-    /// already; answers whether it did.
-    fn push(&mut self, pending: Pending, max_waiting: usize) -> bool {
-        let user = pending.user;
-        let queue = self.users.entry(user).or_default();
-        if queue.waiting.len() >= max_waiting {
-            return false;
-        }
-        queue.waiting.push_back(pending);
-        if queue.waiting.len() == 1 {
-            self.turns.push_back(user);
-        }
-        true
-    }
-
-    /// The next run, from the first user in turn who may start one more.
-    fn pop(&mut self, max_running: usize) -> Option<Pending> {
-        for _ in 0..self.turns.len() {
-            let user = self.turns.pop_front()?;
-            let Some(queue) = self.users.get_mut(&user) else {
-                continue;
-            };
-            if queue.running >= max_running {
-                self.turns.push_back(user);
-                continue;
-            }
-            let pending = queue.waiting.pop_front()?;
-            queue.running += 1;
-            if !queue.waiting.is_empty() {
-                self.turns.push_back(user);
-            }
-            return Some(pending);
-        }
-        None
-    }
-
-    fn finished(&mut self, user: Uuid) {
-        if let Some(queue) = self.users.get_mut(&user) {
-            queue.running = queue.running.saturating_sub(1);
-            if queue.running == 0 && queue.waiting.is_empty() {
-                self.users.remove(&user);
-            }
-        }
-    }
-
-    fn drain(&mut self) -> Vec<Pending> {
-        self.turns.clear();
-        self.users
-            .values_mut()
-            .flat_map(|queue| queue.waiting.drain(..))
-            .collect()
-    }
-
-    fn waiting(&self) -> usize {
-        self.users.values().map(|queue| queue.waiting.len()).sum()
-    }
-}
-
-impl Engine {
+impl WorkerPool {
     pub fn new(settings: ScriptSettings) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -230,7 +140,7 @@ impl Engine {
         }
     }
 
-    pub fn stats(&self) -> Arc<EngineStats> {
+    pub fn stats(&self) -> Arc<PoolStats> {
         self.inner.stats.clone()
     }
 
@@ -251,9 +161,9 @@ impl Engine {
     }
 
     /// Runs `job` for `user` once a worker is free and it is their turn.
-    pub async fn run(&self, user: Uuid, job: Job) -> Result<Report, EngineError> {
+    pub async fn run(&self, user: Uuid, job: Job) -> Result<Report, PoolError> {
         if let Some(reason) = self.unavailable() {
-            return Err(EngineError::Unavailable(reason));
+            return Err(PoolError::Unavailable(reason));
         }
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
@@ -265,7 +175,7 @@ impl Engine {
         let queued = lock(&self.inner.queue).push(pending, self.inner.settings.user_queue);
         if !queued {
             self.inner.stats.refused.fetch_add(1, Relaxed);
-            return Err(EngineError::Busy(format!(
+            return Err(PoolError::Busy(format!(
                 "You have {} runs waiting already; try again when they finish.",
                 self.inner.settings.user_queue
             )));
@@ -274,11 +184,11 @@ impl Engine {
         self.inner.wake.notify_one();
         let report = answer
             .await
-            .map_err(|_| EngineError::Unavailable("The script workers stopped; try again.".into()))?;
+            .map_err(|_| PoolError::Unavailable("The script workers stopped; try again.".into()))?;
         // A run no worker took did not happen: it is not a run's outcome.
         match &report.result {
             Err(error) if error.kind == ErrorKind::Unavailable => {
-                Err(EngineError::Unavailable(error.message.clone()))
+                Err(PoolError::Unavailable(error.message.clone()))
             }
             _ => Ok(report),
         }
@@ -573,54 +483,4 @@ async fn read_frame(stdout: &mut ChildStdout) -> anyhow::Result<FromWorker> {
         .await
         .context("while reading from the worker")?;
     Ok(worker_protocol::decode(&body)?)
-}
-
-fn lock(queue: &Mutex<FairQueue>) -> std::sync::MutexGuard<'_, FairQueue> {
-    queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pending(user: Uuid) -> (Pending, oneshot::Receiver<Report>) {
-        let (reply, answer) = oneshot::channel();
-        let job = Job {
-            source: String::new(),
-            candles: Default::default(),
-            limits: Default::default(),
-        };
-        (
-            Pending {
-                user,
-                job,
-                reply,
-                queued_at: Instant::now(),
-            },
-            answer,
-        )
-    }
-
-    #[test]
-    fn users_take_turns_and_hold_at_most_their_share_of_workers() {
-        let (flood, quiet) = (Uuid::new_v4(), Uuid::new_v4());
-        let mut queue = FairQueue::default();
-        for _ in 0..3 {
-            assert!(queue.push(pending(flood).0, 3));
-        }
-        // Past the per-user quota, a run is refused.
-        assert!(!queue.push(pending(flood).0, 3));
-        assert!(queue.push(pending(quiet).0, 3));
-
-        // One worker each at most: the flooder's first run, then the quiet
-        // user's, though the flooder queued first.
-        assert_eq!(queue.pop(1).map(|p| p.user), Some(flood));
-        assert_eq!(queue.pop(1).map(|p| p.user), Some(quiet));
-        // The flooder holds their one worker: nothing more may start.
-        assert!(queue.pop(1).is_none());
-        queue.finished(flood);
-        assert_eq!(queue.pop(1).map(|p| p.user), Some(flood));
-        assert_eq!(queue.waiting(), 1);
-        assert_eq!(queue.drain().len(), 1);
-    }
 }

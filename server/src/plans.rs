@@ -1,0 +1,197 @@
+//! Where plan limits are enforced: every handler that does something a
+//! plan limits asks [`Plans::check`] first, with the [`Action`] it is
+//! about to take, and gets the [`Allowance`] (the plan, and the number it
+//! may go up to) or the refusal the trader sees: 402 with where to upgrade
+//! for a limit, 429 with `Retry-After` for a rate.
+//!
+//! Counted limits (saved scripts, live scripts, watched symbols) are held
+//! by the store that keeps the things counted, in the same transaction
+//! that adds one, so two requests at once cannot both take the last place;
+//! the store is given [`Allowance::limit`] and, when it finds the account
+//! full, the handler answers [`Allowance::refused`]. Rates (script runs a
+//! minute) are counted here, in the shared cache, so that the count holds
+//! across instances. What each plan allows is [`billing`](crate::billing)'s:
+//! the plan follows from Stripe's subscriptions.
+
+use std::time::Duration;
+
+use app::billing::{Limits, PlanId};
+use uuid::Uuid;
+
+use crate::billing::Billing;
+use crate::platform::cache::Cache;
+use crate::web::ApiError;
+use crate::web::error::describe_wait;
+
+/// The span over which a plan's runs are counted.
+const RUN_WINDOW: Duration = Duration::from_secs(60);
+
+/// Something a plan limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Reading a chart's history (a visitor's is Free's).
+    ReadHistory,
+    /// Running a script over the newest `candles` candles (the plan's
+    /// default when not given).
+    ReadForRun { candles: Option<u32> },
+    /// Keeping one more saved script.
+    SaveScript,
+    /// Running one more script live on closed candles.
+    RunLive,
+    /// Following one more symbol on the watchlist.
+    Watch,
+    /// Starting a script run (counted against the runs a minute; live
+    /// runs on closed candles are not: the live scripts limit bounds them).
+    StartRun,
+}
+
+/// What a plan allows for an action.
+#[derive(Debug, Clone, Copy)]
+pub struct Allowance {
+    pub plan: PlanId,
+    /// The most the plan allows (candles, scripts, symbols, runs).
+    pub limit: u32,
+    action: Action,
+    /// What Pro allows, when a Free account could buy it here.
+    upgrade_to: Option<u32>,
+}
+
+impl Allowance {
+    /// The refusal a trader at this limit sees.
+    pub fn refused(&self) -> ApiError {
+        let (plan, have) = (self.plan.name(), self.limit);
+        let upgrade = |what: &str| {
+            self.upgrade_to.map_or_else(String::new, |more| {
+                format!(", or upgrade to Pro for {more}{what}")
+            })
+        };
+        let (limit, message) = match self.action {
+            Action::ReadHistory => (
+                "history",
+                format!("Your plan shows the newest {have} candles of a chart; upgrade for more history."),
+            ),
+            Action::ReadForRun { .. } => (
+                "history",
+                format!("Your {plan} plan reads at most {have} candles of history."),
+            ),
+            Action::SaveScript => (
+                "scripts",
+                format!(
+                    "Your {plan} plan allows {have} saved scripts. Delete one to make room{}.",
+                    upgrade("")
+                ),
+            ),
+            Action::RunLive => (
+                "live_scripts",
+                format!(
+                    "Your {plan} plan allows {have} scripts running live. Stop one first{}.",
+                    upgrade("")
+                ),
+            ),
+            Action::Watch => (
+                "watchlist",
+                format!("Your {plan} plan follows at most {have} symbols. Remove one, or upgrade for more."),
+            ),
+            Action::StartRun => (
+                "runs",
+                format!("Your {plan} plan starts at most {have} script runs a minute."),
+            ),
+        };
+        ApiError::PlanLimit { limit, message }
+    }
+
+    /// The refusal of a run past the runs a minute: when to try again,
+    /// and what Pro allows when it is on sale.
+    fn runs_spent(&self, retry_after: Duration) -> ApiError {
+        let more = self.upgrade_to.map_or_else(String::new, |pro| {
+            format!(", or upgrade to Pro for {pro} a minute")
+        });
+        ApiError::PlanRate {
+            limit: "runs",
+            message: format!(
+                "Your {} plan starts at most {} script runs a minute. Try again in {}{more}.",
+                self.plan.name(),
+                self.limit,
+                describe_wait(retry_after),
+            ),
+            retry_after,
+            upgrade: self.upgrade_to.is_some(),
+        }
+    }
+}
+
+/// The one gate for plan limits.
+#[derive(Clone)]
+pub struct Plans {
+    billing: Billing,
+    /// Where runs a minute are counted (Redis across instances).
+    cache: Cache,
+}
+
+impl Plans {
+    pub fn new(billing: Billing, cache: Cache) -> Self {
+        Self { billing, cache }
+    }
+
+    /// The limits `user` is held to now; a visitor's are Free's.
+    pub async fn limits_of(&self, user: Option<Uuid>) -> anyhow::Result<Limits> {
+        self.billing.limits_of(user).await
+    }
+
+    /// Whether `user` (or a visitor) may take `action`, and up to what.
+    /// [`Action::StartRun`] is counted here: call it once the run is one
+    /// that would start, so that a typo does not spend the trader's minute.
+    pub async fn check(&self, user: Option<Uuid>, action: Action) -> Result<Allowance, ApiError> {
+        let plan = match user {
+            Some(user) => self.billing.plan_of(user).await?,
+            None => PlanId::Free,
+        };
+        let pick = |limits: Limits| match action {
+            Action::ReadHistory | Action::ReadForRun { .. } => limits.history_candles,
+            Action::SaveScript => limits.scripts,
+            Action::RunLive => limits.live_scripts,
+            Action::Watch => limits.watchlist,
+            Action::StartRun => limits.runs_per_minute,
+        };
+        let limit = pick(self.billing.limits(plan));
+        let pro = pick(self.billing.limits(PlanId::Pro));
+        let allowance = Allowance {
+            plan,
+            limit,
+            action,
+            upgrade_to: (plan == PlanId::Free && self.billing.on() && pro > limit).then_some(pro),
+        };
+        match (action, user) {
+            (
+                Action::ReadForRun {
+                    candles: Some(candles),
+                },
+                _,
+            ) if candles > limit => Err(allowance.refused()),
+            (Action::StartRun, Some(user)) => self.count_run(user, &allowance).await.map(|()| allowance),
+            _ => Ok(allowance),
+        }
+    }
+
+    /// Counts a run `user` starts against the plan's runs a minute, in
+    /// fixed one-minute windows from the first run; refused past it. Every
+    /// attempt counts, so asking again sooner does not help. A cache that
+    /// cannot count lets the run go (and is logged): runs are still bounded
+    /// by the workers' fair queue.
+    async fn count_run(&self, user: Uuid, allowance: &Allowance) -> Result<(), ApiError> {
+        match self
+            .cache
+            .increment(&format!("scripts:runs:{user}"), RUN_WINDOW)
+            .await
+        {
+            Ok((count, left)) if count > u64::from(allowance.limit) => {
+                Err(allowance.runs_spent(left.max(Duration::from_secs(1))))
+            }
+            Ok(_) => Ok(()),
+            Err(error) => {
+                tracing::warn!(error = format!("{error:#}"), "a script run was not counted");
+                Ok(())
+            }
+        }
+    }
+}
