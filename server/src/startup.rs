@@ -8,7 +8,7 @@ use std::sync::{Arc, LazyLock};
 
 use anyhow::Context;
 use app::account::AccountService;
-use app::market::{MarketDirectory, MarketOverview, Symbol};
+use app::market::MarketDirectory;
 use app::markets::MarketService;
 use app::news::NewsService;
 use app::seo::SiteUrl;
@@ -20,6 +20,7 @@ use axum::response::Response;
 use axum::routing::get;
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use inchart_api::market::{MarketOverview, Symbol};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};

@@ -3,7 +3,6 @@
 //! watchlist (whose length the plan limits).
 
 use app::billing::Cadence;
-use app::market::Symbol;
 use app::watchlist::Watchlist;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -11,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Form, Json, Router};
+use inchart_api::market::Symbol;
 use serde::Deserialize;
 use uuid::Uuid;
 

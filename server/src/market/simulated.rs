@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use app::market::{Candle, Interval, Symbol};
+use inchart_api::market::{Candle, Interval, Symbol};
 
 use super::live::{LiveMarket, SeriesKey, now_micros};
 use super::store::{CandleStore, SeriesCandles};

@@ -1,4 +1,4 @@
-//! `/ws`: live candles for charts (the protocol is `app::live`).
+//! `/ws`: live candles for charts (the protocol is `inchart_api::stream`).
 //!
 //! The [`Hub`] hands every change it hears of to the clients following its
 //! series. Each client has a small pending slot: a newer version of a
@@ -37,17 +37,17 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use app::live::{
-    ClientMessage, DEFAULT_SNAPSHOT, ErrorCode, HEARTBEAT_MS, MAX_CLIENT_FRAME, MAX_SNAPSHOT,
-    MAX_SUBSCRIPTIONS, ServerMessage,
-};
-use app::market::{Candle, Symbol};
 use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::SinkExt;
+use inchart_api::market::{Candle, Symbol};
+use inchart_api::stream::{
+    ClientMessage, DEFAULT_SNAPSHOT, ErrorCode, HEARTBEAT_MS, MAX_CLIENT_FRAME, MAX_SNAPSHOT,
+    MAX_SUBSCRIPTIONS, ServerMessage,
+};
 use tokio::sync::{Notify, broadcast};
 use uuid::Uuid;
 
@@ -688,7 +688,7 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
-    use app::market::Interval;
+    use inchart_api::market::Interval;
 
     use super::*;
     use crate::scripts::live::SignalRoute;

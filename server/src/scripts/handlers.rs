@@ -16,14 +16,15 @@
 use std::time::Duration;
 
 use app::billing::PlanId;
-use app::market::{Interval, Symbol};
-use app::scripts::{RunRequest, ScriptChange, SeriesRef, TEMPLATE, Trigger, check_name, check_source};
+use app::scripts::{RunRequest, ScriptChange, SeriesRef, TEMPLATE, check_name, check_source};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Form, Json, Router};
+use inchart_api::market::{Interval, InvalidInterval, Symbol};
+use inchart_api::scripts::Trigger;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -93,7 +94,7 @@ fn series(symbol: &str, interval: &str, carried: &[Symbol]) -> Result<SeriesRef,
     }
     let interval: Interval = interval
         .parse()
-        .map_err(|error: app::market::InvalidInterval| ApiError::invalid("interval", error.to_string()))?;
+        .map_err(|error: InvalidInterval| ApiError::invalid("interval", error.to_string()))?;
     Ok(SeriesRef { symbol, interval })
 }
 

@@ -21,11 +21,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use app::live::ServerMessage;
-use app::market::{Interval, Symbol};
-use app::scripts::{RunView, SeriesRef, Trigger};
+use app::scripts::SeriesRef;
 use axum::extract::ws::Utf8Bytes;
 use futures::StreamExt;
+use inchart_api::market::{Interval, Symbol};
+use inchart_api::scripts::{RunView, Trigger};
+use inchart_api::stream::ServerMessage;
 use redis::aio::ConnectionManager;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -399,7 +400,7 @@ async fn run_live(
 
 #[cfg(test)]
 mod tests {
-    use app::scripts::{Line, Marker, Output, Side};
+    use inchart_api::scripts::{Line, Marker, Output, Side};
 
     use super::*;
 

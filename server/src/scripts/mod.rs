@@ -23,8 +23,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use app::billing::Limits;
-use app::market::Candle;
-use app::scripts::{RunView, SeriesRef, Trigger};
+use app::scripts::SeriesRef;
+use inchart_api::market::Candle;
+use inchart_api::scripts::{RunView, Trigger};
 use uuid::Uuid;
 use worker_protocol::{Columns, Job};
 
@@ -118,7 +119,7 @@ impl Scripts {
     }
 
     /// The feed's status now, for the pages.
-    pub fn feed_status(&self) -> app::market::FeedStatus {
+    pub fn feed_status(&self) -> inchart_api::market::FeedStatus {
         self.live.current_status()
     }
 

@@ -4,8 +4,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use app::market::Symbol;
 use app::scripts::{ScriptPages, ScriptSummary, Workbench};
+use inchart_api::market::Symbol;
 use uuid::Uuid;
 
 use super::Scripts;
