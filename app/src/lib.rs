@@ -5,7 +5,6 @@
 pub mod account;
 pub mod billing;
 pub mod components;
-pub mod live;
 pub mod market;
 pub mod markets;
 pub mod news;

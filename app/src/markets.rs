@@ -1,9 +1,8 @@
 //! The public page of each carried symbol (`/markets/:symbol`): its price
 //! over the last day, drawn on the server, and its latest news.
 
+use inchart_api::market::{FeedSource, Symbol};
 use serde::{Deserialize, Serialize};
-
-use crate::market::{FeedSource, Symbol};
 
 /// A symbol's last day, from its hourly candles.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,8 +125,9 @@ pub use service::{MarketPages, MarketService};
 mod service {
     use std::sync::Arc;
 
+    use inchart_api::market::Symbol;
+
     use super::MarketSummary;
-    use crate::market::Symbol;
 
     use crate::PageAnswer as Answer;
 

@@ -6,9 +6,8 @@
 //! last good articles are shown with their age; only when there never were
 //! any does the reader see why there are none.
 
+use inchart_api::market::Symbol;
 use serde::{Deserialize, Serialize};
-
-use crate::market::Symbol;
 
 /// One article as the pages show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -195,8 +194,9 @@ pub use service::{NewsPages, NewsService};
 mod service {
     use std::sync::Arc;
 
+    use inchart_api::market::Symbol;
+
     use super::NewsView;
-    use crate::market::Symbol;
 
     use crate::PageAnswer as Answer;
 

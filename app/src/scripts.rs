@@ -1,12 +1,11 @@
-//! Signal scripts as the API, the pages and the chart's WebSocket see
-//! them. The signals themselves (markers, lines, errors) are the worker
-//! protocol's types, so what a worker reports reaches the browser
-//! unchanged once the server has checked it.
+//! Signal scripts as the API and the pages see them. A run and its
+//! signals are [`inchart_api::scripts`]'s, re-exported here, since the
+//! chart's WebSocket carries them too.
 
 use serde::{Deserialize, Serialize};
 
-use crate::market::{Interval, Symbol};
-pub use worker_protocol::{ErrorKind, Frame, Line, Marker, Output, RunError, Side};
+use inchart_api::market::{FeedStatus, Interval, Symbol};
+pub use inchart_api::scripts::{ErrorKind, Frame, Line, Marker, Output, RunError, RunView, Side, Trigger};
 
 /// The longest script name, in characters.
 pub const MAX_NAME: usize = 80;
@@ -69,48 +68,6 @@ pub struct SeriesRef {
     pub interval: Interval,
 }
 
-/// Why a run started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Trigger {
-    /// The editor's "Run on chart", or the API.
-    Manual,
-    /// A candle of an attached series closed.
-    Live,
-}
-
-impl Trigger {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Manual => "manual",
-            Trigger::Live => "live",
-        }
-    }
-}
-
-/// One run of a script: which version ran on which candles, and what came
-/// out.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunView {
-    pub id: String,
-    pub script_id: String,
-    pub version: u32,
-    pub symbol: Symbol,
-    pub interval: Interval,
-    pub trigger: Trigger,
-    /// Open times of the first and last candle the script saw.
-    pub first_candle: Option<i64>,
-    pub last_candle: Option<i64>,
-    pub candles: u32,
-    pub result: Result<Output, RunError>,
-    /// What the script printed.
-    #[serde(default)]
-    pub log: String,
-    pub cpu_ms: u64,
-    pub wall_ms: u64,
-    pub created_at: i64,
-}
-
 /// `POST /api/v1/scripts/{id}/runs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRequest {
@@ -145,7 +102,7 @@ pub struct Workbench {
     /// Why runs cannot happen on this server, when they cannot.
     pub unavailable: Option<String>,
     /// The feed's status as the page is rendered, where the chart starts.
-    pub feed: crate::market::FeedStatus,
+    pub feed: FeedStatus,
 }
 
 #[cfg(feature = "ssr")]
@@ -254,18 +211,5 @@ mod tests {
         assert!(check_name(&"x".repeat(MAX_NAME + 1)).is_err());
         assert!(check_source(&"#".repeat(MAX_SOURCE + 1)).is_err());
         assert!(check_source(TEMPLATE).is_ok());
-    }
-
-    #[test]
-    fn runs_read_as_the_browser_receives_them() {
-        let run: RunView = serde_json::from_str(
-            r#"{"id":"r","script_id":"s","version":2,"symbol":"BTCUSDT","interval":"1h","trigger":"live",
-                "first_candle":1,"last_candle":2,"candles":2,
-                "result":{"Ok":{"markers":[{"time":2,"side":"sell","price":3.5}],"lines":[]}},
-                "cpu_ms":3,"wall_ms":4,"created_at":5}"#,
-        )
-        .unwrap();
-        let output = run.result.unwrap();
-        assert_eq!(output.markers[0].side, Side::Sell);
     }
 }

@@ -1,8 +1,7 @@
 //! The symbols a trader follows, as the pages see them.
 
+use inchart_api::market::Symbol;
 use serde::{Deserialize, Serialize};
-
-use crate::market::Symbol;
 
 /// The signed-in trader's watchlist, oldest entry first.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use app::market::{Interval, Symbol};
 use futures::{SinkExt, StreamExt};
+use inchart_api::market::{Interval, Symbol};
 use inchart_fakes::binance::{FakeBinance, FakeBinanceConfig, Malformed};
 use serde_json::Value;
 use tokio::net::TcpStream;

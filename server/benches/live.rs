@@ -32,10 +32,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use app::live::ClientMessage;
-use app::market::{Interval, Symbol};
 use futures::{SinkExt, StreamExt};
 use inchart::platform::metrics::Histogram;
+use inchart_api::market::{Interval, Symbol};
+use inchart_api::stream::ClientMessage;
 use inchart_fakes::binance::{FakeBinance, FakeBinanceConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;

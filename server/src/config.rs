@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use app::billing::Limits;
-use app::market::Symbol;
+use inchart_api::market::Symbol;
 use secrecy::{ExposeSecret, SecretString};
 
 /// The ten largest USDT pairs: what a fresh deployment offers.

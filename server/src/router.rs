@@ -6,7 +6,7 @@
 use std::sync::{Arc, LazyLock};
 
 use app::account::AccountService;
-use app::market::{MarketDirectory, MarketOverview};
+use app::market::MarketDirectory;
 use app::markets::MarketService;
 use app::news::NewsService;
 use app::scripts::ScriptService;
@@ -15,6 +15,7 @@ use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{get, post};
+use inchart_api::market::MarketOverview;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::compression::CompressionLayer;

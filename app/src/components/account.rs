@@ -228,12 +228,12 @@ pub fn Hidden(name: &'static str, value: String) -> impl IntoView {
 
 #[cfg(feature = "hydrate")]
 mod enhanced {
+    use inchart_api::error::ApiErrorBody;
     use leptos::prelude::*;
     use wasm_bindgen::JsCast;
 
     use super::FormProblem;
     use crate::account::FormDone;
-    use crate::market::ApiErrorBody;
 
     pub fn submit(
         event: leptos::ev::SubmitEvent,

@@ -12,10 +12,10 @@
 //! [`INITIAL_CANDLES`] before it, one request at a time, until the API has
 //! no more.
 
+use inchart_api::market::{Interval, Symbol};
 use leptos::prelude::*;
 
 use super::live::FeedIndicator;
-use crate::market::{Interval, Symbol};
 use crate::scripts::RunView;
 
 /// What the trader sees while the chart is not drawn.
@@ -96,6 +96,8 @@ mod browser {
     use std::rc::Rc;
 
     use chart_bridge::{Chart as BridgeChart, ChartOptions, Ohlcv};
+    use inchart_api::error::ApiErrorBody;
+    use inchart_api::market::{Candle, CandleSeries, Interval, Symbol};
     use leptos::prelude::*;
     use leptos::task::spawn_local;
     use wasm_bindgen::JsCast;
@@ -104,7 +106,6 @@ mod browser {
     use super::{ChartState, HISTORY_MARGIN, INITIAL_CANDLES};
     use crate::components::live::socket::LiveSocket;
     use crate::components::live::{FeedIndicator, LiveEdge};
-    use crate::market::{ApiErrorBody, Candle, CandleSeries, Interval, Symbol};
     use crate::theme::use_theme;
 
     /// The observer that resizes the chart, and the callback it calls.

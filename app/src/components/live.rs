@@ -1,5 +1,5 @@
 //! The chart's live connection: one WebSocket per chart page to `/ws`,
-//! speaking [`crate::live`]'s frames, and the status indicator it drives.
+//! speaking [`inchart_api::stream`]'s frames, and the status indicator it drives.
 //!
 //! Policy: the chart shows candles in strictly ascending open time. A live
 //! candle is drawn only if it updates the newest candle or opens a newer
@@ -8,9 +8,8 @@
 //! and reopened with exponential backoff and jitter, and the subscription
 //! is renewed with `since` = the newest candle, so the server fills the gap.
 
+use inchart_api::market::FeedStatus;
 use leptos::prelude::*;
-
-use crate::market::FeedStatus;
 
 /// The longest wait between two reconnection attempts, in milliseconds.
 pub const MAX_BACKOFF_MS: u32 = 15_000;
@@ -121,14 +120,14 @@ pub(crate) mod socket {
     use std::rc::{Rc, Weak};
     use std::time::Duration;
 
+    use inchart_api::market::{Candle, Interval, Symbol};
+    use inchart_api::stream::{ClientMessage, HEARTBEAT_MS, ServerMessage};
     use leptos::prelude::*;
     use wasm_bindgen::JsCast;
     use wasm_bindgen::prelude::Closure;
     use web_sys::{MessageEvent, WebSocket};
 
     use super::{FeedIndicator, backoff_ms};
-    use crate::live::{ClientMessage, HEARTBEAT_MS, ServerMessage};
-    use crate::market::{Candle, Interval, Symbol};
     use crate::scripts::RunView;
 
     /// Called with the candles of the followed series, in the order the

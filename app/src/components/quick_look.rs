@@ -3,10 +3,10 @@
 //! sheet on a phone) and can be closed; closed, a button in its place
 //! opens it again, and the choice is remembered.
 
+use inchart_api::market::Symbol;
 use leptos::prelude::*;
 
 use super::news::NewsFeedView;
-use crate::market::Symbol;
 use crate::news::{NewsView, get_news, news_href};
 
 const REMEMBERED: &str = "inchart.quick-look";

@@ -1,10 +1,10 @@
 //! The frame of the public pages: the site header and footer.
 
+use inchart_api::market::{Interval, Symbol};
+use inchart_api::paths::chart_href;
 use leptos::prelude::*;
 
 use super::account::AccountLink;
-use super::top_bar::chart_href;
-use crate::market::{Interval, Symbol};
 use crate::theme::ThemeToggle;
 
 /// The header of the public and plan pages; `current` names the page's

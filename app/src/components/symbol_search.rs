@@ -9,9 +9,9 @@
 //! On the server it renders the labelled, empty field: the page is complete
 //! without it, and the symbol strip beside it still links every chart.
 
+use inchart_api::market::{Interval, SymbolInfo};
+use inchart_api::paths::chart_href;
 use leptos::prelude::*;
-
-use crate::market::{Interval, SymbolInfo};
 
 /// How many matches the list shows.
 pub const SEARCH_LIMIT: usize = 20;
@@ -100,7 +100,7 @@ pub fn SymbolSearch(interval: Signal<Interval>) -> impl IntoView {
                 let pair = format!("{} / {}", info.base, info.quote);
                 let symbol = info.symbol.to_string();
                 if info.carried {
-                    let href = move || super::top_bar::chart_href(&info.symbol, interval.get());
+                    let href = move || chart_href(&info.symbol, interval.get());
                     view! {
                         <li id=option_id(index) role="option" aria-selected=move || selected().to_string()>
                             <a href=href tabindex="-1" on:click=move |_| picked()>
@@ -172,14 +172,14 @@ pub fn SymbolSearch(interval: Signal<Interval>) -> impl IntoView {
 mod browser {
     use std::time::Duration;
 
+    use inchart_api::market::{Interval, SymbolInfo, SymbolList};
+    use inchart_api::paths::chart_href;
     use leptos::prelude::*;
     use leptos::task::spawn_local;
     use leptos_router::hooks::use_navigate;
     use wasm_bindgen::JsCast;
 
     use super::{SEARCH_DEBOUNCE_MS, SEARCH_LIMIT, normalise_query, step_option};
-    use crate::components::top_bar::chart_href;
-    use crate::market::{Interval, SymbolInfo, SymbolList};
 
     /// The `input` handler: remembers the text and asks the server once
     /// typing pauses. Answers to older queries are dropped.

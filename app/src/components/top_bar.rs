@@ -6,19 +6,15 @@
 //! navigations, and unlike `<A>` they leave `aria-current` to us (`<A>`
 //! ignores the query, so it would mark every interval current).
 
+use inchart_api::market::{Interval, Symbol};
+use inchart_api::paths::chart_href;
 use leptos::prelude::*;
 
 use super::account::AccountLink;
 use super::live::{FeedIndicator, FeedStatusIndicator};
 use super::symbol_search::SymbolSearch;
 use super::watchlist::{WatchToggle, WatchlistState};
-use crate::market::{Interval, Symbol};
 use crate::theme::ThemeToggle;
-
-/// The link to a chart.
-pub fn chart_href(symbol: &Symbol, interval: Interval) -> String {
-    format!("/chart/{symbol}?interval={interval}")
-}
 
 #[component]
 pub fn TopBar(

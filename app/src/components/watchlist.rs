@@ -6,11 +6,11 @@
 //! more) that shows beside the row with an upgrade link. Scripts use the
 //! JSON API (`/api/v1/watchlist`).
 
+use inchart_api::market::{Interval, Symbol};
+use inchart_api::paths::chart_href;
 use leptos::prelude::*;
 
-use super::top_bar::chart_href;
 use crate::account::{PageSession, Tone};
-use crate::market::{Interval, Symbol};
 use crate::watchlist::Watchlist;
 
 /// What the watchlist row says about the last change, next to the row.

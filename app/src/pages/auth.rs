@@ -2,14 +2,14 @@
 //! `/forgot-password`, `/reset-password` and `/verify-email`. Each is a
 //! server-rendered form that works with JavaScript off.
 
+use inchart_api::market::{Interval, Symbol};
+use inchart_api::paths::chart_href;
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_query_map;
 
 use crate::account::{PageSession, safe_next};
 use crate::components::account::{AccountForm, AccountLink, Field, FlashNotice, Hidden, page_session};
-use crate::components::top_bar::chart_href;
-use crate::market::{Interval, Symbol};
 use crate::theme::ThemeToggle;
 
 /// The frame of the account pages: the header and a narrow card.

@@ -2,6 +2,8 @@
 //! sees a watchlist star beside the symbol and the watchlist's row above
 //! the chart.
 
+use inchart_api::market::{Interval, Symbol};
+use inchart_api::paths::chart_href;
 use leptos::prelude::*;
 use leptos_meta::Meta;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
@@ -10,9 +12,9 @@ use crate::components::account::page_session;
 use crate::components::chart::Chart;
 use crate::components::live::FeedIndicator;
 use crate::components::quick_look::QuickLook;
-use crate::components::top_bar::{TopBar, chart_href};
+use crate::components::top_bar::TopBar;
 use crate::components::watchlist::{WatchlistRow, WatchlistState};
-use crate::market::{Interval, Symbol, get_market_overview};
+use crate::market::get_market_overview;
 use crate::seo::Seo;
 use crate::watchlist::get_watchlist;
 

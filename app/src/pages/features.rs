@@ -1,10 +1,10 @@
 //! `/features`: what InChart does, section by section, with one way in.
 
+use inchart_api::market::{Interval, Symbol};
+use inchart_api::paths::chart_href;
 use leptos::prelude::*;
 
 use crate::components::site::{SiteFooter, SiteHeader};
-use crate::components::top_bar::chart_href;
-use crate::market::{Interval, Symbol};
 use crate::seo::{Seo, json_ld, site_url};
 
 const DESCRIPTION: &str = "Live Binance candlesticks from one minute to one day, Python signal \

@@ -1,10 +1,10 @@
 //! `/`: what InChart is, in one screen, with one way in.
 
+use inchart_api::market::{Interval, Symbol};
+use inchart_api::paths::chart_href;
 use leptos::prelude::*;
 
 use crate::components::site::{SiteFooter, SiteHeader};
-use crate::components::top_bar::chart_href;
-use crate::market::{Interval, Symbol};
 use crate::seo::{SITE_NAME, Seo, json_ld, site_url};
 
 const DESCRIPTION: &str = "Live crypto candlestick charts with Python signal scripts that draw \

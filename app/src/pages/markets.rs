@@ -3,13 +3,13 @@
 //! drawn on the server as SVG, and its latest news. A symbol InChart does
 //! not carry is a 404.
 
+use inchart_api::market::{FeedSource, Interval, Symbol};
+use inchart_api::paths::chart_href;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::components::news::NewsFeedView;
 use crate::components::site::{SiteFooter, SiteHeader};
-use crate::components::top_bar::chart_href;
-use crate::market::{FeedSource, Interval, Symbol};
 use crate::markets::{
     MarketSummary, format_change, format_price, format_volume, get_market_summaries, get_market_summary,
     line_path,

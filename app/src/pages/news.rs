@@ -2,12 +2,13 @@
 //! sentiment, whole in the HTML, a page per Marketaux page. An unknown
 //! symbol or a page past the end is a 404.
 
+use inchart_api::market::Symbol;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::components::news::NewsFeedView;
 use crate::components::site::{SiteFooter, SiteHeader};
-use crate::market::{Symbol, get_market_overview};
+use crate::market::get_market_overview;
 use crate::news::{MAX_PAGES, NewsFeed, NewsView, get_news, news_href};
 use crate::pages::not_found::{NotFoundContent, set_not_found};
 use crate::seo::{Seo, json_ld, site_url};

@@ -6,6 +6,8 @@
 //! mounts a code editor over the text area, runs the script and draws its
 //! signals on the chart beside it.
 
+use inchart_api::market::{Interval, Symbol};
+use inchart_api::paths::chart_href;
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 use leptos_router::components::Redirect;
@@ -15,8 +17,6 @@ use crate::account::PageSession;
 use crate::components::account::{AccountLink, FlashNotice, Hidden, page_session};
 use crate::components::chart::{Chart, ChartSignals};
 use crate::components::live::FeedIndicator;
-use crate::components::top_bar::chart_href;
-use crate::market::{Interval, Symbol};
 use crate::scripts::{
     ErrorKind, RunView, ScriptSummary, Workbench, WorkbenchAnswer, get_scripts, get_workbench,
 };
@@ -462,12 +462,12 @@ impl Actions {
 #[cfg(feature = "hydrate")]
 mod browser {
     use chart_bridge::editor::{Diagnostic, Editor};
+    use inchart_api::error::ApiErrorBody;
     use leptos::prelude::*;
     use leptos::task::spawn_local;
     use wasm_bindgen::JsCast;
 
     use super::{Actions, RunState};
-    use crate::market::ApiErrorBody;
     use crate::scripts::{RunRequest, RunView, ScriptChange, ScriptDetail};
     use crate::theme::use_theme;
 

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use app::market::Symbol;
 use clap::Parser;
+use inchart_api::market::Symbol;
 use inchart_fakes::binance::{FakeBinance, FakeBinanceConfig};
 use tracing_subscriber::EnvFilter;
 

@@ -1,7 +1,7 @@
 //! `GET /api/v3/exchangeInfo`: the configured symbols plus a catalogue of
 //! other realistic pairs, in Binance's shape.
 
-use app::market::Symbol;
+use inchart_api::market::Symbol;
 use serde_json::{Value, json};
 
 use super::market::reference_price;

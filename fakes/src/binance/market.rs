@@ -6,7 +6,7 @@
 //! go out with, so a client that parses the wire format gets back exactly the
 //! `f64`s that [`Series::candles`] returns.
 
-use app::market::{Candle, Interval, Symbol};
+use inchart_api::market::{Candle, Interval, Symbol};
 use serde_json::{Value, json};
 
 use crate::seeded::{Rng, round_to};

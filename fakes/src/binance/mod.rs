@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use app::market::{Candle, Interval, Symbol};
+use inchart_api::market::{Candle, Interval, Symbol};
 use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinHandle};
 

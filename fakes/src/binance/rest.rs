@@ -17,7 +17,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::market::{Interval, Symbol};
 use axum::Json;
 use axum::Router;
 use axum::extract::{Query, Request, State};
@@ -25,6 +24,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use inchart_api::market::{Interval, Symbol};
 use serde_json::{Value, json};
 
 use super::{RestRequest, Shared, exchange_info, lock};

@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use app::account::{Viewer, safe_next};
-use app::components::top_bar::chart_href;
-use app::market::{Interval, Symbol};
 use axum::extract::{FromRef, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Json, Router};
 use axum_extra::extract::cookie::{Cookie, CookieJar};
+use inchart_api::market::{Interval, Symbol};
+use inchart_api::paths::chart_href;
 use serde::Deserialize;
 use uuid::Uuid;
 

@@ -11,11 +11,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use app::market::{Candle, CandleSeries, Interval, Symbol};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use inchart_api::market::{Candle, CandleSeries, Interval, Symbol};
 use serde::Deserialize;
 
 use super::candle_store::CandleRange;

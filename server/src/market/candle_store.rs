@@ -6,7 +6,7 @@
 //! candle is final. Reads come back ascending by open time.
 
 use anyhow::Context;
-use app::market::{Candle, FeedSource, Interval, Symbol};
+use inchart_api::market::{Candle, FeedSource, Interval, Symbol};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,

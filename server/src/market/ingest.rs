@@ -17,8 +17,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use app::market::{Candle, FeedSource, FeedStatus, Interval, Symbol};
 use futures::StreamExt;
+use inchart_api::market::{Candle, FeedSource, FeedStatus, Interval, Symbol};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::binance::rest::{Refused, RestClient};

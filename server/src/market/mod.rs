@@ -20,7 +20,7 @@ pub mod window;
 
 use std::sync::Arc;
 
-use app::market::{FeedStatus, Symbol};
+use inchart_api::market::{FeedStatus, Symbol};
 
 use self::api::LatestReads;
 use self::binance::rest::RestClient;

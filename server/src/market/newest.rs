@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
-use app::market::{Candle, Interval, Symbol};
+use inchart_api::market::{Candle, Interval, Symbol};
 
 use super::candle_store::{CandleRange, CandleStore};
 use super::window::{LiveMarket, SeriesKey, WindowCandle};

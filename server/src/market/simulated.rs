@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use app::market::{Candle, Interval, Symbol};
+use inchart_api::market::{Candle, Interval, Symbol};
 
 use super::candle_store::{CandleStore, SeriesCandles};
 use super::window::{LiveMarket, SeriesKey};

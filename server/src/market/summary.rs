@@ -1,7 +1,7 @@
 //! The last day of a carried symbol, for its public page.
 
-use app::market::{Interval, Symbol};
 use app::markets::{MarketPages, MarketSummary};
+use inchart_api::market::{Interval, Symbol};
 
 use super::candle_store::{CandleRange, CandleStore};
 
@@ -64,14 +64,14 @@ impl MarketPages for MarketReader {
 /// drawn; `None` without candles.
 fn summarise(
     symbol: Symbol,
-    source: Option<app::market::FeedSource>,
-    hourly: &[app::market::Candle],
+    source: Option<inchart_api::market::FeedSource>,
+    hourly: &[inchart_api::market::Candle],
 ) -> Option<MarketSummary> {
     let newest = hourly.last()?;
     let day = &hourly[hourly.len().saturating_sub(24)..];
     Some(MarketSummary {
         symbol,
-        source: source.unwrap_or(app::market::FeedSource::Simulated),
+        source: source.unwrap_or(inchart_api::market::FeedSource::Simulated),
         last: newest.close,
         open_24h: day[0].open,
         high_24h: day.iter().map(|c| c.high).fold(f64::NEG_INFINITY, f64::max),
@@ -84,7 +84,7 @@ fn summarise(
 
 #[cfg(test)]
 mod tests {
-    use app::market::{Candle, FeedSource};
+    use inchart_api::market::{Candle, FeedSource};
 
     use super::*;
 

@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use app::market::{Symbol, SymbolInfo, SymbolList};
 use axum::Json;
 use axum::extract::{Query, State};
+use inchart_api::market::{Symbol, SymbolInfo, SymbolList};
 use serde::Deserialize;
 
 use super::Market;

@@ -18,9 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use app::live::ServerMessage;
-use app::market::{Candle, FeedStatus, Interval, Symbol};
 use futures::StreamExt;
+use inchart_api::market::{Candle, FeedStatus, Interval, Symbol};
+use inchart_api::stream::ServerMessage;
 use redis::aio::ConnectionManager;
 
 use crate::platform::redis::Redis;

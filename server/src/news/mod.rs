@@ -26,8 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use app::market::Symbol;
 use app::news::{Article, MAX_PAGES, NewsFeed, NewsPage, NewsView, StaleReason, marketaux_entity};
+use inchart_api::market::Symbol;
 use serde::{Deserialize, Serialize};
 
 use crate::config::NewsSettings;

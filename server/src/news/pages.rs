@@ -1,7 +1,7 @@
 //! What the news pages and the Quick Look panel read.
 
-use app::market::Symbol;
 use app::news::{NewsPages, NewsView};
+use inchart_api::market::Symbol;
 
 use super::News;
 

@@ -15,13 +15,14 @@
 
 use std::time::Duration;
 
-use app::market::Interval;
-use app::scripts::{RunRequest, ScriptChange, SeriesRef, TEMPLATE, Trigger, check_name, check_source};
+use app::scripts::{RunRequest, ScriptChange, SeriesRef, TEMPLATE, check_name, check_source};
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Form, Json, Router};
+use inchart_api::market::{Interval, InvalidInterval};
+use inchart_api::scripts::Trigger;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -74,7 +75,7 @@ fn series(symbol: &str, interval: &str, carried: &Symbols) -> Result<SeriesRef, 
     let symbol = carried.carried(symbol, "symbol")?;
     let interval: Interval = interval
         .parse()
-        .map_err(|error: app::market::InvalidInterval| ApiError::invalid("interval", error.to_string()))?;
+        .map_err(|error: InvalidInterval| ApiError::invalid("interval", error.to_string()))?;
     Ok(SeriesRef { symbol, interval })
 }
 

@@ -21,8 +21,9 @@ pub mod pool;
 pub mod signals;
 pub mod store;
 
-use app::market::Candle;
-use app::scripts::{RunView, SeriesRef, Trigger};
+use app::scripts::SeriesRef;
+use inchart_api::market::Candle;
+use inchart_api::scripts::{RunView, Trigger};
 use uuid::Uuid;
 use worker_protocol::{Columns, Job};
 
@@ -78,7 +79,7 @@ impl Scripts {
     }
 
     /// The feed's status now, for the pages.
-    pub fn feed_status(&self) -> app::market::FeedStatus {
+    pub fn feed_status(&self) -> inchart_api::market::FeedStatus {
         self.window.current_status()
     }
 

@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use app::scripts::{SeriesRef, Trigger};
+use app::scripts::SeriesRef;
+use inchart_api::scripts::Trigger;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 

@@ -17,11 +17,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use app::live::ServerMessage;
-use app::market::{Interval, Symbol};
-use app::scripts::RunView;
 use axum::extract::ws::Utf8Bytes;
 use futures::StreamExt;
+use inchart_api::market::{Interval, Symbol};
+use inchart_api::scripts::RunView;
+use inchart_api::stream::ServerMessage;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -271,7 +271,7 @@ impl SignalBus {
 
 #[cfg(test)]
 mod tests {
-    use app::scripts::{Line, Marker, Output, Side, Trigger};
+    use inchart_api::scripts::{Line, Marker, Output, Side, Trigger};
 
     use super::*;
 

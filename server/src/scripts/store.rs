@@ -2,8 +2,9 @@
 //! script is, to anyone else, a script that does not exist.
 
 use anyhow::Context;
-use app::market::{Interval, Symbol};
-use app::scripts::{RunView, ScriptDetail, ScriptSummary, SeriesRef, Trigger, VersionInfo};
+use app::scripts::{ScriptDetail, ScriptSummary, SeriesRef, VersionInfo};
+use inchart_api::market::{Interval, Symbol};
+use inchart_api::scripts::{RunView, Trigger};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,

@@ -1,5 +1,5 @@
 //! `/ws`: live candles for charts, and their owner's live signals (the
-//! protocol is `app::live`).
+//! protocol is `inchart_api::stream`).
 //!
 //! The [`Hub`] hands every change it hears of to the clients following its
 //! series. Each client has a small pending slot: a newer version of a
@@ -38,16 +38,16 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use app::live::{
-    ClientMessage, DEFAULT_SNAPSHOT, ErrorCode, HEARTBEAT_MS, MAX_CLIENT_FRAME, MAX_SNAPSHOT,
-    MAX_SUBSCRIPTIONS, ServerMessage,
-};
-use app::market::Candle;
 use axum::extract::State;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::SinkExt;
+use inchart_api::market::Candle;
+use inchart_api::stream::{
+    ClientMessage, DEFAULT_SNAPSHOT, ErrorCode, HEARTBEAT_MS, MAX_CLIENT_FRAME, MAX_SNAPSHOT,
+    MAX_SUBSCRIPTIONS, ServerMessage,
+};
 use tokio::sync::{Notify, broadcast};
 use uuid::Uuid;
 
@@ -693,7 +693,7 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
-    use app::market::{Interval, Symbol};
+    use inchart_api::market::{Interval, Symbol};
 
     use super::*;
     use crate::scripts::signals::SignalRoute;

@@ -5,8 +5,8 @@ pub mod entity;
 pub mod handlers;
 pub mod store;
 
-use app::market::Symbol;
 use app::watchlist::Watchlist;
+use inchart_api::market::Symbol;
 use uuid::Uuid;
 
 use crate::market::Symbols;

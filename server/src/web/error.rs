@@ -6,8 +6,8 @@
 //! An `Internal` error logs its whole cause chain and shows the client only
 //! that something failed on our side: never a cause, a query or a secret.
 
-use app::market::{ApiErrorBody, ApiErrorDetail};
 use axum::Json;
+use inchart_api::error::{ApiErrorBody, ApiErrorDetail};
 use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};

@@ -1,7 +1,8 @@
 //! `GET /api/v1/candles`, `/healthz` and `/readyz` as a client sees them.
 
-use app::market::{ApiErrorBody, CandleSeries, FeedSource, Interval};
 use inchart::market::api::CACHE_HEADER;
+use inchart_api::error::ApiErrorBody;
+use inchart_api::market::{CandleSeries, FeedSource, Interval};
 
 use crate::helpers::{CacheKind, Db, HISTORY, TestApp, spawn_app};
 

@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use app::market::{CandleSeries, Interval};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, ClientBuilder, Locator};
+use inchart_api::market::{CandleSeries, Interval};
 use inchart_fakes::binance::FakeBinanceConfig;
 use serde_json::{Value, json};
 

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use app::live::ServerMessage;
-use app::market::Interval;
+use inchart_api::market::Interval;
+use inchart_api::stream::ServerMessage;
 use inchart_fakes::binance::{FakeBinance, FakeBinanceConfig};
 use serde_json::Value;
 

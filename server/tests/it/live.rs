@@ -8,9 +8,9 @@
 
 use std::time::{Duration, Instant};
 
-use app::live::{ClientMessage, ErrorCode, MAX_SUBSCRIPTIONS, ServerMessage};
-use app::market::{Candle, CandleSeries, FeedSource, FeedStatus, Interval, Symbol, SymbolList};
 use futures::{SinkExt, StreamExt};
+use inchart_api::market::{Candle, CandleSeries, FeedSource, FeedStatus, Interval, Symbol, SymbolList};
+use inchart_api::stream::{ClientMessage, ErrorCode, MAX_SUBSCRIPTIONS, ServerMessage};
 use inchart_fakes::binance::{FakeBinance, FakeBinanceConfig, Malformed};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -232,7 +232,7 @@ async fn binance_history_fills_the_store_and_live_candles_reach_a_chart() {
         _ => None,
     })
     .await;
-    assert_eq!(snapshot.len(), app::live::DEFAULT_SNAPSHOT);
+    assert_eq!(snapshot.len(), inchart_api::stream::DEFAULT_SNAPSHOT);
     let truth = fake.candles(&btc(), Interval::M1);
     assert_eq!(
         snapshot.last().unwrap().open_time,

@@ -6,9 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use app::live::ServerMessage;
-use app::market::{CandleSeries, Interval};
 use futures::StreamExt;
+use inchart_api::market::{CandleSeries, Interval};
+use inchart_api::stream::ServerMessage;
 use inchart_fakes::binance::FakeBinanceConfig;
 use reqwest::header::{COOKIE, ORIGIN};
 use reqwest::{Method, StatusCode};
@@ -466,7 +466,7 @@ async fn attached_scripts_run_on_every_closed_candle_and_reach_only_their_owner(
     for ws in [&mut ann_ws, &mut bob_ws] {
         send(
             ws,
-            &app::live::ClientMessage::Subscribe {
+            &inchart_api::stream::ClientMessage::Subscribe {
                 symbol: btc(),
                 interval: Interval::M1,
                 since: None,
@@ -481,7 +481,7 @@ async fn attached_scripts_run_on_every_closed_candle_and_reach_only_their_owner(
         .await
         .expect("Ann's chart hears her run");
     assert_eq!(name, "cross");
-    assert_eq!(run.trigger, app::scripts::Trigger::Live);
+    assert_eq!(run.trigger, inchart_api::scripts::Trigger::Live);
     assert_eq!(
         run.last_candle,
         Some(forming),
@@ -514,7 +514,7 @@ async fn connect_as(visitor: &Visitor) -> Ws {
     ws
 }
 
-async fn next_signals(ws: &mut Ws, wait: Duration) -> Option<(String, app::scripts::RunView)> {
+async fn next_signals(ws: &mut Ws, wait: Duration) -> Option<(String, inchart_api::scripts::RunView)> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let frame = match tokio::time::timeout_at(deadline, ws.next()).await {

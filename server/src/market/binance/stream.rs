@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use app::market::{Interval, Symbol};
 use futures::{SinkExt, StreamExt};
+use inchart_api::market::{Interval, Symbol};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 

@@ -7,7 +7,7 @@
 //! not ask for), is refused with a [`Rejection`] saying which kind it is, so
 //! the caller can count it and skip it.
 
-use app::market::{Candle, Interval, Symbol};
+use inchart_api::market::{Candle, Interval, Symbol};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
