@@ -103,18 +103,20 @@ mod server_side {
     use std::sync::Arc;
 
     use super::{AccountOverview, PageSession};
+    use crate::ids::{SessionId, UserId};
 
     /// Put in each request's extensions by the server's session middleware.
     #[derive(Debug, Clone, Default)]
     pub struct RequestSession {
         pub page: PageSession,
         /// The signed-in user's id and session id.
-        pub ids: Option<(String, String)>,
+        pub ids: Option<(UserId, SessionId)>,
     }
 
     /// What the account page reads, implemented by the server.
     pub trait AccountPages: Send + Sync {
-        fn overview(&self, user: String, session: String) -> crate::PageAnswer<AccountOverview>;
+        /// `user`'s account, seen from their session `session`.
+        fn overview(&self, user: UserId, session: SessionId) -> crate::PageAnswer<AccountOverview>;
     }
 
     /// The server's [`AccountPages`], in each request's context.

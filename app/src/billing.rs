@@ -271,12 +271,14 @@ mod server_side {
     use super::{BillingView, Pricing};
 
     use crate::PageAnswer as Answer;
+    use crate::ids::UserId;
 
     /// What the pricing and billing pages read, implemented by the server.
     pub trait BillingPages: Send + Sync {
         /// `user` is the signed-in visitor, if any.
-        fn pricing(&self, user: Option<String>) -> Answer<Pricing>;
-        fn billing(&self, user: String) -> Answer<BillingView>;
+        fn pricing(&self, user: Option<UserId>) -> Answer<Pricing>;
+        /// `user`'s plan and billing.
+        fn billing(&self, user: UserId) -> Answer<BillingView>;
     }
 
     /// The server's [`BillingPages`], in each request's context.
@@ -293,7 +295,7 @@ fn billing_pages() -> Result<std::sync::Arc<dyn BillingPages>, leptos::prelude::
 }
 
 #[cfg(feature = "ssr")]
-fn signed_in_user() -> Option<String> {
+fn signed_in_user() -> Option<crate::ids::UserId> {
     crate::account::request_session()
         .and_then(|session| session.ids)
         .map(|(user, _)| user)

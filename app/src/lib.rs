@@ -5,6 +5,7 @@
 pub mod account;
 pub mod billing;
 pub mod components;
+pub mod ids;
 pub mod live;
 pub mod market;
 pub mod markets;

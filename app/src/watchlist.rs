@@ -32,10 +32,12 @@ mod server_side {
     use super::Watchlist;
 
     use crate::PageAnswer as Answer;
+    use crate::ids::UserId;
 
     /// What the pages read of a watchlist, implemented by the server.
     pub trait WatchlistPages: Send + Sync {
-        fn watchlist(&self, user: String) -> Answer<Watchlist>;
+        /// `user`'s watchlist.
+        fn watchlist(&self, user: UserId) -> Answer<Watchlist>;
     }
 
     /// The server's [`WatchlistPages`], in each request's context.

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use app::account::{AccountOverview, AccountPages, SessionInfo};
-use uuid::Uuid;
+use app::ids::{SessionId, UserId};
 
 use super::now_ms;
 use super::session::describe_device;
@@ -16,13 +16,13 @@ pub struct AccountReader(pub AccountStore);
 impl AccountPages for AccountReader {
     fn overview(
         &self,
-        user: String,
-        session: String,
+        user: UserId,
+        session: SessionId,
     ) -> Pin<Box<dyn Future<Output = Result<AccountOverview, String>> + Send>> {
         let store = self.0.clone();
         Box::pin(async move {
             let read = async {
-                let user = Uuid::parse_str(&user)?;
+                let user = user.uuid();
                 let Some(found) = store.user(user).await? else {
                     anyhow::bail!("the account is gone");
                 };
@@ -34,7 +34,7 @@ impl AccountPages for AccountReader {
                     sessions: sessions
                         .into_iter()
                         .map(|listed| SessionInfo {
-                            current: listed.id.to_string() == session,
+                            current: SessionId::from(listed.id) == session,
                             id: listed.id.to_string(),
                             device: describe_device(&listed.user_agent),
                             ip: listed.ip,

@@ -22,19 +22,16 @@ pub struct BillingReader {
 }
 
 use app::PageAnswer as Answer;
-
-fn user_id(user: &str) -> Result<Uuid, String> {
-    Uuid::parse_str(user).map_err(|_| "not a user id".to_string())
-}
+use app::ids::UserId;
 
 impl BillingPages for BillingReader {
-    fn pricing(&self, user: Option<String>) -> Answer<Pricing> {
+    fn pricing(&self, user: Option<UserId>) -> Answer<Pricing> {
         let billing = self.billing.clone();
         Box::pin(async move {
-            let current = match user.as_deref().map(user_id).transpose()? {
+            let current = match user {
                 Some(user) => Some(
                     billing
-                        .plan_of(user)
+                        .plan_of(user.uuid())
                         .await
                         .map_err(|error| format!("{error:#}"))?,
                 ),
@@ -48,10 +45,10 @@ impl BillingPages for BillingReader {
         })
     }
 
-    fn billing(&self, user: String) -> Answer<BillingView> {
+    fn billing(&self, user: UserId) -> Answer<BillingView> {
         let (billing, scripts) = (self.billing.clone(), self.scripts.clone());
         Box::pin(async move {
-            billing_view(&billing, &scripts, user_id(&user)?)
+            billing_view(&billing, &scripts, user.uuid())
                 .await
                 .map_err(|error| format!("{error:#}"))
         })
@@ -59,10 +56,10 @@ impl BillingPages for BillingReader {
 }
 
 impl WatchlistPages for BillingReader {
-    fn watchlist(&self, user: String) -> Answer<Watchlist> {
+    fn watchlist(&self, user: UserId) -> Answer<Watchlist> {
         let billing = self.billing.clone();
         Box::pin(async move {
-            read_watchlist(&billing, user_id(&user)?)
+            read_watchlist(&billing, user.uuid())
                 .await
                 .map_err(|error| format!("{error:#}"))
         })

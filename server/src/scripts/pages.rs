@@ -4,9 +4,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use app::ids::{ScriptId, UserId};
 use app::market::Symbol;
 use app::scripts::{ScriptPages, ScriptSummary, Workbench};
-use uuid::Uuid;
 
 use super::Scripts;
 
@@ -21,26 +21,20 @@ fn failed(error: anyhow::Error) -> String {
 }
 
 impl ScriptPages for ScriptReader {
-    fn list(&self, user: String) -> Pin<Box<dyn Future<Output = Result<Vec<ScriptSummary>, String>> + Send>> {
+    fn list(&self, user: UserId) -> Pin<Box<dyn Future<Output = Result<Vec<ScriptSummary>, String>> + Send>> {
         let store = self.scripts.store.clone();
-        Box::pin(async move {
-            let user = Uuid::parse_str(&user).map_err(|error| failed(error.into()))?;
-            store.list(user).await.map_err(failed)
-        })
+        Box::pin(async move { store.list(user.uuid()).await.map_err(failed) })
     }
 
     fn workbench(
         &self,
-        user: String,
-        script: String,
+        user: UserId,
+        script: ScriptId,
     ) -> Pin<Box<dyn Future<Output = Result<Option<Workbench>, String>> + Send>> {
         let scripts = self.scripts.clone();
         let symbols = self.symbols.to_vec();
         Box::pin(async move {
-            let user = Uuid::parse_str(&user).map_err(|error| failed(error.into()))?;
-            let Ok(id) = Uuid::parse_str(&script) else {
-                return Ok(None);
-            };
+            let (user, id) = (user.uuid(), script.uuid());
             let Some(detail) = scripts.store.get(user, id).await.map_err(failed)? else {
                 return Ok(None);
             };
