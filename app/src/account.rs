@@ -137,13 +137,13 @@ pub async fn get_account_overview() -> Result<Option<AccountOverview>, leptos::p
     let Some((user, session)) = request_session().and_then(|session| session.ids) else {
         return Ok(None);
     };
-    let AccountService(pages) =
-        use_context::<AccountService>().ok_or_else(|| ServerFnError::new("accounts are not configured"))?;
+    let AccountService(pages) = use_context::<AccountService>()
+        .ok_or_else(|| ServerFnError::new("Accounts are not configured on this server."))?;
     pages
         .overview(user, session)
         .await
         .map(Some)
-        .map_err(ServerFnError::new)
+        .map_err(|error| ServerFnError::new(error.message()))
 }
 
 #[cfg(feature = "ssr")]

@@ -289,8 +289,8 @@ mod server_side {
 #[cfg(feature = "ssr")]
 fn billing_pages() -> Result<std::sync::Arc<dyn BillingPages>, leptos::prelude::ServerFnError> {
     use leptos::prelude::{ServerFnError, use_context};
-    let BillingService(pages) =
-        use_context::<BillingService>().ok_or_else(|| ServerFnError::new("billing is not configured"))?;
+    let BillingService(pages) = use_context::<BillingService>()
+        .ok_or_else(|| ServerFnError::new("Billing is not configured on this server."))?;
     Ok(pages)
 }
 
@@ -307,7 +307,7 @@ pub async fn get_pricing() -> Result<Pricing, leptos::prelude::ServerFnError> {
     billing_pages()?
         .pricing(signed_in_user())
         .await
-        .map_err(leptos::prelude::ServerFnError::new)
+        .map_err(|error| leptos::prelude::ServerFnError::new(error.message()))
 }
 
 /// The signed-in account's plan and billing; `None` when signed out.
@@ -320,7 +320,7 @@ pub async fn get_billing() -> Result<Option<BillingView>, leptos::prelude::Serve
         .billing(user)
         .await
         .map(Some)
-        .map_err(leptos::prelude::ServerFnError::new)
+        .map_err(|error| leptos::prelude::ServerFnError::new(error.message()))
 }
 
 #[cfg(test)]

@@ -181,8 +181,8 @@ fn script_pages()
         .and_then(|session| session.ids)
         .map(|(user, _)| user)
         .ok_or_else(|| ServerFnError::new("signed out"))?;
-    let ScriptService(pages) =
-        use_context::<ScriptService>().ok_or_else(|| ServerFnError::new("scripts are not configured"))?;
+    let ScriptService(pages) = use_context::<ScriptService>()
+        .ok_or_else(|| ServerFnError::new("Scripts are not configured on this server."))?;
     Ok((user, pages))
 }
 
@@ -196,7 +196,7 @@ pub async fn get_scripts() -> Result<Option<Vec<ScriptSummary>>, leptos::prelude
         .list(user)
         .await
         .map(Some)
-        .map_err(leptos::prelude::ServerFnError::new)
+        .map_err(|error| leptos::prelude::ServerFnError::new(error.message()))
 }
 
 /// Whether the visitor may see the script: signed out, not theirs, or here.
@@ -220,7 +220,7 @@ pub async fn get_workbench(id: String) -> Result<WorkbenchAnswer, leptos::prelud
     match pages.workbench(user, script).await {
         Ok(Some(workbench)) => Ok(WorkbenchAnswer::Found(Box::new(workbench))),
         Ok(None) => Ok(WorkbenchAnswer::NotFound),
-        Err(message) => Err(leptos::prelude::ServerFnError::new(message)),
+        Err(error) => Err(leptos::prelude::ServerFnError::new(error.message())),
     }
 }
 

@@ -56,6 +56,10 @@ pub async fn get_watchlist() -> Result<Option<Watchlist>, leptos::prelude::Serve
         return Ok(None);
     };
     let WatchlistService(pages) = use_context::<WatchlistService>()
-        .ok_or_else(|| ServerFnError::new("watchlists are not configured"))?;
-    pages.watchlist(user).await.map(Some).map_err(ServerFnError::new)
+        .ok_or_else(|| ServerFnError::new("Watchlists are not configured on this server."))?;
+    pages
+        .watchlist(user)
+        .await
+        .map(Some)
+        .map_err(|error| ServerFnError::new(error.message()))
 }

@@ -1,24 +1,19 @@
 //! The account page's content, read for the Leptos pages through
 //! [`AccountPages`].
 
-use std::future::Future;
-use std::pin::Pin;
-
+use app::PageAnswer as Answer;
 use app::account::{AccountOverview, AccountPages, SessionInfo};
 use app::ids::{SessionId, UserId};
 
 use super::now_ms;
 use super::session::describe_device;
 use super::store::AccountStore;
+use crate::error::page_error;
 
 pub struct AccountReader(pub AccountStore);
 
 impl AccountPages for AccountReader {
-    fn overview(
-        &self,
-        user: UserId,
-        session: SessionId,
-    ) -> Pin<Box<dyn Future<Output = Result<AccountOverview, String>> + Send>> {
+    fn overview(&self, user: UserId, session: SessionId) -> Answer<AccountOverview> {
         let store = self.0.clone();
         Box::pin(async move {
             let read = async {
@@ -44,10 +39,8 @@ impl AccountPages for AccountReader {
                         .collect(),
                 })
             };
-            read.await.map_err(|error: anyhow::Error| {
-                tracing::error!(error = format!("{error:#}"), "account page read failed");
-                "Your account could not be read; please reload.".to_string()
-            })
+            read.await
+                .map_err(|cause| page_error(cause, "Your account could not be read; please reload."))
         })
     }
 }

@@ -24,6 +24,8 @@ pub struct BillingReader {
 use app::PageAnswer as Answer;
 use app::ids::UserId;
 
+use crate::error::page_error;
+
 impl BillingPages for BillingReader {
     fn pricing(&self, user: Option<UserId>) -> Answer<Pricing> {
         let billing = self.billing.clone();
@@ -33,7 +35,7 @@ impl BillingPages for BillingReader {
                     billing
                         .plan_of(user.uuid())
                         .await
-                        .map_err(|error| format!("{error:#}"))?,
+                        .map_err(|cause| page_error(cause, "The plans could not be read; please reload."))?,
                 ),
                 None => None,
             };
@@ -50,7 +52,7 @@ impl BillingPages for BillingReader {
         Box::pin(async move {
             billing_view(&billing, &scripts, user.uuid())
                 .await
-                .map_err(|error| format!("{error:#}"))
+                .map_err(|cause| page_error(cause, "Your plan could not be read; please reload."))
         })
     }
 }
@@ -61,7 +63,7 @@ impl WatchlistPages for BillingReader {
         Box::pin(async move {
             read_watchlist(&billing, user.uuid())
                 .await
-                .map_err(|error| format!("{error:#}"))
+                .map_err(|cause| page_error(cause, "Your watchlist could not be read; please reload."))
         })
     }
 }
