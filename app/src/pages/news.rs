@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
+use crate::PageError;
 use crate::components::news::NewsFeedView;
 use crate::components::site::{SiteFooter, SiteHeader};
 use crate::market::{Symbol, get_market_overview};
@@ -72,7 +73,7 @@ fn NewsListing(symbol: Option<String>) -> impl IntoView {
                                 Ok(None) => missing("There is no such page of news."),
                                 Err(error) => view! {
                                     <p class="form-error" role="alert">
-                                        {format!("The news could not be read ({error}). Reload the page to try again.")}
+                                        {PageError::from_server_fn_error(&error).to_string()}
                                     </p>
                                 }
                                 .into_any(),
