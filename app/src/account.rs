@@ -103,18 +103,20 @@ mod server_side {
     use std::sync::Arc;
 
     use super::{AccountOverview, PageSession};
+    use crate::ids::{SessionId, UserId};
 
     /// Put in each request's extensions by the server's session middleware.
     #[derive(Debug, Clone, Default)]
     pub struct RequestSession {
         pub page: PageSession,
         /// The signed-in user's id and session id.
-        pub ids: Option<(String, String)>,
+        pub ids: Option<(UserId, SessionId)>,
     }
 
     /// What the account page reads, implemented by the server.
     pub trait AccountPages: Send + Sync {
-        fn overview(&self, user: String, session: String) -> crate::PageAnswer<AccountOverview>;
+        /// `user`'s account, seen from their session `session`.
+        fn overview(&self, user: UserId, session: SessionId) -> crate::PageAnswer<AccountOverview>;
     }
 
     /// The server's [`AccountPages`], in each request's context.
@@ -135,13 +137,13 @@ pub async fn get_account_overview() -> Result<Option<AccountOverview>, leptos::p
     let Some((user, session)) = request_session().and_then(|session| session.ids) else {
         return Ok(None);
     };
-    let AccountService(pages) =
-        use_context::<AccountService>().ok_or_else(|| ServerFnError::new("accounts are not configured"))?;
+    let AccountService(pages) = use_context::<AccountService>()
+        .ok_or_else(|| ServerFnError::new("Accounts are not configured on this server."))?;
     pages
         .overview(user, session)
         .await
         .map(Some)
-        .map_err(ServerFnError::new)
+        .map_err(|error| ServerFnError::new(error.message()))
 }
 
 #[cfg(feature = "ssr")]

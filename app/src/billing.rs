@@ -271,12 +271,14 @@ mod server_side {
     use super::{BillingView, Pricing};
 
     use crate::PageAnswer as Answer;
+    use crate::ids::UserId;
 
     /// What the pricing and billing pages read, implemented by the server.
     pub trait BillingPages: Send + Sync {
         /// `user` is the signed-in visitor, if any.
-        fn pricing(&self, user: Option<String>) -> Answer<Pricing>;
-        fn billing(&self, user: String) -> Answer<BillingView>;
+        fn pricing(&self, user: Option<UserId>) -> Answer<Pricing>;
+        /// `user`'s plan and billing.
+        fn billing(&self, user: UserId) -> Answer<BillingView>;
     }
 
     /// The server's [`BillingPages`], in each request's context.
@@ -287,13 +289,13 @@ mod server_side {
 #[cfg(feature = "ssr")]
 fn billing_pages() -> Result<std::sync::Arc<dyn BillingPages>, leptos::prelude::ServerFnError> {
     use leptos::prelude::{ServerFnError, use_context};
-    let BillingService(pages) =
-        use_context::<BillingService>().ok_or_else(|| ServerFnError::new("billing is not configured"))?;
+    let BillingService(pages) = use_context::<BillingService>()
+        .ok_or_else(|| ServerFnError::new("Billing is not configured on this server."))?;
     Ok(pages)
 }
 
 #[cfg(feature = "ssr")]
-fn signed_in_user() -> Option<String> {
+fn signed_in_user() -> Option<crate::ids::UserId> {
     crate::account::request_session()
         .and_then(|session| session.ids)
         .map(|(user, _)| user)
@@ -305,7 +307,7 @@ pub async fn get_pricing() -> Result<Pricing, leptos::prelude::ServerFnError> {
     billing_pages()?
         .pricing(signed_in_user())
         .await
-        .map_err(leptos::prelude::ServerFnError::new)
+        .map_err(|error| leptos::prelude::ServerFnError::new(error.message()))
 }
 
 /// The signed-in account's plan and billing; `None` when signed out.
@@ -318,7 +320,7 @@ pub async fn get_billing() -> Result<Option<BillingView>, leptos::prelude::Serve
         .billing(user)
         .await
         .map(Some)
-        .map_err(leptos::prelude::ServerFnError::new)
+        .map_err(|error| leptos::prelude::ServerFnError::new(error.message()))
 }
 
 #[cfg(test)]

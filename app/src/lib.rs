@@ -5,14 +5,18 @@
 pub mod account;
 pub mod billing;
 pub mod components;
+pub mod ids;
 pub mod market;
 pub mod markets;
 pub mod news;
+pub mod page_error;
 pub mod pages;
 pub mod scripts;
 pub mod seo;
 pub mod theme;
 pub mod watchlist;
+
+pub use page_error::PageError;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, provide_meta_context};
@@ -31,9 +35,10 @@ use crate::pages::scripts::{ScriptsPage, WorkbenchPage};
 use crate::pages::{chart::ChartPage, landing::LandingPage, not_found::NotFound};
 
 /// A server's answer to a page: what the page traits the server implements
-/// (`NewsPages`, `BillingPages`, …) return.
+/// (`NewsPages`, `BillingPages`, …) return. A failure is a [`PageError`]:
+/// the sentence the visitor is shown, its cause logged by the server.
 #[cfg(feature = "ssr")]
-pub type PageAnswer<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send>>;
+pub type PageAnswer<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, PageError>> + Send>>;
 
 /// The Content-Security-Policy: scripts from this site, inline scripts
 /// only with the page's nonce (Leptos's hydration and streaming scripts,

@@ -15,5 +15,7 @@ pub struct MarketDirectory(pub MarketOverview);
 pub async fn get_market_overview() -> Result<MarketOverview, leptos::prelude::ServerFnError> {
     leptos::prelude::use_context::<MarketDirectory>()
         .map(|MarketDirectory(overview)| overview)
-        .ok_or_else(|| leptos::prelude::ServerFnError::new("the market directory is not configured"))
+        .ok_or_else(|| {
+            leptos::prelude::ServerFnError::new("The market list is not configured on this server.")
+        })
 }

@@ -153,18 +153,24 @@ pub async fn get_market_summary(
     let Ok(symbol) = Symbol::parse(&symbol) else {
         return Ok(None);
     };
-    let MarketService(markets) =
-        use_context::<MarketService>().ok_or_else(|| ServerFnError::new("markets are not configured"))?;
-    markets.summary(symbol).await.map_err(ServerFnError::new)
+    let MarketService(markets) = use_context::<MarketService>()
+        .ok_or_else(|| ServerFnError::new("Markets are not configured on this server."))?;
+    markets
+        .summary(symbol)
+        .await
+        .map_err(|error| ServerFnError::new(error.message()))
 }
 
 /// Every carried symbol's last day.
 #[leptos::server(input = leptos::server_fn::codec::GetUrl)]
 pub async fn get_market_summaries() -> Result<Vec<MarketSummary>, leptos::prelude::ServerFnError> {
     use leptos::prelude::{ServerFnError, use_context};
-    let MarketService(markets) =
-        use_context::<MarketService>().ok_or_else(|| ServerFnError::new("markets are not configured"))?;
-    markets.summaries().await.map_err(ServerFnError::new)
+    let MarketService(markets) = use_context::<MarketService>()
+        .ok_or_else(|| ServerFnError::new("Markets are not configured on this server."))?;
+    markets
+        .summaries()
+        .await
+        .map_err(|error| ServerFnError::new(error.message()))
 }
 
 #[cfg(test)]

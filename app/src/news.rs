@@ -221,11 +221,10 @@ pub async fn get_news(symbol: Option<String>, page: u32) -> Result<NewsView, lep
         .map(|symbol| Symbol::parse(&symbol))
         .transpose()
         .map_err(ServerFnError::new)?;
-    let NewsService(news) =
-        use_context::<NewsService>().ok_or_else(|| ServerFnError::new("news is not configured"))?;
+    let NewsService(news) = use_context::<NewsService>().ok_or_else(|| ServerFnError::new(NOT_CONFIGURED))?;
     news.news(symbol, page.clamp(1, MAX_PAGES))
         .await
-        .map_err(ServerFnError::new)
+        .map_err(|error| ServerFnError::new(error.message()))
 }
 
 #[cfg(test)]

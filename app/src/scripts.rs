@@ -115,11 +115,14 @@ mod server_side {
     use super::{ScriptSummary, Workbench};
 
     use crate::PageAnswer as Answer;
+    use crate::ids::{ScriptId, UserId};
 
     /// What the script pages read, implemented by the server.
     pub trait ScriptPages: Send + Sync {
-        fn list(&self, user: String) -> Answer<Vec<ScriptSummary>>;
-        fn workbench(&self, user: String, script: String) -> Answer<Option<Workbench>>;
+        /// `user`'s scripts.
+        fn list(&self, user: UserId) -> Answer<Vec<ScriptSummary>>;
+        /// `None` when `user` has no script `script`.
+        fn workbench(&self, user: UserId, script: ScriptId) -> Answer<Option<Workbench>>;
     }
 
     /// The server's [`ScriptPages`], in each request's context.
@@ -128,14 +131,15 @@ mod server_side {
 }
 
 #[cfg(feature = "ssr")]
-fn script_pages() -> Result<(String, std::sync::Arc<dyn ScriptPages>), leptos::prelude::ServerFnError> {
+fn script_pages()
+-> Result<(crate::ids::UserId, std::sync::Arc<dyn ScriptPages>), leptos::prelude::ServerFnError> {
     use leptos::prelude::{ServerFnError, use_context};
     let user = crate::account::request_session()
         .and_then(|session| session.ids)
         .map(|(user, _)| user)
         .ok_or_else(|| ServerFnError::new("signed out"))?;
-    let ScriptService(pages) =
-        use_context::<ScriptService>().ok_or_else(|| ServerFnError::new("scripts are not configured"))?;
+    let ScriptService(pages) = use_context::<ScriptService>()
+        .ok_or_else(|| ServerFnError::new("Scripts are not configured on this server."))?;
     Ok((user, pages))
 }
 
@@ -149,7 +153,7 @@ pub async fn get_scripts() -> Result<Option<Vec<ScriptSummary>>, leptos::prelude
         .list(user)
         .await
         .map(Some)
-        .map_err(leptos::prelude::ServerFnError::new)
+        .map_err(|error| leptos::prelude::ServerFnError::new(error.message()))
 }
 
 /// Whether the visitor may see the script: signed out, not theirs, or here.
@@ -160,16 +164,20 @@ pub enum WorkbenchAnswer {
     Found(Box<Workbench>),
 }
 
-/// One script's workbench.
+/// One script's workbench; an `id` that is not a script id is not found,
+/// like the id of a script that is not the visitor's.
 #[leptos::server(input = leptos::server_fn::codec::GetUrl)]
 pub async fn get_workbench(id: String) -> Result<WorkbenchAnswer, leptos::prelude::ServerFnError> {
     let Ok((user, pages)) = script_pages() else {
         return Ok(WorkbenchAnswer::SignedOut);
     };
-    match pages.workbench(user, id).await {
+    let Ok(script) = id.parse::<crate::ids::ScriptId>() else {
+        return Ok(WorkbenchAnswer::NotFound);
+    };
+    match pages.workbench(user, script).await {
         Ok(Some(workbench)) => Ok(WorkbenchAnswer::Found(Box::new(workbench))),
         Ok(None) => Ok(WorkbenchAnswer::NotFound),
-        Err(message) => Err(leptos::prelude::ServerFnError::new(message)),
+        Err(error) => Err(leptos::prelude::ServerFnError::new(error.message())),
     }
 }
 

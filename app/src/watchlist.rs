@@ -31,10 +31,12 @@ mod server_side {
     use super::Watchlist;
 
     use crate::PageAnswer as Answer;
+    use crate::ids::UserId;
 
     /// What the pages read of a watchlist, implemented by the server.
     pub trait WatchlistPages: Send + Sync {
-        fn watchlist(&self, user: String) -> Answer<Watchlist>;
+        /// `user`'s watchlist.
+        fn watchlist(&self, user: UserId) -> Answer<Watchlist>;
     }
 
     /// The server's [`WatchlistPages`], in each request's context.
@@ -53,6 +55,10 @@ pub async fn get_watchlist() -> Result<Option<Watchlist>, leptos::prelude::Serve
         return Ok(None);
     };
     let WatchlistService(pages) = use_context::<WatchlistService>()
-        .ok_or_else(|| ServerFnError::new("watchlists are not configured"))?;
-    pages.watchlist(user).await.map(Some).map_err(ServerFnError::new)
+        .ok_or_else(|| ServerFnError::new("Watchlists are not configured on this server."))?;
+    pages
+        .watchlist(user)
+        .await
+        .map(Some)
+        .map_err(|error| ServerFnError::new(error.message()))
 }

@@ -6,10 +6,12 @@
 use std::sync::{Arc, LazyLock};
 
 use app::account::AccountService;
+use app::billing::BillingService;
 use app::market::MarketDirectory;
 use app::markets::MarketService;
 use app::news::NewsService;
 use app::scripts::ScriptService;
+use app::watchlist::WatchlistService;
 use app::{App, content_security_policy, shell};
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -22,10 +24,10 @@ use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::pages::AccountReader;
-use crate::billing::pages::BillingReader;
 use crate::market::summary::MarketReader;
 use crate::scripts::pages::ScriptReader;
 use crate::state::AppState;
+use crate::usage::BillingReader;
 use crate::{auth, billing, market, ops, scripts, site, stream, usage, watchlist};
 
 /// What the pages are told of the market, read anew for every request so
@@ -50,11 +52,12 @@ pub fn router(state: AppState) -> Router {
         scripts: state.scripts.clone(),
         symbols: state.symbols.clone(),
     }));
-    let (billing_pages, watchlists) = billing::pages::services(BillingReader {
+    let billing_pages = BillingService(Arc::new(BillingReader {
         billing: state.billing.clone(),
         scripts: state.scripts.store.clone(),
         watchlists: state.watchlists.clone(),
-    });
+    }));
+    let watchlists = WatchlistService(Arc::new(state.watchlists.clone()));
     let form_targets = state.billing.form_targets();
     let news = NewsService(Arc::new(state.news.clone()));
     let markets = MarketService(Arc::new(MarketReader {

@@ -7,6 +7,7 @@ use inchart_api::market::Symbol;
 use leptos::prelude::*;
 
 use super::news::NewsFeedView;
+use crate::PageError;
 use crate::news::{NewsView, get_news, news_href};
 
 const REMEMBERED: &str = "inchart.quick-look";
@@ -31,7 +32,7 @@ pub fn QuickLook(symbol: Signal<Symbol>) -> impl IntoView {
         leptos::task::spawn_local(async move {
             let answer = get_news(Some(wanted.to_string()), 1)
                 .await
-                .map_err(|error| error.to_string());
+                .map_err(|error| PageError::from_server_fn_error(&error).to_string());
             if symbol.get_untracked() == wanted {
                 news.set(Some(answer));
             }
@@ -60,7 +61,7 @@ pub fn QuickLook(symbol: Signal<Symbol>) -> impl IntoView {
                     Some(Ok(view)) => view! { <NewsFeedView view compact=true /> }.into_any(),
                     Some(Err(error)) => view! {
                         <p class="news-notice" role="alert">
-                            {format!("News could not be loaded ({error}). It is tried again when you change symbols.")}
+                            {format!("News could not be loaded: {error} It is tried again when you change symbols.")}
                         </p>
                     }
                     .into_any(),

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
+use crate::PageError;
 use crate::account::{AccountOverview, PageSession, SessionInfo, get_account_overview};
 use crate::components::account::{AccountForm, Field, FlashNotice, page_session};
 use crate::pages::auth::AccountShell;
@@ -21,7 +22,7 @@ pub fn AccountPage() -> impl IntoView {
                         Ok(None) => view! { <Redirect path="/login?next=/account" /> }.into_any(),
                         Err(error) => view! {
                             <p class="form-error" role="alert">
-                                {format!("Your account could not be read ({error}). Reload the page to try again.")}
+                                {PageError::from_server_fn_error(&error).to_string()}
                             </p>
                         }
                         .into_any(),

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 use leptos_router::components::Redirect;
 
+use crate::PageError;
 use crate::account::PageSession;
 use crate::billing::{
     BillingView, Cadence, InvoiceView, PlanId, SubscriptionStatus, SubscriptionView, format_money,
@@ -33,7 +34,7 @@ pub fn BillingPage() -> impl IntoView {
                         Ok(None) => view! { <Redirect path="/login?next=/billing" /> }.into_any(),
                         Err(error) => view! {
                             <p class="form-error" role="alert">
-                                {format!("Your plan could not be read ({error}). Reload the page to try again.")}
+                                {PageError::from_server_fn_error(&error).to_string()}
                             </p>
                         }
                         .into_any(),

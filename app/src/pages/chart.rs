@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos_meta::Meta;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
+use crate::PageError;
 use crate::components::account::page_session;
 use crate::components::chart::Chart;
 use crate::components::live::FeedIndicator;
@@ -82,7 +83,7 @@ pub fn ChartPage() -> impl IntoView {
                         Err(error) => {
                             return view! {
                                 <p class="notice" role="alert">
-                                    {format!("The market list could not be loaded ({error}). Reload the page to try again.")}
+                                    {PageError::from_server_fn_error(&error).to_string()}
                                 </p>
                             }
                             .into_any();

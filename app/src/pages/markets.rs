@@ -8,6 +8,7 @@ use inchart_api::paths::chart_href;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
+use crate::PageError;
 use crate::components::news::NewsFeedView;
 use crate::components::site::{SiteFooter, SiteHeader};
 use crate::markets::{
@@ -46,7 +47,7 @@ pub fn MarketsPage() -> impl IntoView {
                         .into_any(),
                         Err(error) => view! {
                             <p class="form-error" role="alert">
-                                {format!("The markets could not be read ({error}). Reload the page to try again.")}
+                                {PageError::from_server_fn_error(&error).to_string()}
                             </p>
                         }
                         .into_any(),
@@ -128,7 +129,7 @@ pub fn MarketPage() -> impl IntoView {
                         Err(error) => {
                             return view! {
                                 <p class="form-error" role="alert">
-                                    {format!("The market could not be read ({error}). Reload the page to try again.")}
+                                    {PageError::from_server_fn_error(&error).to_string()}
                                 </p>
                             }
                             .into_any();

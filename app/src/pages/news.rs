@@ -6,6 +6,7 @@ use inchart_api::market::Symbol;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
+use crate::PageError;
 use crate::components::news::NewsFeedView;
 use crate::components::site::{SiteFooter, SiteHeader};
 use crate::market::get_market_overview;
@@ -73,7 +74,7 @@ fn NewsListing(symbol: Option<String>) -> impl IntoView {
                                 Ok(None) => missing("There is no such page of news."),
                                 Err(error) => view! {
                                     <p class="form-error" role="alert">
-                                        {format!("The news could not be read ({error}). Reload the page to try again.")}
+                                        {PageError::from_server_fn_error(&error).to_string()}
                                     </p>
                                 }
                                 .into_any(),

@@ -6,6 +6,7 @@
 
 use leptos::prelude::*;
 
+use crate::PageError;
 use crate::account::PageSession;
 use crate::billing::{Cadence, Limits, PlanId, PlanView, PriceView, Pricing, format_money, get_pricing};
 use crate::components::account::{AccountForm, FlashNotice, Hidden, page_session};
@@ -36,7 +37,7 @@ pub fn PricingPage() -> impl IntoView {
                         Ok(pricing) => view! { <Plans pricing session /> }.into_any(),
                         Err(error) => view! {
                             <p class="form-error" role="alert">
-                                {format!("The plans could not be read ({error}). Reload the page to try again.")}
+                                {PageError::from_server_fn_error(&error).to_string()}
                             </p>
                         }
                         .into_any(),

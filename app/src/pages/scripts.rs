@@ -13,6 +13,7 @@ use leptos_meta::{Meta, Title};
 use leptos_router::components::Redirect;
 use leptos_router::hooks::use_params_map;
 
+use crate::PageError;
 use crate::account::PageSession;
 use crate::components::account::{AccountLink, FlashNotice, Hidden, page_session};
 use crate::components::chart::{Chart, ChartSignals};
@@ -54,7 +55,7 @@ pub fn ScriptsPage() -> impl IntoView {
                         Ok(None) => view! { <Redirect path="/login?next=/scripts" /> }.into_any(),
                         Err(error) => view! {
                             <p class="form-error" role="alert">
-                                {format!("Your scripts could not be read ({error}). Reload the page to try again.")}
+                                {PageError::from_server_fn_error(&error).to_string()}
                             </p>
                         }
                         .into_any(),
@@ -164,7 +165,7 @@ pub fn WorkbenchPage() -> impl IntoView {
                     }
                     .into_any(),
                     Err(error) => view! {
-                        <p class="form-error" role="alert">{format!("The script could not be read ({error}). Reload the page.")}</p>
+                        <p class="form-error" role="alert">{PageError::from_server_fn_error(&error).to_string()}</p>
                     }
                     .into_any(),
                 }

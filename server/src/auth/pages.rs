@@ -1,28 +1,23 @@
 //! The account page's content, read for the Leptos pages through
 //! [`AccountPages`].
 
-use std::future::Future;
-use std::pin::Pin;
-
+use app::PageAnswer as Answer;
 use app::account::{AccountOverview, AccountPages, SessionInfo};
-use uuid::Uuid;
+use app::ids::{SessionId, UserId};
 
 use super::session::describe_device;
 use super::store::AccountStore;
 use crate::platform::clock::now_ms;
+use crate::web::error::page_error;
 
 pub struct AccountReader(pub AccountStore);
 
 impl AccountPages for AccountReader {
-    fn overview(
-        &self,
-        user: String,
-        session: String,
-    ) -> Pin<Box<dyn Future<Output = Result<AccountOverview, String>> + Send>> {
+    fn overview(&self, user: UserId, session: SessionId) -> Answer<AccountOverview> {
         let store = self.0.clone();
         Box::pin(async move {
             let read = async {
-                let user = Uuid::parse_str(&user)?;
+                let user = user.uuid();
                 let Some(found) = store.user(user).await? else {
                     anyhow::bail!("the account is gone");
                 };
@@ -34,7 +29,7 @@ impl AccountPages for AccountReader {
                     sessions: sessions
                         .into_iter()
                         .map(|listed| SessionInfo {
-                            current: listed.id.to_string() == session,
+                            current: SessionId::from(listed.id) == session,
                             id: listed.id.to_string(),
                             device: describe_device(&listed.user_agent),
                             ip: listed.ip,
@@ -44,10 +39,8 @@ impl AccountPages for AccountReader {
                         .collect(),
                 })
             };
-            read.await.map_err(|error: anyhow::Error| {
-                tracing::error!(error = format!("{error:#}"), "account page read failed");
-                "Your account could not be read; please reload.".to_string()
-            })
+            read.await
+                .map_err(|cause| page_error(cause, "Your account could not be read; please reload."))
         })
     }
 }

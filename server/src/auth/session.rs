@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use app::account::{Flash, PageSession, RequestSession, Viewer};
+use app::ids::{SessionId, UserId};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
@@ -254,7 +255,7 @@ pub async fn middleware(State(auth): State<Auth>, mut request: Request, next: Ne
         },
         ids: signed_in
             .as_ref()
-            .map(|user| (user.user.to_string(), user.session.to_string())),
+            .map(|user| (UserId::from(user.user), SessionId::from(user.session))),
     });
     request.extensions_mut().insert(Caller(signed_in.clone()));
     request.extensions_mut().insert(RequestAuth {

@@ -14,7 +14,6 @@
 
 pub mod entity;
 pub mod handlers;
-pub mod pages;
 pub mod store;
 pub mod stripe;
 pub mod webhook;

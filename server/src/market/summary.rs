@@ -15,6 +15,8 @@ pub struct MarketReader {
 
 use app::PageAnswer as Answer;
 
+use crate::web::error::page_error;
+
 impl MarketPages for MarketReader {
     fn summary(&self, symbol: Symbol) -> Answer<Option<MarketSummary>> {
         let candles = self.candles.clone();
@@ -23,41 +25,44 @@ impl MarketPages for MarketReader {
             if !carried {
                 return Ok(None);
             }
-            let source = candles
-                .feed_source()
+            read_summary(&candles, symbol)
                 .await
-                .map_err(|error| format!("{error:#}"))?;
-            let hourly = candles
-                .range(
-                    &symbol,
-                    Interval::H1,
-                    CandleRange {
-                        start: None,
-                        end: None,
-                        limit: HOURS_DRAWN,
-                    },
-                )
-                .await
-                .map_err(|error| format!("{error:#}"))?;
-            Ok(summarise(symbol, source, &hourly))
+                .map_err(|cause| page_error(cause, "The market could not be read; please reload."))
         })
     }
 
     fn summaries(&self) -> Answer<Vec<MarketSummary>> {
-        let reader = MarketReader {
-            candles: self.candles.clone(),
-            symbols: self.symbols.clone(),
-        };
+        let (candles, symbols) = (self.candles.clone(), self.symbols.clone());
         Box::pin(async move {
-            let mut summaries = Vec::with_capacity(reader.symbols.len());
-            for symbol in reader.symbols.iter() {
-                if let Some(summary) = reader.summary(symbol.clone()).await? {
+            let mut summaries = Vec::with_capacity(symbols.len());
+            for symbol in symbols.iter() {
+                let read = read_summary(&candles, symbol.clone()).await;
+                if let Some(summary) =
+                    read.map_err(|cause| page_error(cause, "The markets could not be read; please reload."))?
+                {
                     summaries.push(summary);
                 }
             }
             Ok(summaries)
         })
     }
+}
+
+/// A carried symbol's summary from its hourly candles; `None` without any.
+async fn read_summary(candles: &CandleStore, symbol: Symbol) -> anyhow::Result<Option<MarketSummary>> {
+    let source = candles.feed_source().await?;
+    let hourly = candles
+        .range(
+            &symbol,
+            Interval::H1,
+            CandleRange {
+                start: None,
+                end: None,
+                limit: HOURS_DRAWN,
+            },
+        )
+        .await?;
+    Ok(summarise(symbol, source, &hourly))
 }
 
 /// The last 24 hourly candles' open, range and volume, and the closes

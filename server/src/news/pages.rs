@@ -6,6 +6,7 @@ use inchart_api::market::Symbol;
 use super::News;
 
 use app::PageAnswer as Answer;
+use app::PageError;
 
 impl NewsPages for News {
     fn news(&self, symbol: Option<Symbol>, page: u32) -> Answer<NewsView> {
@@ -14,7 +15,7 @@ impl NewsPages for News {
             if let Some(symbol) = &symbol
                 && !news.carries(symbol)
             {
-                return Err(format!("InChart does not carry {symbol}"));
+                return Err(PageError::new(format!("InChart does not carry {symbol}.")));
             }
             Ok(news.page(symbol.as_ref(), page).await)
         })

@@ -1,44 +1,39 @@
 //! What the script pages read, through [`ScriptPages`].
 
-use std::future::Future;
-use std::pin::Pin;
-
+use app::PageAnswer as Answer;
+use app::ids::{ScriptId, UserId};
 use app::scripts::{ScriptPages, ScriptSummary, Workbench};
-use uuid::Uuid;
 
 use super::Scripts;
+use crate::web::error::page_error;
 
 pub struct ScriptReader {
     pub scripts: Scripts,
     pub symbols: crate::market::Symbols,
 }
 
-fn failed(error: anyhow::Error) -> String {
-    tracing::error!(error = format!("{error:#}"), "script page read failed");
-    "Your scripts could not be read; please reload.".to_string()
-}
+/// What the scripts page says when the list cannot be read.
+const LIST_UNREAD: &str = "Your scripts could not be read; please reload.";
+/// What the workbench says when its script cannot be read.
+const SCRIPT_UNREAD: &str = "The script could not be read; please reload.";
 
 impl ScriptPages for ScriptReader {
-    fn list(&self, user: String) -> Pin<Box<dyn Future<Output = Result<Vec<ScriptSummary>, String>> + Send>> {
+    fn list(&self, user: UserId) -> Answer<Vec<ScriptSummary>> {
         let store = self.scripts.store.clone();
         Box::pin(async move {
-            let user = Uuid::parse_str(&user).map_err(|error| failed(error.into()))?;
-            store.list(user).await.map_err(failed)
+            store
+                .list(user.uuid())
+                .await
+                .map_err(|cause| page_error(cause, LIST_UNREAD))
         })
     }
 
-    fn workbench(
-        &self,
-        user: String,
-        script: String,
-    ) -> Pin<Box<dyn Future<Output = Result<Option<Workbench>, String>> + Send>> {
+    fn workbench(&self, user: UserId, script: ScriptId) -> Answer<Option<Workbench>> {
         let scripts = self.scripts.clone();
         let symbols = self.symbols.to_vec();
         Box::pin(async move {
-            let user = Uuid::parse_str(&user).map_err(|error| failed(error.into()))?;
-            let Ok(id) = Uuid::parse_str(&script) else {
-                return Ok(None);
-            };
+            let failed = |cause| page_error(cause, SCRIPT_UNREAD);
+            let (user, id) = (user.uuid(), script.uuid());
             let Some(detail) = scripts.store.get(user, id).await.map_err(failed)? else {
                 return Ok(None);
             };

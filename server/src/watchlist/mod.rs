@@ -3,6 +3,7 @@
 
 pub mod entity;
 pub mod handlers;
+pub mod pages;
 pub mod store;
 
 use app::watchlist::Watchlist;

@@ -1,11 +1,16 @@
-//! The HTTP API's errors.
+//! The HTTP API's errors, and the pages'.
 //!
 //! Policy: a client gets a status and a JSON body `{"error": {"kind",
 //! "field"?, "message"}}` it can act on: `kind` is stable for programs,
 //! `message` is a sentence for a person, `field` names the bad parameter.
 //! An `Internal` error logs its whole cause chain and shows the client only
 //! that something failed on our side: never a cause, a query or a secret.
+//!
+//! The pages are held to the same: a page the server cannot read for a
+//! visitor gets a [`PageError`] made by [`page_error`], which logs the
+//! cause chain and carries only a sentence chosen for the visitor.
 
+use app::PageError;
 use axum::Json;
 use inchart_api::error::{ApiErrorBody, ApiErrorDetail};
 use std::time::Duration;
@@ -165,5 +170,35 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+/// A page's failure for its visitor: logs `cause`'s whole chain and says
+/// only `message`, a sentence chosen for the visitor ("Your plan could
+/// not be read; please reload.").
+pub fn page_error(cause: anyhow::Error, message: &'static str) -> PageError {
+    tracing::error!(
+        error = format!("{cause:#}"),
+        page = message,
+        "a page could not be read"
+    );
+    PageError::new(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_error_says_only_its_chosen_sentence() {
+        let cause =
+            anyhow::anyhow!("relation \"subscriptions\" does not exist").context("reading the plan of 42");
+        let error = page_error(cause, "Your plan could not be read; please reload.");
+        assert_eq!(error.message(), "Your plan could not be read; please reload.");
+        let carried = serde_json::to_string(&error).unwrap();
+        assert!(
+            !carried.contains("subscriptions") && !carried.contains("42"),
+            "{carried}"
+        );
     }
 }
