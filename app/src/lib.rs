@@ -6,7 +6,6 @@ pub mod account;
 pub mod billing;
 pub mod components;
 pub mod ids;
-pub mod market;
 pub mod markets;
 pub mod news;
 pub mod page_error;

@@ -1,7 +1,10 @@
-//! The public page of each carried symbol (`/markets/:symbol`): its price
-//! over the last day, drawn on the server, and its latest news.
+//! What the market pages and the chart ask the server for: the market
+//! overview (the feed's source and status, the symbols on offer), and the
+//! public page of each carried symbol (`/markets/:symbol`): its price over
+//! the last day, drawn on the server, and its latest news. The vocabulary
+//! itself (symbols, intervals, candles) is [`inchart_api::market`].
 
-use inchart_api::market::{FeedSource, Symbol};
+use inchart_api::market::{FeedSource, MarketOverview, Symbol};
 use serde::{Deserialize, Serialize};
 
 /// A symbol's last day, from its hourly candles.
@@ -171,6 +174,22 @@ pub async fn get_market_summaries() -> Result<Vec<MarketSummary>, leptos::prelud
         .summaries()
         .await
         .map_err(|error| ServerFnError::new(error.message()))
+}
+
+/// The server's answer to [`get_market_overview`], put in each request's
+/// context by the server.
+#[derive(Debug, Clone)]
+pub struct MarketDirectory(pub MarketOverview);
+
+/// The feed source and the symbols on offer. A GET: it changes nothing,
+/// so it needs no form token.
+#[leptos::server(input = leptos::server_fn::codec::GetUrl)]
+pub async fn get_market_overview() -> Result<MarketOverview, leptos::prelude::ServerFnError> {
+    leptos::prelude::use_context::<MarketDirectory>()
+        .map(|MarketDirectory(overview)| overview)
+        .ok_or_else(|| {
+            leptos::prelude::ServerFnError::new("The market list is not configured on this server.")
+        })
 }
 
 #[cfg(test)]

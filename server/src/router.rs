@@ -7,7 +7,7 @@ use std::sync::{Arc, LazyLock};
 
 use app::account::AccountService;
 use app::billing::BillingService;
-use app::market::MarketDirectory;
+use app::markets::MarketDirectory;
 use app::markets::MarketService;
 use app::news::NewsService;
 use app::scripts::ScriptService;

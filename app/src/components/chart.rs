@@ -15,7 +15,7 @@
 use inchart_api::market::{Interval, Symbol};
 use leptos::prelude::*;
 
-use super::live::FeedIndicator;
+use super::live_feed::FeedIndicator;
 use crate::scripts::RunView;
 
 /// What the trader sees while the chart is not drawn.
@@ -104,8 +104,8 @@ mod browser {
     use wasm_bindgen::prelude::Closure;
 
     use super::{ChartState, HISTORY_MARGIN, INITIAL_CANDLES};
-    use crate::components::live::socket::LiveSocket;
-    use crate::components::live::{FeedIndicator, LiveEdge};
+    use crate::components::live_feed::socket::LiveSocket;
+    use crate::components::live_feed::{FeedIndicator, LiveEdge};
     use crate::theme::use_theme;
 
     /// The observer that resizes the chart, and the callback it calls.

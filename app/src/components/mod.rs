@@ -2,7 +2,7 @@
 
 pub mod account;
 pub mod chart;
-pub mod live;
+pub mod live_feed;
 pub mod news;
 pub mod quick_look;
 pub mod site;

@@ -11,7 +11,7 @@ use inchart_api::paths::chart_href;
 use leptos::prelude::*;
 
 use super::account::AccountLink;
-use super::live::{FeedIndicator, FeedStatusIndicator};
+use super::live_feed::{FeedIndicator, FeedStatusIndicator};
 use super::symbol_search::SymbolSearch;
 use super::watchlist::{WatchToggle, WatchlistState};
 use crate::theme::ThemeToggle;

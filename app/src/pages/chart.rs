@@ -11,11 +11,11 @@ use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use crate::PageError;
 use crate::components::account::page_session;
 use crate::components::chart::Chart;
-use crate::components::live::FeedIndicator;
+use crate::components::live_feed::FeedIndicator;
 use crate::components::quick_look::QuickLook;
 use crate::components::top_bar::TopBar;
 use crate::components::watchlist::{WatchlistRow, WatchlistState};
-use crate::market::get_market_overview;
+use crate::markets::get_market_overview;
 use crate::seo::Seo;
 use crate::watchlist::get_watchlist;
 

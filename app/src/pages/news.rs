@@ -9,7 +9,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::PageError;
 use crate::components::news::NewsFeedView;
 use crate::components::site::{SiteFooter, SiteHeader};
-use crate::market::get_market_overview;
+use crate::markets::get_market_overview;
 use crate::news::{MAX_PAGES, NewsFeed, NewsView, get_news, news_href};
 use crate::pages::not_found::{NotFoundContent, set_not_found};
 use crate::seo::{Seo, json_ld, site_url};

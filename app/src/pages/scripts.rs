@@ -17,7 +17,7 @@ use crate::PageError;
 use crate::account::PageSession;
 use crate::components::account::{AccountLink, FlashNotice, Hidden, page_session};
 use crate::components::chart::{Chart, ChartSignals};
-use crate::components::live::FeedIndicator;
+use crate::components::live_feed::FeedIndicator;
 use crate::scripts::{
     ErrorKind, RunView, ScriptSummary, Workbench, WorkbenchAnswer, get_scripts, get_workbench,
 };
