@@ -24,7 +24,7 @@ use super::{Auth, RESET_LINK_LIFETIME, VERIFY_LINK_LIFETIME, normalize_email};
 use crate::platform::clock::now_ms;
 use crate::web::cookies::append_cookies;
 use crate::web::error::describe_wait;
-use crate::web::{Answer, ApiError, Cookies};
+use crate::web::{Answer, ApiError, Cookies, SignedIn};
 
 pub fn routes<S>() -> Router<S>
 where
@@ -594,12 +594,11 @@ async fn refresh(
 }
 
 /// `GET /api/v1/me`: the signed-in user, or 401.
-async fn me(Extension(request): Extension<RequestAuth>) -> Result<Json<Viewer>, ApiError> {
-    let user = request.signed_in.ok_or(ApiError::Unauthenticated)?;
-    Ok(Json(Viewer {
+async fn me(user: SignedIn) -> Json<Viewer> {
+    Json(Viewer {
         email: user.email,
         email_verified: user.email_verified,
-    }))
+    })
 }
 
 fn urlencode(text: &str) -> String {

@@ -93,7 +93,7 @@ async fn returned(
     Query(query): Query<Returned>,
 ) -> Response {
     let Some(signed_in) = signed_in else {
-        return Redirect::to("/login?next=/billing").into_response();
+        return answer.log_in_first("/billing");
     };
     let Some(session) = query.session_id.filter(|id| id.starts_with("cs_")) else {
         return Redirect::to("/billing").into_response();
