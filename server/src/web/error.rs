@@ -10,13 +10,13 @@
 //! visitor gets a [`PageError`] made by [`page_error`], which logs the
 //! cause chain and carries only a sentence chosen for the visitor.
 
-use app::PageError;
-use axum::Json;
-use inchart_api::error::{ApiErrorBody, ApiErrorDetail};
 use std::time::Duration;
 
+use app::PageError;
+use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use inchart_api::error::{ApiErrorBody, ApiErrorDetail};
 
 /// "3 minutes", "40 seconds": how long to wait, for a person.
 pub fn describe_wait(wait: Duration) -> String {
