@@ -822,8 +822,19 @@ async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
 
 #[tokio::test]
 async fn deleting_an_account_leaves_nothing_behind() {
+    deleting_an_account_leaves_nothing_behind_on(Db::Postgres, CacheKind::Redis).await;
+}
+
+/// On SQLite, what other parts keep of an account goes with it through
+/// the foreign keys' cascades, as on PostgreSQL.
+#[tokio::test]
+async fn deleting_an_account_leaves_nothing_behind_on_sqlite() {
+    deleting_an_account_leaves_nothing_behind_on(Db::Sqlite, CacheKind::Memory).await;
+}
+
+async fn deleting_an_account_leaves_nothing_behind_on(db: Db, cache: CacheKind) {
     let sink = SmtpSink::start().await.unwrap();
-    let app = app_with_mail(Db::Postgres, CacheKind::Redis, &sink, &[]).await;
+    let app = app_with_mail(db, cache, &sink, &[]).await;
     let ann = Visitor::new(&app).await;
     ann.sign_up("ann@example.com").await;
     let other_device = Visitor::new(&app).await;
@@ -837,6 +848,9 @@ async fn deleting_an_account_leaves_nothing_behind() {
     for visitor in [&ann, &bob] {
         let (status, _) = crate::scripts::api(visitor, reqwest::Method::POST, "/api/v1/scripts", None).await;
         assert_eq!(status, StatusCode::CREATED);
+        let (status, _) =
+            crate::scripts::api(visitor, reqwest::Method::PUT, "/api/v1/watchlist/BTCUSDT", None).await;
+        assert_eq!(status, StatusCode::OK);
     }
 
     let (status, body) = ann
@@ -893,7 +907,7 @@ async fn deleting_an_account_leaves_nothing_behind() {
         .await,
         0
     );
-    for table in ["scripts", "script_runs", "script_attachments"] {
+    for table in ["scripts", "script_runs", "script_attachments", "watchlist"] {
         assert_eq!(
             count(
                 &db,
