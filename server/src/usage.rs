@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use uuid::Uuid;
 
 use crate::billing::Billing;
+use crate::scripts::Scripts;
 use crate::scripts::store::ScriptStore;
 use crate::state::AppState;
 use crate::watchlist::Watchlists;
@@ -28,14 +29,13 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `GET /api/v1/billing`: the billing page's content as JSON.
-async fn overview(State(state): State<AppState>, signed_in: SignedIn) -> Result<Response, ApiError> {
-    let view = billing_view(
-        &state.billing,
-        &state.scripts.store,
-        &state.watchlists,
-        signed_in.user,
-    )
-    .await?;
+async fn overview(
+    State(billing): State<Billing>,
+    State(scripts): State<Scripts>,
+    State(watchlists): State<Watchlists>,
+    signed_in: SignedIn,
+) -> Result<Response, ApiError> {
+    let view = billing_view(&billing, &scripts.store, &watchlists, signed_in.user).await?;
     Ok(Json(view).into_response())
 }
 
