@@ -29,7 +29,7 @@ pub async fn alive() -> Json<Value> {
 
 pub async fn ready(
     State(market): State<Market>,
-    State(ops): State<Ops>,
+    State(ops): State<Arc<Ops>>,
     State(hub): State<Arc<Hub>>,
 ) -> (StatusCode, Json<Value>) {
     let database = market.candles.ping().await;
@@ -62,7 +62,7 @@ pub async fn ready(
 /// `GET /metrics`. With `INCHART_METRICS_TOKEN` set, for requests that
 /// carry it as a bearer token; without, for requests from this machine
 /// only (behind a trusted proxy, the proxied client's address counts).
-pub async fn metrics(State(ops): State<Ops>, State(auth): State<Auth>, request: Request) -> Response {
+pub async fn metrics(State(ops): State<Arc<Ops>>, State(auth): State<Auth>, request: Request) -> Response {
     let allowed = match &ops.metrics_token {
         Some(token) => request
             .headers()

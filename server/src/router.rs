@@ -11,6 +11,7 @@ use app::markets::MarketDirectory;
 use app::markets::MarketService;
 use app::news::NewsService;
 use app::scripts::ScriptService;
+use app::seo::SiteUrl;
 use app::watchlist::WatchlistService;
 use app::{App, content_security_policy, shell};
 use axum::Router;
@@ -64,7 +65,7 @@ pub fn router(state: AppState) -> Router {
         candles: state.market.candles.clone(),
         symbols: state.symbols.clone(),
     }));
-    let site_url = state.site.clone();
+    let site_url = SiteUrl::clone(&state.site);
     let page_context = move || {
         provide_context(site_url.clone());
         provide_context(news.clone());

@@ -8,6 +8,8 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
+use std::sync::Arc;
+
 use app::seo::SiteUrl;
 
 use crate::market::Symbols;
@@ -25,7 +27,8 @@ const PRIVATE: [&str; 9] = [
     "/verify-email",
 ];
 
-pub async fn robots(State(SiteUrl(base)): State<SiteUrl>) -> impl IntoResponse {
+pub async fn robots(State(site): State<Arc<SiteUrl>>) -> impl IntoResponse {
+    let SiteUrl(base) = site.as_ref();
     let mut body = String::from("User-agent: *\nAllow: /\n");
     for path in PRIVATE {
         body.push_str(&format!("Disallow: {path}\n"));
@@ -34,10 +37,8 @@ pub async fn robots(State(SiteUrl(base)): State<SiteUrl>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body)
 }
 
-pub async fn sitemap(
-    State(SiteUrl(base)): State<SiteUrl>,
-    State(symbols): State<Symbols>,
-) -> impl IntoResponse {
+pub async fn sitemap(State(site): State<Arc<SiteUrl>>, State(symbols): State<Symbols>) -> impl IntoResponse {
+    let SiteUrl(base) = site.as_ref();
     let mut paths: Vec<String> = ["/", "/features", "/pricing", "/markets", "/news"]
         .iter()
         .map(|path| path.to_string())

@@ -27,7 +27,7 @@ use crate::market::metrics::FeedMetrics;
 use crate::market::newest::NewestCandles;
 use crate::market::simulated::SimulatedFeed;
 use crate::market::window::LiveMarket;
-use crate::market::{Market, Symbols};
+use crate::market::{Market, MarketParts, Symbols};
 use crate::news::News;
 use crate::plans::Plans;
 use crate::platform::cache::Cache;
@@ -114,7 +114,7 @@ impl Application {
             filled: filled_sender,
         };
         let newest = NewestCandles::new(window.clone(), candles.clone());
-        let market = Market {
+        let market = Market::new(MarketParts {
             symbols: symbols.clone(),
             candles,
             window: window.clone(),
@@ -123,7 +123,7 @@ impl Application {
             binance,
             cache: cache.clone(),
             metrics: feed_metrics,
-        };
+        });
 
         let watchlists = Watchlists::new(
             WatchlistStore::new(connection.clone()),
@@ -169,7 +169,9 @@ impl Application {
             .build();
         let state = AppState {
             leptos_options,
-            site: SiteUrl(settings.auth.public_url.trim_end_matches('/').to_string()),
+            site: Arc::new(SiteUrl(
+                settings.auth.public_url.trim_end_matches('/').to_string(),
+            )),
             market,
             symbols,
             hub,
@@ -180,11 +182,11 @@ impl Application {
             scripts,
             news,
             watchlists,
-            ops: Ops {
+            ops: Arc::new(Ops {
                 metrics: registry,
                 metrics_token: settings.metrics_token.clone(),
                 filled,
-            },
+            }),
         };
 
         let port = bound.port();

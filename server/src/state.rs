@@ -26,7 +26,7 @@ use crate::web::Cookies;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// The public URL, without a trailing slash.
-    pub site: SiteUrl,
+    pub site: Arc<SiteUrl>,
     pub market: Market,
     pub symbols: Symbols,
     /// This instance's chart connections.
@@ -43,11 +43,10 @@ pub struct AppState {
     /// Quick Look news.
     pub news: News,
     pub watchlists: Watchlists,
-    pub ops: Ops,
+    pub ops: Arc<Ops>,
 }
 
 /// What the operator endpoints read.
-#[derive(Clone)]
 pub struct Ops {
     pub metrics: Registry,
     /// What `/metrics` asks for, when set.

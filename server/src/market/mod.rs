@@ -80,9 +80,26 @@ impl Symbols {
     }
 }
 
-/// The market, as the request handlers read it.
+/// The market, as the request handlers read it: one shared copy, since
+/// the state is cloned for every request.
 #[derive(Clone)]
-pub struct Market {
+pub struct Market(Arc<MarketParts>);
+
+impl Market {
+    pub fn new(parts: MarketParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for Market {
+    type Target = MarketParts;
+
+    fn deref(&self) -> &MarketParts {
+        &self.0
+    }
+}
+
+pub struct MarketParts {
     pub symbols: Symbols,
     pub candles: CandleStore,
     pub window: LiveMarket,
@@ -94,7 +111,7 @@ pub struct Market {
     pub metrics: Arc<FeedMetrics>,
 }
 
-impl Market {
+impl MarketParts {
     /// The feed's status now.
     pub fn status(&self) -> FeedStatus {
         self.window.current_status()

@@ -21,6 +21,8 @@ pub mod pool;
 pub mod signals;
 pub mod store;
 
+use std::sync::Arc;
+
 use app::scripts::SeriesRef;
 use inchart_api::market::Candle;
 use inchart_api::scripts::{RunView, Trigger};
@@ -39,7 +41,8 @@ use store::{NewRun, ScriptStore};
 /// Everything scripts need, cloned cheaply per request.
 #[derive(Clone)]
 pub struct Scripts {
-    pub settings: ScriptSettings,
+    /// Shared: the scripts' state is cloned for every request.
+    pub settings: Arc<ScriptSettings>,
     pub store: ScriptStore,
     pub pool: WorkerPool,
     pub bus: SignalBus,
@@ -68,7 +71,7 @@ impl Scripts {
     ) -> Self {
         let pool = WorkerPool::new(settings.clone());
         Self {
-            settings,
+            settings: Arc::new(settings),
             store,
             pool,
             bus,

@@ -2,6 +2,7 @@
 //! `HttpOnly`, `SameSite=Lax`, and `Secure` with a `__Host-` name when the
 //! site is served over HTTPS.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use app::account::Flash;
@@ -36,18 +37,19 @@ impl CookieNames {
     }
 }
 
-/// Makes this deployment's cookies.
+/// Makes this deployment's cookies. Cloned with every request's state,
+/// so the names are shared, not copied.
 #[derive(Debug, Clone)]
 pub struct Cookies {
     secure: bool,
-    names: CookieNames,
+    names: Arc<CookieNames>,
 }
 
 impl Cookies {
     pub fn new(secure: bool) -> Self {
         Self {
             secure,
-            names: CookieNames::new(secure),
+            names: Arc::new(CookieNames::new(secure)),
         }
     }
 
