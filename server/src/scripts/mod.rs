@@ -138,7 +138,7 @@ impl Scripts {
                 PoolError::Unavailable("The candles could not be read; try again.".into())
             })?;
         // The job never leaves this process (the worker gets its payload),
-        // and the engine judges the worker's answer against its candles.
+        // and the pool judges the worker's answer against its candles.
         let job = Job {
             source,
             candles: columns(&candles),
