@@ -51,6 +51,9 @@ pub struct Allowance {
     pub plan: PlanId,
     /// The most the plan allows (candles, scripts, symbols, runs).
     pub limit: u32,
+    /// Everything the plan allows, for work that needs more than the one
+    /// limit (a run's CPU time beside its history).
+    pub limits: Limits,
     action: Action,
     /// What Pro allows, when a Free account could buy it here.
     upgrade_to: Option<u32>,
@@ -153,11 +156,13 @@ impl Plans {
             Action::Watch => limits.watchlist,
             Action::StartRun => limits.runs_per_minute,
         };
-        let limit = pick(self.billing.limits(plan));
+        let limits = self.billing.limits(plan);
+        let limit = pick(limits);
         let pro = pick(self.billing.limits(PlanId::Pro));
         let allowance = Allowance {
             plan,
             limit,
+            limits,
             action,
             upgrade_to: (plan == PlanId::Free && self.billing.on() && pro > limit).then_some(pro),
         };

@@ -72,7 +72,7 @@ impl Application {
         let connection = db::connect(&settings.database_url).await?;
         db::migrate_up(&connection).await?;
         let prefix = &settings.cache_prefix;
-        let redis = Redis::connect_if(settings.redis_url.as_ref(), prefix).await?;
+        let redis = Redis::connect_if(settings.redis_url.as_ref()).await?;
         let redis = redis.as_ref();
         let cache = Cache::new(redis, prefix);
         let registry = Registry::default();

@@ -4,10 +4,9 @@
 //! window, the ingestion lease, the signal bus) takes this handle instead
 //! of opening Redis itself: one client, one multiplexed connection (which
 //! reconnects by itself), and dedicated connections only where Redis needs
-//! them, for pub/sub. Keys are put under the application's prefix here, so
-//! instances of two deployments, or two tests, never read each other's.
-
-use std::sync::Arc;
+//! them, for pub/sub. Each user of it puts its keys under the prefix it is
+//! given (`INCHART_CACHE_PREFIX`), so two deployments, or two tests, never
+//! read each other's.
 
 use anyhow::Context;
 use redis::aio::{ConnectionManager, PubSub};
@@ -17,28 +16,23 @@ use secrecy::{ExposeSecret, SecretString};
 pub struct Redis {
     client: redis::Client,
     connection: ConnectionManager,
-    prefix: Arc<str>,
 }
 
 impl Redis {
-    /// Connects to Redis at `url`; every key is put under `prefix:`.
-    pub async fn connect(url: &SecretString, prefix: &str) -> anyhow::Result<Self> {
+    /// Connects to Redis at `url`.
+    pub async fn connect(url: &SecretString) -> anyhow::Result<Self> {
         let client = redis::Client::open(url.expose_secret())
             .context("REDIS_URL is not a Redis URL (expected redis://host:port)")?;
         let connection = ConnectionManager::new(client.clone())
             .await
             .context("while connecting to Redis at REDIS_URL")?;
-        Ok(Self {
-            client,
-            connection,
-            prefix: Arc::from(prefix),
-        })
+        Ok(Self { client, connection })
     }
 
     /// Connects when `url` is given; `None` means "in process".
-    pub async fn connect_if(url: Option<&SecretString>, prefix: &str) -> anyhow::Result<Option<Self>> {
+    pub async fn connect_if(url: Option<&SecretString>) -> anyhow::Result<Option<Self>> {
         match url {
-            Some(url) => Ok(Some(Self::connect(url, prefix).await?)),
+            Some(url) => Ok(Some(Self::connect(url).await?)),
             None => Ok(None),
         }
     }
@@ -55,14 +49,5 @@ impl Redis {
             .get_async_pubsub()
             .await
             .context("while opening a Redis subscription")
-    }
-
-    /// `name` under this application's prefix.
-    pub fn key(&self, name: &str) -> String {
-        format!("{}:{name}", self.prefix)
-    }
-
-    pub fn prefix(&self) -> &str {
-        &self.prefix
     }
 }

@@ -277,6 +277,7 @@ async fn run(
             &series,
             window,
             Trigger::Manual,
+            &history.limits,
         )
         .await?;
     Ok(Json(run).into_response())

@@ -23,6 +23,7 @@ pub mod store;
 
 use std::sync::Arc;
 
+use app::billing::Limits;
 use app::scripts::SeriesRef;
 use inchart_api::market::Candle;
 use inchart_api::scripts::{RunView, Trigger};
@@ -46,7 +47,7 @@ pub struct Scripts {
     pub store: ScriptStore,
     pub pool: WorkerPool,
     pub bus: SignalBus,
-    /// Each run's CPU time and history are its plan's.
+    /// A live run's limits are its owner's plan's.
     pub plans: Plans,
     newest: NewestCandles,
     window: LiveMarket,
@@ -101,7 +102,8 @@ impl Scripts {
         }
     }
 
-    /// Runs one version of a script on a series and records the run.
+    /// Runs one version of a script on a series within `limits` (the
+    /// owner's plan's, as the caller read them) and records the run.
     #[allow(clippy::too_many_arguments)]
     pub async fn run(
         &self,
@@ -112,11 +114,8 @@ impl Scripts {
         series: &SeriesRef,
         window: Window,
         trigger: Trigger,
+        limits: &Limits,
     ) -> Result<RunView, PoolError> {
-        let limits = self.plans.limits_of(Some(user)).await.map_err(|error| {
-            tracing::error!(error = format!("{error:#}"), "could not read a plan's limits");
-            PoolError::Unavailable("Your plan could not be read; try again.".into())
-        })?;
         let window = Window {
             count: window.count.min(limits.history_candles),
             ..window

@@ -89,8 +89,12 @@ async fn run_live(
     let Some(runnable) = scripts.store.runnable(user, script, None).await? else {
         return Ok(());
     };
-    let allowed = scripts.plans.limits_of(Some(user)).await?.live_scripts;
-    if !scripts.store.runs_live(user, script, series, allowed).await? {
+    let limits = scripts.plans.limits_of(Some(user)).await?;
+    if !scripts
+        .store
+        .runs_live(user, script, series, limits.live_scripts)
+        .await?
+    {
         tracing::debug!(%script, "past its owner's live limit; not run");
         return Ok(());
     }
@@ -107,6 +111,7 @@ async fn run_live(
             series,
             window,
             Trigger::Live,
+            &limits,
         )
         .await
     {

@@ -35,7 +35,7 @@ where
 }
 
 /// Whether the client asked for JSON.
-pub fn wants_json(headers: &HeaderMap) -> bool {
+fn wants_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|accept| accept.to_str().ok())

@@ -64,10 +64,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::to_bytes(request.into_body(), JSON_LIMIT)
-            .await
-            .map_err(|_| ApiError::invalid("body", "The request body is too large."))?;
-        parse(&bytes).map(JsonBody)
+        parse(&body_of(request).await?).map(JsonBody)
     }
 }
 
@@ -79,14 +76,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJsonBody<T>
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::to_bytes(request.into_body(), JSON_LIMIT)
-            .await
-            .map_err(|_| ApiError::invalid("body", "The request body is too large."))?;
+        let bytes = body_of(request).await?;
         if bytes.is_empty() {
             return Ok(Self(None));
         }
         parse(&bytes).map(|value| Self(Some(value)))
     }
+}
+
+async fn body_of(request: Request) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(request.into_body(), JSON_LIMIT)
+        .await
+        .map_err(|_| ApiError::invalid("body", "The request body is too large."))
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
