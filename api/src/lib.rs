@@ -18,9 +18,12 @@
 //!   market endpoints' bodies.
 //! - [`stream`]: the `/ws` protocol.
 //! - [`scripts`]: a signal script's run, as the API and `/ws` report it.
+//! - [`charts`]: drawings, the scripts a chart shows, layouts of several
+//!   charts.
 //! - [`error`]: the body of every API error.
 //! - [`paths`]: the addresses of pages more than one side links to.
 
+pub mod charts;
 pub mod error;
 pub mod market;
 pub mod paths;

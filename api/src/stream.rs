@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::charts::DrawingChange;
 use crate::market::{Candle, FeedStatus, Interval, Symbol};
 use crate::scripts::RunView;
 
@@ -74,6 +75,9 @@ pub enum ServerMessage {
     /// A script of the signed-in user attached to a followed series ran
     /// on a closed candle (only that user's connections hear of it).
     Signals { script_name: String, run: Box<RunView> },
+    /// The signed-in user drew, changed or deleted a drawing (in this tab
+    /// or another): every connection of theirs hears of it.
+    Drawing { change: DrawingChange },
 }
 
 /// Why a client's frame was refused.

@@ -53,6 +53,8 @@ fn expected_ma_cross(candles: &Columns) -> (Vec<Marker>, Vec<Line>) {
             .enumerate()
             .filter_map(|(i, v)| v.map(|v| (candles.time[i], v)))
             .collect(),
+        pane: None,
+        style: Default::default(),
     };
     (markers, vec![line("SMA 9", &fast), line("SMA 21", &slow)])
 }

@@ -306,8 +306,11 @@ mod tests {
                         name: format!("line {n}"),
                         color: None,
                         points: times.iter().map(|&time| (time, 60_000.25)).collect(),
+                        pane: None,
+                        style: Default::default(),
                     })
                     .collect(),
+                levels: Vec::new(),
             }),
             log: String::new(),
             cpu_ms: 10,

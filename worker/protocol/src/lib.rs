@@ -36,6 +36,10 @@ pub const MAX_MARKERS: usize = 10_000;
 pub const MAX_LINES: usize = 16;
 /// The longest line name or marker label, in characters.
 pub const MAX_LABEL: usize = 64;
+/// The most horizontal levels one run may return.
+pub const MAX_LEVELS: usize = 16;
+/// The most panes under the candles one run may fill.
+pub const MAX_PANES: usize = 4;
 /// The most bytes of printed output a run keeps.
 pub const MAX_LOG: usize = 16 << 10;
 
@@ -218,6 +222,10 @@ pub struct Output {
     pub markers: Vec<Marker>,
     #[serde(default)]
     pub lines: Vec<Line>,
+    /// Horizontal levels (an RSI's 30 and 70), in the order the script
+    /// listed them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub levels: Vec<Level>,
 }
 
 /// A buy or sell signal at a candle.
@@ -249,6 +257,44 @@ pub struct Line {
     pub color: Option<String>,
     /// `(open time, value)`, ascending.
     pub points: Vec<(i64, f64)>,
+    /// The pane under the candles it is drawn in, with its own scale;
+    /// `None` draws it over the candles, on the price scale. Lines and
+    /// levels naming the same pane share it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pane: Option<String>,
+    /// A line, or bars from zero (a MACD histogram).
+    #[serde(default, skip_serializing_if = "LineStyle::is_line")]
+    pub style: LineStyle,
+}
+
+/// How a [`Line`]'s values are drawn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineStyle {
+    #[default]
+    Line,
+    /// A bar from zero to each value.
+    Histogram,
+}
+
+impl LineStyle {
+    fn is_line(&self) -> bool {
+        *self == LineStyle::Line
+    }
+}
+
+/// A horizontal line at one value across the whole chart, such as an
+/// RSI's 70.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Level {
+    pub name: String,
+    pub value: f64,
+    /// The pane it is drawn in; `None` is the price chart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pane: Option<String>,
+    /// A CSS colour as `#rrggbb`; the chart picks one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
 }
 
 /// Why a run produced no output.
