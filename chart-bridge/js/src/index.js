@@ -8,6 +8,7 @@
 
 import Vue from 'vue'
 import { TradingVue } from 'trading-vue-js'
+import { PaneOverlay, LevelsOverlay, LEVELS_TYPE, toPane, toLevels, volumePane, paneUi } from './panes.js'
 
 const FONT = '12px -apple-system, BlinkMacSystemFont, "Segoe UI", Inter, sans-serif'
 
@@ -54,10 +55,24 @@ const THEMES = {
 // Legend typography on the app's type scale (12/16 px, weights 400/600), and
 // the legend values in the theme's text colour: trading-vue-js hard-codes #999,
 // which fails contrast on the light background.
+//
+// The pane controls (a close button per pane, a drag handle on each pane's
+// top edge) sit in a layer over the chart; see paneUi() in panes.js.
 const CSS = `
 .inchart-chart .trading-vue-legend { font-size: 12px; font-weight: 400; }
 .inchart-chart .t-vue-title { font-size: 16px; font-weight: 600; }
 .inchart-chart .t-vue-lspan { font-size: 12px; color: inherit; }
+.inchart-wrap { position: relative; }
+.inchart-pane-ui { position: absolute; left: 0; top: 0; width: 0; height: 0; }
+.inchart-pane-close { position: absolute; width: 24px; height: 24px; padding: 0; margin: 0;
+  border: 0; border-radius: 6px; background: transparent; color: var(--inchart-text);
+  font: 16px/24px -apple-system, BlinkMacSystemFont, "Segoe UI", Inter, sans-serif;
+  cursor: pointer; z-index: 110; opacity: 0.75; }
+.inchart-pane-close:hover, .inchart-pane-close:focus-visible { opacity: 1; background: var(--inchart-hover); }
+.inchart-pane-close:focus-visible, .inchart-pane-drag:focus-visible { outline: 2px solid #0A84FF; outline-offset: -2px; }
+.inchart-pane-drag { position: absolute; left: 0; height: 9px; margin-top: -4px; cursor: row-resize;
+  z-index: 105; touch-action: none; }
+.inchart-pane-drag:hover, .inchart-pane-drag.dragging { background: linear-gradient(transparent 3px, #0A84FF 3px, #0A84FF 5px, transparent 5px); }
 `
 
 function injectCss() {
@@ -126,6 +141,24 @@ function toOverlay(o) {
   }
 }
 
+// Our own trading-vue-js overlay types (one constant array: a new one per
+// render would make trading-vue-js re-register them).
+const CUSTOM_OVERLAYS = [PaneOverlay, LevelsOverlay]
+
+// trading-vue-js' time axis height (ChartConfig.BOTBAR); the grids share the rest.
+const BOTBAR = 28
+// The price chart keeps at least this share of the grids' height.
+const MIN_PRICE_SHARE = 0.4
+const VOLUME_MODES = ['overlay', 'pane', 'hidden']
+
+function callHost(callback, value, what) {
+  try {
+    callback(value)
+  } catch (e) {
+    console.error(`InChartChart: ${what} callback failed`, e)
+  }
+}
+
 function themeName(theme) {
   return theme === 'light' ? 'light' : 'dark'
 }
@@ -142,6 +175,22 @@ function mount(el, options = {}) {
   let rangeFrame = 0
   let quiet = false // true while we move the range ourselves (not a user scroll)
 
+  // Onchart overlays: the host's (setOverlays) and the wrapper's own, by
+  // owner (price levels, drawings ...), drawn after the host's. An owner
+  // changes its list with setInternalOnchart(owner, overlays).
+  let hostOverlays = []
+  const internalOnchart = new Map()
+
+  // Offchart panes: the host's (setPanes) after the Volume pane, if shown.
+  let hostPanes = []
+  let volumeMode = 'overlay'
+  const paneHeights = new Map() // pane name -> share of the grids' height
+  let paneCallback = null
+
+  let cursorCallback = null
+  let cursorFrame = 0
+  let lastCursor = null
+
   const vm = new Vue({
     data: {
       id: `inchart-chart-${++nextId}`,
@@ -152,13 +201,14 @@ function mount(el, options = {}) {
       title: options.title || '',
       // The object <trading-vue> renders (its `data` prop).
       chartData: {
-        chart: { type: 'Candles', data: normalize(options.candles), settings: {} },
+        // grid.height: the price chart's share of the height (layout.js).
+        chart: { type: 'Candles', data: normalize(options.candles), settings: { showVolume: true }, grid: {} },
         onchart: [],
         offchart: [],
       },
     },
     render(h) {
-      return h(TradingVue, {
+      const chart = h(TradingVue, {
         ref: 'tv',
         // Both merged onto trading-vue's root element (the style after its own
         // `font` shorthand, which would otherwise reset it).
@@ -176,9 +226,22 @@ function mount(el, options = {}) {
           chartConfig: { DEFAULT_LEN: DEFAULT_VISIBLE },
           // Time labels in the viewer's local time (trading-vue defaults to UTC).
           timezone: -new Date().getTimezoneOffset() / 60,
+          overlays: CUSTOM_OVERLAYS,
         },
         on: { 'range-changed': onRange },
       })
+      const colors = THEMES[this.theme]
+      const style = {
+        width: `${this.width}px`,
+        height: `${this.height}px`,
+        '--inchart-text': colors.text,
+        '--inchart-hover': colors.grid,
+      }
+      // The crosshair is read after the chart has handled the mouse (onPointer).
+      const on = { mousemove: onPointer, mouseout: onPointer, mouseleave: onPointer }
+      // The second child holds the pane controls, kept by paneUi() (Vue leaves
+      // its children alone).
+      return h('div', { class: 'inchart-wrap', style, on }, [chart, h('div', { class: 'inchart-pane-ui', ref: 'ui' })])
     },
   })
 
@@ -237,10 +300,139 @@ function mount(el, options = {}) {
     return r.length === 2 && Number.isFinite(r[0]) && Number.isFinite(r[1]) ? [r[0], r[1]] : null
   }
 
+  function refreshOnchart() {
+    const list = hostOverlays.slice()
+    for (const overlays of internalOnchart.values()) list.push(...overlays)
+    vm.chartData.onchart = list
+  }
+
+  function setInternalOnchart(owner, overlays) {
+    if (overlays && overlays.length) internalOnchart.set(owner, overlays)
+    else internalOnchart.delete(owner)
+    refreshOnchart()
+  }
+
+  // ---- Panes -------------------------------------------------------------
+  // trading-vue-js splits the height between the price chart and the
+  // offchart grids by weight (layout.js reads `chart.grid.height` and each
+  // offchart overlay's `grid.height`). We always set every weight, as a
+  // share of the grids' height, so the shares are exact.
+
+  const plotHeight = () => Math.max(1, vm.height - BOTBAR)
+  const minPaneShare = () => Math.min(0.15, Math.max(0.04, 32 / plotHeight()))
+
+  // The panes' shares, in offchart order: the remembered ones, or
+  // trading-vue-js' own default for n panes (2·√n/7 shared out), shrunk
+  // together when the price chart would get less than MIN_PRICE_SHARE.
+  function paneShares() {
+    const list = vm.chartData.offchart
+    const n = list.length
+    const fallback = n ? (2 * Math.sqrt(n)) / 7 / n : 0
+    const min = minPaneShare()
+    let shares = list.map((o) => Math.max(min, paneHeights.has(o.name) ? paneHeights.get(o.name) : fallback))
+    const sum = shares.reduce((a, b) => a + b, 0)
+    if (sum > 1 - MIN_PRICE_SHARE) shares = shares.map((f) => (f * (1 - MIN_PRICE_SHARE)) / sum)
+    return shares
+  }
+
+  function applyHeights() {
+    const shares = paneShares()
+    vm.chartData.offchart.forEach((o, i) => {
+      o.grid = { height: shares[i] }
+    })
+    vm.chartData.chart.grid = { height: 1 - shares.reduce((a, b) => a + b, 0) }
+  }
+
+  function refreshOffchart() {
+    const list = volumeMode === 'pane' ? [volumePane(vm.chartData.chart.data)] : []
+    list.push(...hostPanes)
+    for (const o of list) o.settings.onLayout = ui.placer(o.name)
+    vm.chartData.offchart = list
+    applyHeights()
+    ui.sync()
+    // trading-vue-js computes the layout (and calls our y_range hook) before
+    // the overlays get their new settings: compute it again once they have.
+    vm.$nextTick(() => alive && chart().update_layout())
+  }
+
+  // The Volume pane draws the candle array itself: keep it the same array.
+  function syncVolumeData() {
+    const vol = vm.chartData.offchart.find((o) => o.settings.volume)
+    if (vol) vol.data = vm.chartData.chart.data
+  }
+
+  function reportPane(event) {
+    if (paneCallback) callHost(paneCallback, event, 'onPaneEvent')
+  }
+
+  function reportHeights() {
+    const shares = paneShares()
+    const heights = {}
+    vm.chartData.offchart.forEach((o, i) => {
+      heights[o.name] = +shares[i].toFixed(4)
+    })
+    reportPane({ type: 'heights', heights })
+  }
+
+  function closePane(name) {
+    if (!alive) return
+    const pane = vm.chartData.offchart.find((o) => o.name === name)
+    if (!pane) return
+    if (pane.settings.volume) {
+      volumeMode = 'hidden'
+    } else {
+      hostPanes = hostPanes.filter((p) => p !== pane)
+    }
+    refreshOffchart()
+    reportPane({ type: 'closed', name })
+  }
+
+  // Moves the top edge of offchart pane `i` by `dy` px (down = smaller),
+  // starting from the shares `start` (taken when the drag began).
+  function moveBoundary(i, start, dy) {
+    const list = vm.chartData.offchart
+    const min = minPaneShare()
+    const main = 1 - start.reduce((a, b) => a + b, 0)
+    const above = i === 0 ? main : start[i - 1]
+    const lowest = i === 0 ? MIN_PRICE_SHARE : min
+    const d = Math.min(start[i] - min, Math.max(lowest - above, dy / plotHeight()))
+    list.forEach((o, k) => paneHeights.set(o.name, start[k]))
+    paneHeights.set(list[i].name, start[i] - d)
+    if (i > 0) paneHeights.set(list[i - 1].name, start[i - 1] + d)
+    applyHeights()
+  }
+
+  const ui = paneUi(vm, {
+    close: closePane,
+    startDrag: () => paneShares(),
+    drag: moveBoundary,
+    endDrag: reportHeights,
+  })
+
+  // ---- Crosshair ---------------------------------------------------------
+  // trading-vue-js keeps the crosshair in Chart.vue's `cursor`; we read it
+  // once per frame after the user's mouse moved over the chart.
+
+  function onPointer() {
+    if (cursorCallback && !cursorFrame) cursorFrame = requestAnimationFrame(reportCursor)
+  }
+
+  function reportCursor() {
+    cursorFrame = 0
+    if (!alive || !cursorCallback) return
+    const c = chart().cursor
+    // After the mouse left a grid, trading-vue-js clears grid_id and t.
+    const t = c.grid_id != null && Number.isFinite(c.t) ? c.t : null
+    if (t === lastCursor) return
+    lastCursor = t
+    callHost(cursorCallback, t, 'onCursor')
+  }
+
   const handle = {
     setCandles(list) {
       if (!alive) return
       vm.chartData.chart.data = normalize(list)
+      syncVolumeData()
       // Chart.vue keeps its old time range (and candle interval, unless both the
       // first candle and the length changed) when the series is replaced, so a
       // new symbol/interval renders an empty or mis-scaled chart until the user
@@ -280,12 +472,80 @@ function mount(el, options = {}) {
       const r = visibleRange()
       // Existing candles win over incoming duplicates: they are the fresher copy.
       vm.chartData.chart.data = normalize(normalize(list).concat(vm.chartData.chart.data))
+      syncVolumeData()
       keepRange(r)
     },
 
     setOverlays(overlays) {
       if (!alive) return
-      vm.chartData.onchart = (overlays || []).map(toOverlay)
+      hostOverlays = (overlays || []).map(toOverlay)
+      refreshOnchart()
+    },
+
+    setPanes(panes) {
+      if (!alive) return
+      hostPanes = (panes || []).map(toPane)
+      refreshOffchart()
+    },
+
+    setPriceLevels(levels) {
+      if (!alive) return
+      const list = toLevels(levels)
+      setInternalOnchart(
+        'priceLevels',
+        list.length ? [{ name: 'Levels', type: LEVELS_TYPE, data: [], settings: { levels: list, legend: false } }] : [],
+      )
+    },
+
+    setPaneHeights(heights) {
+      if (!alive || !heights) return
+      const names = new Set(vm.chartData.offchart.map((o) => o.name))
+      for (const [name, share] of Object.entries(heights)) {
+        if (names.has(name) && share > 0 && share < 1) paneHeights.set(name, +share)
+      }
+      applyHeights()
+    },
+
+    onPaneEvent(callback) {
+      paneCallback = typeof callback === 'function' ? callback : null
+    },
+
+    setVolume(mode) {
+      if (!alive) return
+      volumeMode = VOLUME_MODES.includes(mode) ? mode : 'overlay'
+      vm.chartData.chart.settings = { showVolume: volumeMode === 'overlay' }
+      refreshOffchart()
+    },
+
+    onCursor(callback) {
+      cursorCallback = typeof callback === 'function' ? callback : null
+      lastCursor = null
+    },
+
+    // Shows the crosshair's vertical line at time t (null hides it), e.g.
+    // to follow another chart's cursor. Not reported to onCursor.
+    setCursor(t) {
+      if (!alive) return
+      const ch = chart()
+      if (ch.cursor.locked) return
+      const grid = ch._layout.grids[0]
+      const r = visibleRange()
+      if (t == null || !grid || !r || !(t >= r[0] && t <= r[1])) {
+        // What the chart does on mouseout, and no position: trading-vue-js'
+        // crosshair hides only without one.
+        ch.cursor_changed({})
+        ch.cursor.x = ch.cursor.y = null
+        return
+      }
+      // As if the mouse were at t, halfway down the price chart ...
+      ch.cursor_changed({ grid_id: 0, x: grid.t2screen(+t) + 0.5, y: Math.round(grid.height / 2) })
+      // ... but on no grid, so no horizontal line and no price label.
+      ch.cursor.grid_id = null
+    },
+
+    setRange(t0, t1) {
+      if (!alive || !(Number.isFinite(t0) && Number.isFinite(t1) && t1 > t0)) return
+      setRangeQuietly(+t0, +t1)
     },
 
     resize(width, height) {
@@ -326,7 +586,11 @@ function mount(el, options = {}) {
       if (!alive) return
       alive = false
       rangeCallback = null
+      paneCallback = null
+      cursorCallback = null
       cancelAnimationFrame(rangeFrame)
+      cancelAnimationFrame(cursorFrame)
+      ui.destroy()
       vm.$destroy()
       el.textContent = ''
       if (el.__inchartChart === handle) delete el.__inchartChart
