@@ -4,7 +4,9 @@
 //! npm into `public/vendor/inchart-chart.js` (see `js/`). That bundle sets
 //! `window.InChartChart`; this crate loads it on demand and wraps it in a
 //! small typed API: [`load`], [`Chart::mount`], then replace, upsert and
-//! prepend candles, set overlays, resize, theme and [`Chart::destroy`].
+//! prepend candles, set overlays, indicator panes ([`Pane`]) and price
+//! levels, follow another chart's crosshair and range, resize, theme and
+//! [`Chart::destroy`].
 //!
 //! The bundle is loaded lazily rather than from every page's `<head>`: only
 //! the chart page pays for Vue.
@@ -99,6 +101,88 @@ pub struct Overlay {
     pub settings_json: String,
 }
 
+/// How a pane draws one series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeriesStyle {
+    /// A line through the points (gaps where a value is not finite).
+    Line,
+    /// Bars from zero.
+    Histogram,
+}
+
+impl SeriesStyle {
+    fn as_str(self) -> &'static str {
+        match self {
+            SeriesStyle::Line => "line",
+            SeriesStyle::Histogram => "histogram",
+        }
+    }
+}
+
+/// One series of a [`Pane`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaneSeries {
+    pub name: String,
+    pub style: SeriesStyle,
+    /// `#rrggbb`. For a histogram, an empty string draws the bars in the
+    /// theme's up/down colours by sign; a colour draws the negative bars
+    /// dimmer.
+    pub color: String,
+    /// `(time_ms, value)`; any order, points without a finite time dropped.
+    pub points: Vec<(i64, f64)>,
+}
+
+/// A horizontal dashed line at `value`, in a pane or on the price chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaneLevel {
+    /// Shown before the value in the line's label; may be empty.
+    pub name: String,
+    pub value: f64,
+    /// `#rrggbb`; `None` uses the theme's axis text colour.
+    pub color: Option<String>,
+}
+
+/// An indicator pane under the candles, with its own value scale (which
+/// always includes its levels). Panes are identified by `name`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pane {
+    pub name: String,
+    pub series: Vec<PaneSeries>,
+    pub levels: Vec<PaneLevel>,
+}
+
+/// Where the chart shows the candles' volume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VolumeMode {
+    /// Bars at the bottom of the price chart.
+    #[default]
+    Overlay,
+    /// A pane of its own, named `Volume`, above the other panes.
+    Pane,
+    Hidden,
+}
+
+impl VolumeMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            VolumeMode::Overlay => "overlay",
+            VolumeMode::Pane => "pane",
+            VolumeMode::Hidden => "hidden",
+        }
+    }
+}
+
+/// What the trader did to the panes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PaneEvent {
+    /// The pane with this name was removed with its close button (`Volume`
+    /// for the volume pane, after which the volume is hidden).
+    Closed(String),
+    /// A drag (or the arrow keys) on a pane's top edge ended: every pane's
+    /// share of the chart's height without its time axis, in pane order.
+    Heights(Vec<(String, f64)>),
+}
+
 #[wasm_bindgen]
 extern "C" {
     /// A mounted chart as the bundle returns it.
@@ -121,6 +205,33 @@ extern "C" {
 
     #[wasm_bindgen(method, js_name = setOverlays)]
     fn set_overlays(this: &JsChart, overlays: &Array);
+
+    #[wasm_bindgen(method, js_name = setPanes)]
+    fn set_panes(this: &JsChart, panes: &Array);
+
+    #[wasm_bindgen(method, js_name = setPriceLevels)]
+    fn set_price_levels(this: &JsChart, levels: &Array);
+
+    #[wasm_bindgen(method, js_name = setPaneHeights)]
+    fn set_pane_heights(this: &JsChart, heights: &js_sys::Object);
+
+    #[wasm_bindgen(method, js_name = onPaneEvent)]
+    fn on_pane_event(this: &JsChart, callback: &Function);
+
+    #[wasm_bindgen(method, js_name = setVolume)]
+    fn set_volume(this: &JsChart, mode: &str);
+
+    #[wasm_bindgen(method, js_name = onCursor)]
+    fn on_cursor(this: &JsChart, callback: &Function);
+
+    #[wasm_bindgen(method, js_name = setCursor)]
+    fn set_cursor(this: &JsChart, time: &JsValue);
+
+    #[wasm_bindgen(method, js_name = setRange)]
+    fn set_range(this: &JsChart, first: f64, last: f64);
+
+    #[wasm_bindgen(method, js_name = visibleRange)]
+    fn visible_range(this: &JsChart) -> JsValue;
 
     #[wasm_bindgen(method)]
     fn resize(this: &JsChart, width: f64, height: f64);
@@ -220,8 +331,10 @@ pub fn live_instances() -> u32 {
 /// cleanup), so that a clone held by a callback cannot tear the chart down.
 pub struct Chart {
     inner: JsChart,
-    // Keeps the range callback alive as long as the chart is.
+    // Keep the callbacks alive as long as the chart is.
     _on_range: Option<Closure<dyn FnMut(JsValue)>>,
+    _on_pane_event: Option<Closure<dyn FnMut(JsValue)>>,
+    _on_cursor: Option<Closure<dyn FnMut(JsValue)>>,
 }
 
 impl Chart {
@@ -240,6 +353,8 @@ impl Chart {
         Ok(Self {
             inner,
             _on_range: None,
+            _on_pane_event: None,
+            _on_cursor: None,
         })
     }
 
@@ -283,6 +398,104 @@ impl Chart {
         self.inner.set_overlays(&list);
     }
 
+    /// Replaces the indicator panes under the candles, in this order (`&[]`
+    /// removes them). Call it when a script's output changes, not per
+    /// candle: the panes stay through candle updates, resizes and theme
+    /// changes.
+    pub fn set_panes(&self, panes: &[Pane]) {
+        let list = Array::new();
+        for pane in panes {
+            let series = Array::new();
+            for line in &pane.series {
+                let points = line
+                    .points
+                    .iter()
+                    .map(|&(time, value)| Array::of2(&(time as f64).into(), &value.into()))
+                    .collect::<Array>();
+                series.push(&js_object(&[
+                    ("name", line.name.as_str().into()),
+                    ("style", line.style.as_str().into()),
+                    ("color", line.color.as_str().into()),
+                    ("data", points.into()),
+                ]));
+            }
+            list.push(&js_object(&[
+                ("name", pane.name.as_str().into()),
+                ("series", series.into()),
+                ("levels", levels_to_js(&pane.levels).into()),
+            ]));
+        }
+        self.inner.set_panes(&list);
+    }
+
+    /// Replaces the dashed level lines on the price chart (`&[]` removes
+    /// them). They do not widen the price scale.
+    pub fn set_price_levels(&self, levels: &[PaneLevel]) {
+        self.inner.set_price_levels(&levels_to_js(levels));
+    }
+
+    /// Applies remembered pane heights, as shares of the chart's height
+    /// without its time axis (what [`PaneEvent::Heights`] reports). Names
+    /// that are not a current pane are ignored, so call it after
+    /// [`Chart::set_panes`]; the price chart keeps at least 40%.
+    pub fn set_pane_heights(&self, heights: &[(String, f64)]) {
+        let object = js_sys::Object::new();
+        for (name, share) in heights {
+            let _ = Reflect::set(&object, &name.as_str().into(), &(*share).into());
+        }
+        self.inner.set_pane_heights(&object);
+    }
+
+    /// Calls `callback` when the trader closes a pane or finishes resizing
+    /// one; replaces an earlier callback.
+    pub fn on_pane_event(&mut self, mut callback: impl FnMut(PaneEvent) + 'static) {
+        let closure = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+            if let Some(event) = pane_event_from_js(&event) {
+                callback(event);
+            }
+        });
+        self.inner.on_pane_event(closure.as_ref().unchecked_ref());
+        self._on_pane_event = Some(closure);
+    }
+
+    /// Shows the volume on the price chart, in a pane of its own, or not
+    /// at all.
+    pub fn set_volume(&self, mode: VolumeMode) {
+        self.inner.set_volume(mode.as_str());
+    }
+
+    /// Calls `callback(Some(time_ms))` as the trader's crosshair moves over
+    /// the chart (at most once per frame, with the candle time under it),
+    /// and `callback(None)` when it leaves; replaces an earlier callback.
+    /// Positions set with [`Chart::set_cursor`] are not reported.
+    pub fn on_cursor(&mut self, mut callback: impl FnMut(Option<i64>) + 'static) {
+        let closure = Closure::<dyn FnMut(JsValue)>::new(move |time: JsValue| {
+            callback(time.as_f64().map(|t| t as i64));
+        });
+        self.inner.on_cursor(closure.as_ref().unchecked_ref());
+        self._on_cursor = Some(closure);
+    }
+
+    /// Shows the crosshair's vertical line at `time` (e.g. another chart's
+    /// cursor), or hides it with `None` or a time out of view.
+    pub fn set_cursor(&self, time: Option<i64>) {
+        let value = time.map_or(JsValue::NULL, |t| JsValue::from(t as f64));
+        self.inner.set_cursor(&value);
+    }
+
+    /// Shows `first..last` (ms) without reporting it to
+    /// [`Chart::on_range_change`], e.g. to follow another chart.
+    pub fn set_range(&self, first: i64, last: i64) {
+        self.inner.set_range(first as f64, last as f64);
+    }
+
+    /// The time range in view, in ms.
+    pub fn visible_range(&self) -> Option<(i64, i64)> {
+        let range = self.inner.visible_range();
+        let range = range.dyn_ref::<Array>()?;
+        Some((range.get(0).as_f64()? as i64, range.get(1).as_f64()? as i64))
+    }
+
     pub fn resize(&self, width: f64, height: f64) {
         self.inner.resize(width, height);
     }
@@ -318,6 +531,48 @@ impl Chart {
     /// Unmounts the Vue instance and frees what it held.
     pub fn destroy(self) {
         self.inner.destroy();
+    }
+}
+
+fn js_object(fields: &[(&str, JsValue)]) -> js_sys::Object {
+    let object = js_sys::Object::new();
+    for (key, value) in fields {
+        let _ = Reflect::set(&object, &(*key).into(), value);
+    }
+    object
+}
+
+fn levels_to_js(levels: &[PaneLevel]) -> Array {
+    levels
+        .iter()
+        .map(|level| {
+            let color = level.color.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+            js_object(&[
+                ("name", level.name.as_str().into()),
+                ("value", level.value.into()),
+                ("color", color),
+            ])
+        })
+        .collect()
+}
+
+/// `{type: 'closed', name}` or `{type: 'heights', heights: {name: share}}`.
+fn pane_event_from_js(event: &JsValue) -> Option<PaneEvent> {
+    let field = |key: &str| Reflect::get(event, &key.into()).ok();
+    match field("type")?.as_string()?.as_str() {
+        "closed" => Some(PaneEvent::Closed(field("name")?.as_string()?)),
+        "heights" => {
+            let heights = field("heights")?.dyn_into::<js_sys::Object>().ok()?;
+            let shares = js_sys::Object::entries(&heights)
+                .iter()
+                .filter_map(|entry| {
+                    let entry: Array = entry.dyn_into().ok()?;
+                    Some((entry.get(0).as_string()?, entry.get(1).as_f64()?))
+                })
+                .collect();
+            Some(PaneEvent::Heights(shares))
+        }
+        _ => None,
     }
 }
 
