@@ -345,6 +345,20 @@ test('dragging the boundary resizes the pane and reports the heights; setPaneHei
   assert.deepEqual(Object.keys(heights[0].heights), ['RSI 14', 'MACD'])
   assert.ok(Math.abs(heights[0].heights['RSI 14'] - r.grids[1].height / 472) < 0.01, JSON.stringify(heights[0]))
 
+  // The handle is a focusable separator: ArrowUp grows the pane by 16 px.
+  const heightBeforeKey = r.grids[1].height
+  await page.locator('#chart .inchart-pane-drag[aria-label="Resize pane RSI 14"]').focus()
+  await page.keyboard.press('ArrowUp')
+  const byKey = await page.evaluate(async () => {
+    await T.settle()
+    return { grids: grids(), events: events.filter((e) => e.type === 'heights').length }
+  })
+  assert.ok(
+    Math.abs(byKey.grids[1].height - heightBeforeKey - 16) <= 2,
+    `ArrowUp: ${heightBeforeKey} -> ${byKey.grids[1].height}`,
+  )
+  assert.equal(byKey.events, 2, 'the key reports the heights too')
+
   const applied = await page.evaluate(async () => {
     const h = document.getElementById('chart').__inchartChart
     h.setPaneHeights({ 'RSI 14': 0.3, MACD: 0.1, Nope: 0.5 })
@@ -361,7 +375,7 @@ test('dragging the boundary resizes the pane and reports the heights; setPaneHei
   assert.ok(Math.abs(applied.set[1].height - 0.3 * 472) <= 2, `RSI ${applied.set[1].height}`)
   assert.ok(Math.abs(applied.set[2].height - 0.1 * 472) <= 2, `MACD ${applied.set[2].height}`)
   assert.ok(applied.clamped[0].height >= 0.4 * 472 - 2, `price chart ${applied.clamped[0].height}`)
-  assert.equal(applied.events, r.events.length, 'setPaneHeights reports nothing')
+  assert.equal(applied.events, r.events.length + 1, 'setPaneHeights reports nothing')
 })
 
 test("setVolume: 'pane' draws a removable Volume pane, 'hidden' none, 'overlay' on the candles", async () => {
