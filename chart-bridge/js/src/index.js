@@ -56,16 +56,20 @@ const THEMES = {
 // the legend values in the theme's text colour: trading-vue-js hard-codes #999,
 // which fails contrast on the light background.
 //
+// Each overlay's and pane's legend line sits on a chip of the background, so
+// it stays readable over a line or bars at the top of its grid.
+//
 // The pane controls (a close button per pane, a drag handle on each pane's
 // top edge) sit in a layer over the chart; see paneUi() in panes.js.
 const CSS = `
 .inchart-chart .trading-vue-legend { font-size: 12px; font-weight: 400; }
 .inchart-chart .t-vue-title { font-size: 16px; font-weight: 600; }
 .inchart-chart .t-vue-lspan { font-size: 12px; color: inherit; }
+.inchart-chart .t-vue-ind { display: table; padding: 0 4px; margin-left: -4px; border-radius: 4px; background: var(--inchart-legend); }
 .inchart-wrap { position: relative; }
 .inchart-pane-ui { position: absolute; left: 0; top: 0; width: 0; height: 0; }
 .inchart-pane-close { position: absolute; width: 24px; height: 24px; padding: 0; margin: 0;
-  border: 0; border-radius: 6px; background: transparent; color: var(--inchart-text);
+  border: 0; border-radius: 6px; background: var(--inchart-legend); color: var(--inchart-text);
   font: 16px/24px -apple-system, BlinkMacSystemFont, "Segoe UI", Inter, sans-serif;
   cursor: pointer; z-index: 110; opacity: 0.75; }
 .inchart-pane-close:hover, .inchart-pane-close:focus-visible { opacity: 1; background: var(--inchart-hover); }
@@ -236,6 +240,7 @@ function mount(el, options = {}) {
         height: `${this.height}px`,
         '--inchart-text': colors.text,
         '--inchart-hover': colors.grid,
+        '--inchart-legend': `${colors.back}CC`,
       }
       // The crosshair is read after the chart has handled the mouse (onPointer).
       const on = { mousemove: onPointer, mouseout: onPointer, mouseleave: onPointer }
