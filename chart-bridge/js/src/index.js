@@ -8,6 +8,7 @@
 
 import Vue from 'vue'
 import { TradingVue } from 'trading-vue-js'
+import { createDrawings } from './drawings.js'
 
 const FONT = '12px -apple-system, BlinkMacSystemFont, "Segoe UI", Inter, sans-serif'
 
@@ -142,6 +143,15 @@ function mount(el, options = {}) {
   let rangeFrame = 0
   let quiet = false // true while we move the range ourselves (not a user scroll)
 
+  // Drawing tools (drawings.js): an overlay drawn after the host's overlays.
+  const drawings = createDrawings({
+    el,
+    theme: () => vm.theme,
+    gridCanvas: () => el.querySelector('canvas[id$="-grid-0-canvas"]'),
+    onTheme: (cb) => vm.$watch('theme', cb),
+  })
+  const internalOnchart = [drawings.layer]
+
   const vm = new Vue({
     data: {
       id: `inchart-chart-${++nextId}`,
@@ -153,7 +163,7 @@ function mount(el, options = {}) {
       // The object <trading-vue> renders (its `data` prop).
       chartData: {
         chart: { type: 'Candles', data: normalize(options.candles), settings: {} },
-        onchart: [],
+        onchart: internalOnchart.slice(),
         offchart: [],
       },
     },
@@ -173,6 +183,7 @@ function mount(el, options = {}) {
           colors: THEMES[this.theme],
           font: FONT,
           toolbar: false,
+          overlays: [drawings.overlay],
           chartConfig: { DEFAULT_LEN: DEFAULT_VISIBLE },
           // Time labels in the viewer's local time (trading-vue defaults to UTC).
           timezone: -new Date().getTimezoneOffset() / 60,
@@ -285,7 +296,7 @@ function mount(el, options = {}) {
 
     setOverlays(overlays) {
       if (!alive) return
-      vm.chartData.onchart = (overlays || []).map(toOverlay)
+      vm.chartData.onchart = (overlays || []).map(toOverlay).concat(internalOnchart)
     },
 
     resize(width, height) {
@@ -322,9 +333,12 @@ function mount(el, options = {}) {
       rangeCallback = typeof callback === 'function' ? callback : null
     },
 
+    ...drawings.api, // enableDrawings, setDrawings, applyDrawingChange, drawings
+
     destroy() {
       if (!alive) return
       alive = false
+      drawings.destroy()
       rangeCallback = null
       cancelAnimationFrame(rangeFrame)
       vm.$destroy()
