@@ -107,8 +107,9 @@ test('1. mount with 1000 candles draws a candlestick chart', async () => {
   assert.equal(r.count, 1000)
   assert.deepEqual(r.last, r.expectedLast)
   assert.deepEqual(r.methods, [
-    'candleCount', 'destroy', 'lastCandle', 'onRangeChange', 'prependCandles', 'resize',
-    'setCandles', 'setOverlays', 'setTheme', 'setTitle', 'upsertCandle', 'visibleRange',
+    'applyDrawingChange', 'candleCount', 'destroy', 'drawings', 'enableDrawings', 'lastCandle',
+    'onRangeChange', 'prependCandles', 'resize', 'setCandles', 'setDrawings', 'setOverlays',
+    'setTheme', 'setTitle', 'upsertCandle', 'visibleRange',
   ])
   assert.deepEqual(r.size, [900, 500], 'defaults to the container size')
   assert.equal(r.title, 'BTCUSDT · 1h')
