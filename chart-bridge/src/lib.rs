@@ -22,6 +22,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlElement;
 
+pub mod drawings;
 pub mod editor;
 
 pub use editor::{Diagnostic, Editor};
@@ -222,6 +223,8 @@ pub struct Chart {
     inner: JsChart,
     // Keeps the range callback alive as long as the chart is.
     _on_range: Option<Closure<dyn FnMut(JsValue)>>,
+    // Keeps the drawing-change callback alive (see `drawings`).
+    on_drawing: Option<Closure<dyn FnMut(JsValue)>>,
 }
 
 impl Chart {
@@ -240,6 +243,7 @@ impl Chart {
         Ok(Self {
             inner,
             _on_range: None,
+            on_drawing: None,
         })
     }
 
