@@ -29,11 +29,11 @@ const DRAG_START = 4 // px before a press becomes a drag
 const PALETTE = {
   dark: {
     line: '#0A84FF', fill: 'rgba(10,132,255,0.12)', text: '#F5F5F7', muted: '#A1A1A6',
-    noteBack: 'rgba(44,44,46,0.94)', handleBack: '#1C1C1E',
+    noteBack: 'rgba(44,44,46,0.94)', handleBack: '#1C1C1E', labelBack: 'rgba(28,28,30,0.8)',
   },
   light: {
     line: '#0066CC', fill: 'rgba(0,102,204,0.10)', text: '#1D1D1F', muted: '#5C5C63',
-    noteBack: 'rgba(255,255,255,0.94)', handleBack: '#FFFFFF',
+    noteBack: 'rgba(255,255,255,0.94)', handleBack: '#FFFFFF', labelBack: 'rgba(255,255,255,0.8)',
   },
 }
 
@@ -108,6 +108,17 @@ export function toDrawing(d, symbol) {
   if (typeof d.text === 'string') out.text = d.text.slice(0, NOTE_MAX)
   if (typeof d.color === 'string' && /^#[0-9a-fA-F]{6}$/.test(d.color)) out.color = d.color
   return out
+}
+
+// crypto.randomUUID exists only in secure contexts (https, localhost); a
+// chart opened over plain http on a LAN address still gets v4 UUIDs.
+function newId() {
+  if (crypto.randomUUID) return crypto.randomUUID()
+  const b = crypto.getRandomValues(new Uint8Array(16))
+  b[6] = (b[6] & 0x0f) | 0x40
+  b[8] = (b[8] & 0x3f) | 0x80
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
 }
 
 function copy(d) {
@@ -258,10 +269,9 @@ export function createDrawings(host) {
         ctx.moveTo(0, y)
         ctx.lineTo(w, y)
         ctx.stroke()
-        const label = d.points[0].price.toFixed(l.prec ?? 2)
         ctx.textAlign = 'right'
         ctx.textBaseline = 'bottom'
-        ctx.fillText(label, w - 6, y - 3)
+        label(ctx, d.points[0].price.toFixed(l.prec ?? 2), w - 6, y - 3, pal)
         break
       }
       case 'rectangle': {
@@ -297,7 +307,7 @@ export function createDrawings(host) {
           ctx.lineTo(x1, y)
           ctx.stroke()
           if (Math.abs(y - lastLabel) >= 14) {
-            ctx.fillText(`${level} (${price.toFixed(l.prec ?? 2)})`, x0 + 2, y - 2)
+            label(ctx, `${level} (${price.toFixed(l.prec ?? 2)})`, x0 + 2, y - 2, pal)
             lastLabel = y
           }
         }
@@ -324,6 +334,17 @@ export function createDrawings(host) {
       }
     }
     ctx.restore()
+  }
+
+  // Text on a patch of the chart's background, so that it reads over candles.
+  function label(ctx, text, x, y, pal) {
+    const width = ctx.measureText(text).width
+    const left = ctx.textAlign === 'right' ? x - width : x
+    const color = ctx.fillStyle
+    ctx.fillStyle = pal.labelBack
+    ctx.fillRect(left - 2, y - 14, width + 4, 14)
+    ctx.fillStyle = color
+    ctx.fillText(text, x, y)
   }
 
   function hexAlpha(hex, a) {
@@ -550,6 +571,11 @@ export function createDrawings(host) {
 
   function onPointerDown(e) {
     if (!enabled || !layout || !onGrid(e) || e.button !== 0) return
+    if (gesture) {
+      // A second finger while one is drawing or dragging: not a pinch.
+      claim(e)
+      return
+    }
     closeInput(true)
     const [x, y] = local(e)
     const tol = e.pointerType === 'touch' ? HIT_TOUCH : HIT_MOUSE
@@ -563,7 +589,7 @@ export function createDrawings(host) {
       }
       const p = pointAt(x, y)
       draft = {
-        id: crypto.randomUUID(),
+        id: newId(),
         symbol,
         kind: tool,
         points: ONE_POINT.has(tool) ? [p] : [p, { ...p }],
@@ -668,6 +694,8 @@ export function createDrawings(host) {
     if (!d) return
     delete d.placed
     if (d.kind === 'note') {
+      // Shown (its dot) while its text is typed; added once it has some.
+      draft = d
       updateBar()
       openInput(d, true)
       return
@@ -691,7 +719,7 @@ export function createDrawings(host) {
   // -------------------------------------------------------------- note input
 
   function openInput(d, isNew) {
-    closeInput(false)
+    if (input) closeInput(false)
     const canvas = host.gridCanvas()
     if (!canvas || !layout) return
     const elRect = host.el.getBoundingClientRect()
@@ -724,7 +752,7 @@ export function createDrawings(host) {
     input.addEventListener('blur', () => closeInput(true))
     host.el.appendChild(input)
     input.focus()
-    if (isNew) redraw() // show the dot while the text is typed
+    if (isNew) redraw()
     else input.select()
   }
 
@@ -736,6 +764,7 @@ export function createDrawings(host) {
     const { draft: d, isNew } = box.__drawing
     const text = box.value.trim().slice(0, NOTE_MAX)
     box.remove()
+    if (draft && draft.id === d.id) draft = null
     if (host.el.contains(document.activeElement) || document.activeElement === document.body) focusChart()
     if (save && text) {
       const before = isNew ? null : byId(d.id)
@@ -850,8 +879,11 @@ export function createDrawings(host) {
 
   // -------------------------------------------------------------------- API
 
+  let destroyed = false
+
   const api = {
     enableDrawings(callback) {
+      if (destroyed) return
       onChange = typeof callback === 'function' ? callback : null
       if (enabled) return
       enabled = true
@@ -883,6 +915,7 @@ export function createDrawings(host) {
     },
 
     setDrawings(sym, drawings) {
+      if (destroyed) return
       closeInput(false)
       cancelGesture()
       symbol = typeof sym === 'string' ? sym : ''
@@ -894,7 +927,7 @@ export function createDrawings(host) {
     },
 
     applyDrawingChange(change) {
-      if (!change || typeof change !== 'object') return
+      if (destroyed || !change || typeof change !== 'object') return
       if (change.op === 'put') {
         const d = toDrawing(change.drawing, symbol)
         if (!d || d.symbol !== symbol) return
@@ -909,11 +942,12 @@ export function createDrawings(host) {
     },
 
     drawings() {
-      return list.map(copy)
+      return destroyed ? null : list.map(copy)
     },
   }
 
   function destroy() {
+    destroyed = true
     closeInput(false)
     cancelGesture()
     for (const [target, type, fn, capture] of listeners) target.removeEventListener(type, fn, capture)

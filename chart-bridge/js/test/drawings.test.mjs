@@ -79,8 +79,8 @@ after(async () => {
   server?.close()
 })
 
-async function openPage(viewport, chartSize) {
-  const p = await browser.newPage({ viewport })
+async function openPage(viewport, chartSize, options = {}) {
+  const p = await browser.newPage({ viewport, ...options })
   p.on('pageerror', (e) => pageErrors.push(e.message))
   p.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()))
   await p.goto(`http://127.0.0.1:${server.address().port}/`)
@@ -242,6 +242,7 @@ test('a note asks for its text inline; double-click edits it', async () => {
   assert.ok(await input.evaluate((e) => e === document.activeElement), 'input focused')
   assert.deepEqual(await changes(), [], 'nothing reported before the text is entered')
   await page.keyboard.type('Support holds here')
+  await page.screenshot({ path: `${OUT}drawings-note-input.png` })
   await page.keyboard.press('Enter')
   await settle()
   let c = await changes()
@@ -562,13 +563,42 @@ test('screenshots: dark, light and a 390x700 phone', async () => {
   await phone.close()
 })
 
-test('destroy removes the toolbar and the keyboard listener', async () => {
+test('on a touch phone: tap a tool, tap two points; tap a drawing and the delete button', async () => {
+  const phone = await openPage({ width: 390, height: 700 }, [390, 700], { hasTouch: true, isMobile: true })
+  const b = await gridBox(phone)
+  const tap = (x, y) => phone.touchscreen.tap(b.x + x, b.y + y)
+  await phone.getByRole('button', { name: 'Trend line', exact: true }).tap()
+  await tap(80, 400)
+  await tap(260, 250)
+  await settle(phone)
+  const c = await changes(phone)
+  assert.deepEqual(c.map((x) => [x.op, x.drawing.kind]), [['put', 'trend']])
+  const per = await phone.evaluate(() => DT.perPx())
+  const at = await phone.evaluate(() => [DT.at(80, 400), DT.at(260, 250)])
+  for (let i = 0; i < 2; i++) {
+    assert.ok(Math.abs(c[0].drawing.points[i].time - at[i].time) <= 2 * per.time, `point ${i} time`)
+    assert.ok(Math.abs(c[0].drawing.points[i].price - at[i].price) <= 2 * per.price, `point ${i} price`)
+  }
+  assert.ok((await accentNear(170, 325, 3, 'dark', phone)) > 2, 'drawn')
+  // Deselect, then select it again with a tap a little off the line.
+  await phone.keyboard.press('Escape')
+  await tap(172, 333)
+  await phone.getByRole('button', { name: 'Delete drawing' }).tap()
+  await settle(phone)
+  assert.deepEqual((await changes(phone)).map((x) => x.op), ['delete'])
+  await phone.close()
+})
+
+test('destroy removes the toolbar and the keyboard listener; the drawing calls become no-ops', async () => {
   const r = await page.evaluate(() => {
     const el = document.getElementById('chart')
-    el.__inchartChart.destroy()
-    return { bar: document.querySelectorAll('.inchart-draw-bar').length, tabindex: el.getAttribute('tabindex') }
+    const h = el.__inchartChart
+    h.destroy()
+    h.enableDrawings(() => {})
+    h.setDrawings('BTCUSDT', [])
+    return { bar: document.querySelectorAll('.inchart-draw-bar').length, tabindex: el.getAttribute('tabindex'), list: h.drawings() }
   })
-  assert.deepEqual(r, { bar: 0, tabindex: null })
+  assert.deepEqual(r, { bar: 0, tabindex: null, list: null })
   await page.keyboard.press('Alt+T') // no error from a dead chart
 })
 
