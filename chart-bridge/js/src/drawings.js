@@ -230,8 +230,10 @@ export function createDrawings(host) {
 
   function paint(ctx, l, font) {
     const pal = palette()
-    const w = ctx.canvas.width / (window.devicePixelRatio || 1)
-    const h = ctx.canvas.height / (window.devicePixelRatio || 1)
+    // trading-vue-js sizes its canvases by devicePixelRatio, but never below 1.
+    const dpr = Math.max(1, window.devicePixelRatio || 1)
+    const w = ctx.canvas.width / dpr
+    const h = ctx.canvas.height / dpr
     const shown = draft ? list.concat([draft]) : list
     for (const d of shown) {
       const editing = gesture && gesture.id === d.id ? gesture.current : d
@@ -798,7 +800,9 @@ export function createDrawings(host) {
     if (typingElsewhere(e.target)) return
     const key = e.key.length === 1 ? e.key.toLowerCase() : e.key
     const mod = e.ctrlKey || e.metaKey
-    const code = e.code && e.code.startsWith('Key') ? e.code.slice(3).toLowerCase() : key
+    // The letter typed; with Option on a Mac `key` is another character (†),
+    // so fall back to the physical key.
+    const code = /^[a-z]$/.test(key) ? key : e.code && e.code.startsWith('Key') ? e.code.slice(3).toLowerCase() : key
     let handled = true
     if (e.altKey && !mod && KEY_TOOLS[code]) setTool(KEY_TOOLS[code])
     else if (mod && !e.altKey && code === 'z' && e.shiftKey) redo()

@@ -580,9 +580,27 @@ test('on a touch phone: tap a tool, tap two points; tap a drawing and the delete
     assert.ok(Math.abs(c[0].drawing.points[i].price - at[i].price) <= 2 * per.price, `point ${i} price`)
   }
   assert.ok((await accentNear(170, 325, 3, 'dark', phone)) > 2, 'drawn')
+
+  // Drag it with a finger: it moves (one change) and the chart does not pan.
+  const before = await range(phone)
+  const cdp = await phone.context().newCDPSession(phone)
+  const touch = (type, x, y) => cdp.send('Input.dispatchTouchEvent', {
+    type, touchPoints: type === 'touchEnd' ? [] : [{ x: b.x + x, y: b.y + y }],
+  })
+  await touch('touchStart', 170, 325)
+  for (let i = 1; i <= 8; i++) await touch('touchMove', 170 + i * 5, 325 + i * 5)
+  await touch('touchEnd')
+  await cdp.detach()
+  await settle(phone)
+  const moved = await changes(phone)
+  assert.equal(moved.length, 1, JSON.stringify(moved))
+  const dt = moved[0].drawing.points[0].time - c[0].drawing.points[0].time
+  assert.ok(Math.abs(dt - 40 * per.time) <= 2 * per.time, `moved by ${dt / per.time} px`)
+  assert.deepEqual(await range(phone), before, 'no pan while dragging a drawing')
+  assert.equal(await phone.evaluate(() => getComputedStyle(document.querySelector('#chart canvas[id$="-grid-0-canvas"]')).touchAction), 'none')
   // Deselect, then select it again with a tap a little off the line.
   await phone.keyboard.press('Escape')
-  await tap(172, 333)
+  await tap(212, 373)
   await phone.getByRole('button', { name: 'Delete drawing' }).tap()
   await settle(phone)
   assert.deepEqual((await changes(phone)).map((x) => x.op), ['delete'])
