@@ -503,6 +503,7 @@ export function createDrawings(host) {
   }
 
   function undo() {
+    closeInput(false)
     cancelGesture()
     const step = undoStack.pop()
     if (!step) return
@@ -513,6 +514,7 @@ export function createDrawings(host) {
   }
 
   function redo() {
+    closeInput(false)
     cancelGesture()
     const step = redoStack.pop()
     if (!step) return
@@ -523,6 +525,7 @@ export function createDrawings(host) {
   }
 
   function deleteSelected() {
+    closeInput(false)
     const d = selected && byId(selected)
     if (d) commit(d, null, d.id)
   }
@@ -584,7 +587,10 @@ export function createDrawings(host) {
     if (tool !== 'select') {
       claim(e)
       if (draft && draft.placed) {
-        // Click-click: the second press places the second point.
+        // Click-click: the second press places the second point, unless it
+        // is on the first one (a double click): no zero-length drawings.
+        const [fx, fy] = screenPoints(draft, layout)[0]
+        if (Math.hypot(x - fx, y - fy) < DRAG_START) return
         draft.points[1] = pointAt(x, y)
         finishDraft()
         return
@@ -767,7 +773,6 @@ export function createDrawings(host) {
     const text = box.value.trim().slice(0, NOTE_MAX)
     box.remove()
     if (draft && draft.id === d.id) draft = null
-    if (host.el.contains(document.activeElement) || document.activeElement === document.body) focusChart()
     if (save && text) {
       const before = isNew ? null : byId(d.id)
       const after = Object.assign(copy(before || d), { text })
@@ -775,14 +780,6 @@ export function createDrawings(host) {
       commit(before, after, d.id)
     }
     refresh()
-  }
-
-  function focusChart() {
-    try {
-      host.el.focus({ preventScroll: true })
-    } catch (_) {
-      /* not focusable */
-    }
   }
 
   // ---------------------------------------------------------------- keyboard

@@ -201,7 +201,9 @@ test('horizontal line (one click), ray (click-click), rectangle and Fibonacci', 
   await click(400, 100)
   await clickTool('Ray')
   await click(150, 420)
+  await click(151, 420) // a double click does not make a zero-length ray
   await move(250, 380) // the second point follows the pointer
+  assert.ok((await accentNear(200, 400)) > 2, 'the ray in progress is drawn')
   await click(250, 380)
   await clickTool('Rectangle')
   await drag([600, 80], [700, 160])
