@@ -301,6 +301,8 @@ export function createDrawings(host) {
         // Labels closer than a line of text to the last one drawn are left
         // out rather than printed over each other (a flat retracement).
         let lastLabel = -Infinity
+        // Labels start right of the toolbar when the levels begin under it.
+        const lx = Math.max(x0 + 2, Math.min(toolbarRight(), x1 - 40))
         for (const level of FIB_LEVELS) {
           const price = fibPrice(d, level)
           const y = l.$2screen(price)
@@ -309,7 +311,7 @@ export function createDrawings(host) {
           ctx.lineTo(x1, y)
           ctx.stroke()
           if (Math.abs(y - lastLabel) >= 14) {
-            label(ctx, `${level} (${price.toFixed(l.prec ?? 2)})`, x0 + 2, y - 2, pal)
+            label(ctx, `${level} (${price.toFixed(l.prec ?? 2)})`, lx, y - 2, pal)
             lastLabel = y
           }
         }
@@ -336,6 +338,13 @@ export function createDrawings(host) {
       }
     }
     ctx.restore()
+  }
+
+  // The x (on the candle canvas) just right of the open toolbar, or 0.
+  function toolbarRight() {
+    if (!bar || bar.dataset.collapsed === 'true') return 0
+    const c = host.gridCanvas()
+    return c ? bar.getBoundingClientRect().right - c.getBoundingClientRect().left + 4 : 0
   }
 
   // Text on a patch of the chart's background, so that it reads over candles.
