@@ -24,6 +24,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlElement;
 
+pub mod drawings;
 pub mod editor;
 
 pub use editor::{Diagnostic, Editor};
@@ -335,6 +336,8 @@ pub struct Chart {
     _on_range: Option<Closure<dyn FnMut(JsValue)>>,
     _on_pane_event: Option<Closure<dyn FnMut(JsValue)>>,
     _on_cursor: Option<Closure<dyn FnMut(JsValue)>>,
+    // Keeps the drawing-change callback alive (see `drawings`).
+    on_drawing: Option<Closure<dyn FnMut(JsValue)>>,
 }
 
 impl Chart {
@@ -355,6 +358,7 @@ impl Chart {
             _on_range: None,
             _on_pane_event: None,
             _on_cursor: None,
+            on_drawing: None,
         })
     }
 

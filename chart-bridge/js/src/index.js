@@ -9,6 +9,7 @@
 import Vue from 'vue'
 import { TradingVue } from 'trading-vue-js'
 import { PaneOverlay, LevelsOverlay, LEVELS_TYPE, toPane, toLevels, volumePane, paneUi } from './panes.js'
+import { createDrawings } from './drawings.js'
 
 const FONT = '12px -apple-system, BlinkMacSystemFont, "Segoe UI", Inter, sans-serif'
 
@@ -194,6 +195,16 @@ function mount(el, options = {}) {
   let cursorCallback = null
   let cursorFrame = 0
   let lastCursor = null
+  let shownCursor = null // the time setCursor shows, for cursor()
+
+  // Drawing tools (drawings.js): an overlay of their own among the internal ones.
+  const drawings = createDrawings({
+    el,
+    theme: () => vm.theme,
+    gridCanvas: () => el.querySelector('canvas[id$="-grid-0-canvas"]'),
+    onTheme: (cb) => vm.$watch('theme', cb),
+  })
+  internalOnchart.set('drawings', [drawings.layer])
 
   const vm = new Vue({
     data: {
@@ -207,7 +218,7 @@ function mount(el, options = {}) {
       chartData: {
         // grid.height: the price chart's share of the height (layout.js).
         chart: { type: 'Candles', data: normalize(options.candles), settings: { showVolume: true }, grid: {} },
-        onchart: [],
+        onchart: [drawings.layer],
         offchart: [],
       },
     },
@@ -230,7 +241,7 @@ function mount(el, options = {}) {
           chartConfig: { DEFAULT_LEN: DEFAULT_VISIBLE },
           // Time labels in the viewer's local time (trading-vue defaults to UTC).
           timezone: -new Date().getTimezoneOffset() / 60,
-          overlays: CUSTOM_OVERLAYS,
+          overlays: CUSTOM_OVERLAYS.concat(drawings.overlay),
         },
         on: { 'range-changed': onRange },
       })
@@ -493,6 +504,37 @@ function mount(el, options = {}) {
       refreshOffchart()
     },
 
+    // What is drawn, for tests and diagnostics: the host's overlays, the
+    // panes under the candles (the Volume pane first when shown), and
+    // where each pane sits on the page.
+    overlays() {
+      if (!alive) return []
+      return hostOverlays.map((o) => ({ name: o.name, type: o.type, data: o.data.map((row) => row.slice()) }))
+    },
+
+    panes() {
+      if (!alive) return []
+      return vm.chartData.offchart.map((o) => ({
+        name: o.name,
+        series: (o.settings.series || []).map((s) => ({ name: s.name, style: s.style })),
+        levels: (o.settings.levels || []).map((l) => ({ name: l.name, value: l.value })),
+      }))
+    },
+
+    paneLayout() {
+      if (!alive) return []
+      const grids = chart()._layout ? chart()._layout.grids : []
+      const top = el.getBoundingClientRect().top
+      return vm.chartData.offchart.map((o, i) => {
+        const grid = grids[i + 1]
+        return grid ? { name: o.name, top: top + grid.offset, height: grid.height } : { name: o.name, top: 0, height: 0 }
+      })
+    },
+
+    cursor() {
+      return alive ? shownCursor : null
+    },
+
     setPriceLevels(levels) {
       if (!alive) return
       const list = toLevels(levels)
@@ -535,6 +577,7 @@ function mount(el, options = {}) {
       if (ch.cursor.locked) return
       const grid = ch._layout.grids[0]
       const r = visibleRange()
+      shownCursor = t == null ? null : +t
       if (t == null || !grid || !r || !(t >= r[0] && t <= r[1])) {
         // What the chart does on mouseout, and no position: trading-vue-js'
         // crosshair hides only without one.
@@ -587,9 +630,12 @@ function mount(el, options = {}) {
       rangeCallback = typeof callback === 'function' ? callback : null
     },
 
+    ...drawings.api, // enableDrawings, setDrawings, applyDrawingChange, drawings
+
     destroy() {
       if (!alive) return
       alive = false
+      drawings.destroy()
       rangeCallback = null
       paneCallback = null
       cursorCallback = null

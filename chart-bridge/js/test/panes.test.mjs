@@ -287,10 +287,12 @@ test('price levels are drawn on the price chart, behind no legend line', async (
   assert.equal(r.before, 0)
   assert.ok(r.after > 150, `level pixels: ${r.after}`)
   assert.equal(r.legendLines, 0, 'levels add no legend line')
-  assert.deepEqual(r.onchart, ['InChartLevels'])
-  assert.deepEqual(r.withHost, ['Spline', 'InChartLevels'])
-  assert.deepEqual(r.withoutHost, ['InChartLevels'])
-  assert.equal(r.cleared, 0)
+  // The drawing tools' layer is always there, before the levels (owners
+  // keep the order they first registered in).
+  assert.deepEqual(r.onchart, ['InChartDrawings', 'InChartLevels'])
+  assert.deepEqual(r.withHost, ['Spline', 'InChartDrawings', 'InChartLevels'])
+  assert.deepEqual(r.withoutHost, ['InChartDrawings', 'InChartLevels'])
+  assert.equal(r.cleared, 1, 'only the drawings layer is left')
 })
 
 test('the close button removes a pane and reports it (mouse and keyboard)', async () => {
