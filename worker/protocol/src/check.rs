@@ -29,8 +29,8 @@ impl Output {
     /// Checks what a script returned against the candles it ran on: finite
     /// prices and values within [`RANGE`] of the candles' prices, times
     /// that are candles of the series, lines in ascending time, readable
-    /// names, labels and panes, levels within [`RANGE`], and the size caps. The message says what was
-    /// wrong, in the trader's terms.
+    /// names, labels and panes, levels within [`RANGE`], and the size
+    /// caps. The message says what was wrong, in the trader's terms.
     pub fn check(&self, candles: &Columns) -> Result<(), String> {
         let times = &candles.time;
         let scale = Scale::of(candles);
@@ -52,9 +52,8 @@ impl Output {
                 self.levels.len()
             ));
         }
-        let panes: HashSet<&str> = (self.lines.iter().map(|line| &line.pane))
-            .chain(self.levels.iter().map(|level| &level.pane))
-            .filter_map(|pane| pane.as_deref())
+        let panes: HashSet<&str> = (self.lines.iter().filter_map(|line| line.pane.as_deref()))
+            .chain(self.levels.iter().filter_map(|level| level.pane.as_deref()))
             .collect();
         if panes.len() > MAX_PANES {
             return Err(format!(
