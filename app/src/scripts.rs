@@ -12,12 +12,16 @@ pub const MAX_NAME: usize = 80;
 /// The largest script, in bytes.
 pub const MAX_SOURCE: usize = 64 * 1024;
 
-/// What a new script starts as: a moving-average cross, complete.
+/// What a new script starts as: a moving-average cross, complete, and an
+/// RSI in a pane of its own with its 30 and 70.
 pub const TEMPLATE: &str = r#"# InChart calls signals(candles) with the chart's closed
 # candles (.time .open .high .low .close .volume: numpy
 # arrays, oldest first) and draws the markers and lines
-# it returns.
-from inchart import sma, crossover, crossunder, buy, sell
+# it returns. Lines go over the candles; a line that
+# names a pane goes under them, with its own scale, and
+# a level() joins the pane of the line before it.
+# histogram(values, pane=...) draws bars (MACD's).
+from inchart import sma, rsi, crossover, crossunder, buy, sell, line, level
 
 
 def signals(candles):
@@ -25,7 +29,13 @@ def signals(candles):
     fast, slow = sma(close, 9), sma(close, 21)
     buys = [buy(t[i], close[i]) for i in crossover(fast, slow)]
     sells = [sell(t[i], close[i]) for i in crossunder(fast, slow)]
-    return buys + sells, {"SMA 9": fast, "SMA 21": slow}
+    return buys + sells, {
+        "SMA 9": fast,
+        "SMA 21": slow,
+        "RSI 14": line(rsi(close, 14), pane="RSI"),
+        "Overbought": level(70),
+        "Oversold": level(30),
+    }
 "#;
 
 /// A script in its owner's list.

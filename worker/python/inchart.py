@@ -42,8 +42,54 @@ Definitions:
   ints.
 * ``buy(time, price, label=None)`` / ``sell(...)``: a marker at the candle
   that opened at ``time`` (use ``c.time[i]``).
-* ``line(values, color=None)``: a line's values with a colour ``"#rrggbb"``,
-  for the lines dict: ``{"SMA 9": line(fast, color="#f0b90b")}``.
+* ``line(values, color=None, pane=None)``: a line's values with a colour
+  ``"#rrggbb"``, for the lines dict: ``{"SMA 9": line(fast, color="#f0b90b")}``.
+  A plain list or array in the lines dict is a line too. Lines are drawn
+  over the candles, on the price scale, unless they name a ``pane``.
+* ``histogram(values, color=None, pane=None)``: bars from zero to each
+  value, such as MACD's histogram.
+* ``level(value, color=None, pane=None)``: a horizontal line at ``value``
+  across the chart, such as an RSI's 70.
+
+Panes: an oscillator (RSI's 0 to 100, MACD around zero) is invisible on
+the price scale, so it goes in a pane of its own under the candles, with
+its own scale: ``line(r, pane="RSI")``. Lines, histograms and levels
+naming the same pane share it; at most 4 panes. Two rules fill in a
+missing pane, following the order of the lines dict:
+
+* a histogram without a pane gets a pane named after its key (on the
+  price scale its bars would be invisible);
+* a level without a pane joins the pane of the entry just before it in
+  the dict: the price chart when it comes first or that entry is on the
+  price chart.
+
+Levels go in the same lines dict as lines, their key is their name; at
+most 16 levels and 16 lines (histograms count as lines).
+
+An RSI with its overbought and oversold levels::
+
+    from inchart import rsi, line, level
+
+    def signals(c):
+        r = rsi(c.close, 14)
+        return [], {
+            "RSI 14": line(r, pane="RSI"),
+            "Overbought": level(70),
+            "Oversold": level(30),
+        }
+
+A MACD, its signal line and histogram in one pane::
+
+    from inchart import macd, line, histogram, level
+
+    def signals(c):
+        m, s, h = macd(c.close)
+        return [], {
+            "MACD": line(m, pane="MACD"),
+            "Signal": line(s, color="#f0b90b", pane="MACD"),
+            "Histogram": histogram(h, pane="MACD"),
+            "Zero": level(0),
+        }
 """
 
 import math
@@ -67,8 +113,11 @@ __all__ = [
     "buy",
     "sell",
     "line",
+    "histogram",
+    "level",
     "Marker",
     "Line",
+    "Level",
 ]
 
 _NAN = float("nan")
@@ -91,16 +140,41 @@ class Marker:
 
 
 class Line:
-    """A line's values (aligned with the candles) and its colour."""
+    """A line's values (aligned with the candles), its colour, the pane it
+    is drawn in (``None``: over the candles) and its style (``"line"`` or
+    ``"histogram"``)."""
 
-    __slots__ = ("values", "color")
+    __slots__ = ("values", "color", "pane", "style")
 
-    def __init__(self, values, color=None):
+    def __init__(self, values, color=None, pane=None, style="line"):
         self.values = values
         self.color = color
+        self.pane = pane
+        self.style = style
 
     def __repr__(self):
-        return f"line(<{len(self.values)} values>, color={self.color!r})"
+        try:
+            size = f"<{len(self.values)} values>"
+        except TypeError:
+            size = f"<{type(self.values).__name__}>"
+        pane = "" if self.pane is None else f", pane={self.pane!r}"
+        return f"{self.style}({size}, color={self.color!r}{pane})"
+
+
+class Level:
+    """A horizontal line at ``value``, its colour and its pane (``None``:
+    the pane of the entry before it in the lines dict)."""
+
+    __slots__ = ("value", "color", "pane")
+
+    def __init__(self, value, color=None, pane=None):
+        self.value = value
+        self.color = color
+        self.pane = pane
+
+    def __repr__(self):
+        pane = "" if self.pane is None else f", pane={self.pane!r}"
+        return f"level({self.value!r}, color={self.color!r}{pane})"
 
 
 def buy(time, price, label=None):
@@ -113,9 +187,24 @@ def sell(time, price, label=None):
     return Marker(time, "sell", price, label)
 
 
-def line(values, color=None):
-    """Values for the lines dict with a colour, e.g. ``line(fast, color="#f0b90b")``."""
-    return Line(values, color)
+def line(values, color=None, pane=None):
+    """A line for the lines dict, e.g. ``line(fast, color="#f0b90b")``; with
+    ``pane="RSI"`` it is drawn under the candles, in the pane of that name,
+    with its own scale."""
+    return Line(values, color, pane)
+
+
+def histogram(values, color=None, pane=None):
+    """Bars from zero to each value (a MACD histogram) for the lines dict;
+    without a ``pane``, in a pane named after its key in the dict."""
+    return Line(values, color, pane, "histogram")
+
+
+def level(value, color=None, pane=None):
+    """A horizontal line at ``value`` (an RSI's 70) for the lines dict, its
+    key being its name; without a ``pane``, in the pane of the entry just
+    before it in the dict (the price chart when there is none)."""
+    return Level(value, color, pane)
 
 
 def _is_array(x):

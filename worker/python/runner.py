@@ -17,8 +17,12 @@ The script's API (see README.md): ``signals(candles)`` returns
 ``(markers, lines)`` or ``{"markers": markers, "lines": lines}`` where
 ``markers`` is a list of ``buy()``/``sell()`` markers or dicts
 ``{"time", "side", "price", "label"?}`` and ``lines`` is a dict mapping a
-name to values aligned with the candles (NaN or None = no value) or to
-``line(values, color="#rrggbb")``.
+name to values aligned with the candles (NaN or None = no value), to
+``line(values, color="#rrggbb", pane=None)``, to ``histogram(...)`` (the
+same arguments) or to ``level(value, color=None, pane=None)``. Lines and
+levels go to the Output's ``lines`` and ``levels``; a histogram without a
+pane gets one named after its key, a level without one takes the pane of
+the entry before it in the dict.
 """
 
 import builtins
@@ -33,14 +37,21 @@ import sys
 import time
 import traceback
 import types
+import unicodedata
 
 SCRIPT = "<script>"
 MAX_MARKERS = 10_000
 MAX_LINES = 16
 MAX_LABEL = 64
+MAX_LEVELS = 16
+MAX_PANES = 4
 MAX_FRAMES = 50
 MAX_MESSAGE = 1_000
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}\Z")
+# Characters that make a name read other than it is, or draw nothing: the
+# server refuses them too (protocol/src/check.rs).
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e")
 
 # Modules scripts may import without touching the disk, loaded in the
 # zygote. Extension modules must be among them: a child cannot map new
@@ -56,14 +67,14 @@ PRELOAD = [
 ]
 
 _numpy = None
-_Marker = _Line = None
+_Marker = _Line = _Level = None
 
 
 def warm(with_numpy, inchart_source):
     """Loads numpy (when there is a site directory), the ``inchart`` helper
     module (from ``inchart_source``: it has no file) and the common modules.
     Returns (sys.version, numpy's version or None)."""
-    global _numpy, _Marker, _Line
+    global _numpy, _Marker, _Line, _Level
     # ctypes would let a script call any C function: numpy only uses it
     # when it is there, so keep it from loading at all. A child cannot load
     # it later (no executable mappings).
@@ -86,7 +97,7 @@ def warm(with_numpy, inchart_source):
     # instead of this marker.
     del sys.modules["ctypes"]
     del sys.modules["_ctypes"]
-    _Marker, _Line = inchart.Marker, inchart.Line
+    _Marker, _Line, _Level = inchart.Marker, inchart.Line, inchart.Level
     # What numpy needed from the environment (thread counts) was read at
     # load time; scripts see an empty environment.
     os.environ.clear()
@@ -354,20 +365,112 @@ def _points(name, values, times):
     return points
 
 
+def _unreadable(text):
+    """What makes a name unreadable (the first control, bidirectional
+    control or invisible character), or None."""
+    for place, c in enumerate(text, 1):
+        if unicodedata.category(c) == "Cc":
+            what = "a control character"
+        elif c in _BIDI_CONTROLS:
+            what = "a bidirectional control, which makes text read other than it is"
+        elif c in _INVISIBLE:
+            what = "an invisible character"
+        else:
+            continue
+        return f"holds U+{ord(c):04X}, {what}, at character {place}: names must be plain, visible text"
+    return None
+
+
+def _color(color, where):
+    if color is not None and (not isinstance(color, str) or not _COLOR.match(color)):
+        raise _Invalid(f"{where}: colour {color!r:.40} is not '#rrggbb'")
+    return color
+
+
+def _pane(pane, where):
+    """A pane's name as the script gave it (None: not given)."""
+    if pane is None:
+        return None
+    if not isinstance(pane, str):
+        raise _Invalid(f"{where}: pane must be a str (a name such as 'RSI'), got {type(pane).__name__}")
+    if not pane.strip() or len(pane) > MAX_LABEL:
+        raise _Invalid(f"{where}: pane {pane!r:.80} must be a name of 1 to {MAX_LABEL} characters")
+    problem = _unreadable(pane)
+    if problem is not None:
+        raise _Invalid(f"{where}: pane {pane!r:.80} {problem}")
+    return pane
+
+
 def _line(name, spec, times):
-    if not isinstance(name, str):
-        raise _Invalid(f"line names must be str, got {type(name).__name__} {name!r:.40}")
-    if not name.strip() or len(name) > MAX_LABEL:
-        raise _Invalid(f"line {name!r:.80}: a name must be 1 to {MAX_LABEL} characters")
-    color = None
+    color = pane = None
+    style = "line"
     if isinstance(spec, _Line):
-        spec, color = spec.values, spec.color
-        if color is not None and (not isinstance(color, str) or not _COLOR.match(color)):
-            raise _Invalid(f"line {name!r}: colour {color!r:.40} is not '#rrggbb'")
+        spec, color, pane, style = spec.values, spec.color, spec.pane, spec.style
+        if not isinstance(style, str) or style not in ("line", "histogram"):
+            raise _Invalid(f"line {name!r}: style {style!r:.40} is not 'line' or 'histogram'")
+        _color(color, f"line {name!r}")
+        pane = _pane(pane, f"line {name!r}")
+    if pane is None and style == "histogram":
+        # Bars from zero beside the candles' prices would be invisible.
+        pane = name
     out = {"name": name, "points": _points(name, spec, times)}
     if color is not None:
         out["color"] = color
+    if pane is not None:
+        out["pane"] = pane
+    if style == "histogram":
+        out["style"] = "histogram"
     return out
+
+
+def _level(name, spec, pane_before):
+    where = f"level {name!r}"
+    value = _number(spec.value, f"{where}: the value")
+    if math.isnan(value):
+        raise _Invalid(f"{where}: the value is NaN")
+    if math.isinf(value):
+        raise _Invalid(f"{where}: the value is infinite")
+    color = _color(spec.color, where)
+    pane = _pane(spec.pane, where)
+    if pane is None:
+        pane = pane_before
+    out = {"name": name, "value": value}
+    if pane is not None:
+        out["pane"] = pane
+    if color is not None:
+        out["color"] = color
+    return out
+
+
+def _drawings(entries, times):
+    """The lines dict as ``(lines, levels)``, in the dict's order, each
+    entry's pane settled."""
+    if not isinstance(entries, dict):
+        raise _Invalid(f"lines must be a dict of name: values, got {type(entries).__name__}")
+    level_count = sum(1 for spec in entries.values() if isinstance(spec, _Level))
+    if len(entries) - level_count > MAX_LINES:
+        raise _Invalid(f"{len(entries) - level_count} lines: at most {MAX_LINES} fit on a chart")
+    if level_count > MAX_LEVELS:
+        raise _Invalid(f"{level_count} levels: at most {MAX_LEVELS} fit on a chart")
+    lines, levels = [], []
+    pane_before = None
+    for name, spec in entries.items():
+        if not isinstance(name, str):
+            raise _Invalid(f"line names must be str, got {type(name).__name__} {name!r:.40}")
+        if not name.strip() or len(name) > MAX_LABEL:
+            raise _Invalid(f"line {name!r:.80}: a name must be 1 to {MAX_LABEL} characters")
+        if isinstance(spec, _Level):
+            drawn = _level(name, spec, pane_before)
+            levels.append(drawn)
+        else:
+            drawn = _line(name, spec, times)
+            lines.append(drawn)
+        pane_before = drawn.get("pane")
+    panes = list(dict.fromkeys(d["pane"] for d in lines + levels if "pane" in d))
+    if len(panes) > MAX_PANES:
+        named = ", ".join(repr(p) for p in panes)
+        raise _Invalid(f"{len(panes)} panes ({named:.300}): at most {MAX_PANES} fit under the candles")
+    return lines, levels
 
 
 def _output(result, times):
@@ -398,12 +501,11 @@ def _output(result, times):
 
     if lines is None:
         lines = {}
-    if not isinstance(lines, dict):
-        raise _Invalid(f"lines must be a dict of name: values, got {type(lines).__name__}")
-    if len(lines) > MAX_LINES:
-        raise _Invalid(f"{len(lines)} lines: at most {MAX_LINES} fit on a chart")
-    lines = [_line(name, spec, times) for name, spec in lines.items()]
-    return {"markers": markers, "lines": lines}
+    lines, levels = _drawings(lines, times)
+    output = {"markers": markers, "lines": lines}
+    if levels:
+        output["levels"] = levels
+    return output
 
 
 def _encode(value):

@@ -1,8 +1,10 @@
 # The inchart helper module against values worked out by hand (the
-# working is in the comments). Runs as a signal script inside the real
-# sandbox (tests/functional.rs), with and without numpy; an assertion
-# failure comes back as an exception with its line.
+# working is in the comments), and the runner's pane rules for what its
+# line(), histogram() and level() return. Runs as a signal script inside
+# the real sandbox (tests/functional.rs), with and without numpy; an
+# assertion failure comes back as an exception with its line.
 import math
+import sys
 
 import inchart
 from inchart import atr, bollinger, crossover, crossunder, ema, macd, rsi, sma
@@ -103,10 +105,89 @@ def check(kind):
             raise AssertionError(f"no error: {message}")
 
 
+def drawings():
+    line, histogram, level = inchart.line, inchart.histogram, inchart.level
+    l = line([1.0], color="#f0b90b", pane="RSI")
+    assert (l.values, l.color, l.pane, l.style) == ([1.0], "#f0b90b", "RSI", "line"), l
+    assert (line([1.0]).color, line([1.0]).pane) == (None, None), "a line is on the price chart"
+    h = histogram([1.0], pane="MACD")
+    assert (h.values, h.color, h.pane, h.style) == ([1.0], None, "MACD", "histogram"), h
+    assert histogram([1.0], "#26a69a").pane is None, "the runner names a histogram's pane"
+    lv = level(70, color="#ef5350", pane="RSI")
+    assert (lv.value, lv.color, lv.pane) == (70, "#ef5350", "RSI"), lv
+    assert level(30).pane is None, "the runner settles a level's pane"
+    assert repr(h) == "histogram(<1 values>, color=None, pane='MACD')", repr(h)
+    assert repr(level(30)) == "level(30, color=None)", repr(level(30))
+    assert {"line", "histogram", "level", "Line", "Level"} <= set(inchart.__all__)
+
+
+def panes(c, kind):
+    """The runner's pane rules, following the lines dict's order: a
+    histogram without a pane gets one named after its key, a level without
+    one joins the entry before it, or the price chart."""
+    runner = sys.modules["_inchart_runner"]
+    line, histogram, level = inchart.line, inchart.histogram, inchart.level
+    times = [int(t) for t in c.time[:3]]
+    x = kind([1.0, 2.0, 3.0])
+    output = runner._output(
+        (
+            [],
+            {
+                "Top": level(3),
+                "SMA": x,
+                "Above SMA": level(2.5),
+                "RSI 14": line(x, pane="RSI"),
+                "Overbought": level(70),
+                "Oversold": level(30, color="#26a69a"),
+                "MACD": line(x, pane="MACD"),
+                "Histogram": histogram(x, pane="MACD"),
+                "Zero": level(0),
+                "Volume delta": histogram(x),
+                "Delta zero": level(0),
+                "Elsewhere": level(1, pane="RSI"),
+                "After": level(2),
+            },
+        ),
+        times,
+    )
+    drawn = {d["name"]: (d.get("pane"), d.get("style")) for d in output["lines"]}
+    assert drawn == {
+        "SMA": (None, None),
+        "RSI 14": ("RSI", None),
+        "MACD": ("MACD", None),
+        "Histogram": ("MACD", "histogram"),
+        "Volume delta": ("Volume delta", "histogram"),
+    }, drawn
+    levels = [(d["name"], d["value"], d.get("pane")) for d in output["levels"]]
+    assert levels == [
+        ("Top", 3.0, None),
+        ("Above SMA", 2.5, None),
+        ("Overbought", 70.0, "RSI"),
+        ("Oversold", 30.0, "RSI"),
+        ("Zero", 0.0, "MACD"),
+        ("Delta zero", 0.0, "Volume delta"),
+        ("Elsewhere", 1.0, "RSI"),
+        ("After", 2.0, "RSI"),
+    ], levels
+    assert output["levels"][3]["color"] == "#26a69a"
+    # Old scripts: plain series and coloured lines stay on the price chart,
+    # and the answer has no levels.
+    old = runner._output(([], {"SMA": x, "EMA": line(x, color="#f0b90b")}), times)
+    points = [[t, v] for t, v in zip(times, [1.0, 2.0, 3.0])]
+    assert old == {
+        "markers": [],
+        "lines": [{"name": "SMA", "points": points}, {"name": "EMA", "points": points, "color": "#f0b90b"}],
+    }, old
+
+
 def signals(c):
     check(list)
     if np is not None:
         check(np.array)
     m = inchart.buy(c.time[0], 1.5, "x")
     assert (m.time, m.side, m.price, m.label) == (c.time[0], "buy", 1.5, "x")
+    drawings()
+    panes(c, list)
+    if np is not None:
+        panes(c, np.array)
     return [], {}

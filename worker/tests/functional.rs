@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use worker_protocol::{Columns, ErrorKind, Frame, Line, Marker, Side};
+use worker_protocol::{Columns, ErrorKind, Frame, Level, Line, LineStyle, Marker, Side};
 
 /// The simple moving average, computed window by window (not the helper
 /// module's running sum).
@@ -283,6 +283,84 @@ def signals(c):
     assert_eq!(ok(&report).lines, vec![]);
 }
 
+/// The issue's RSI, invisible beside the price, in a pane of its own with
+/// its 30 and 70; a MACD with its signal line and histogram in another.
+const OSCILLATORS: &str = r##"
+from inchart import sma, rsi, macd, line, histogram, level
+
+def signals(c):
+    macd_, signal, hist = macd(c.close)
+    return [], {
+        "SMA 9": sma(c.close, 9),
+        "RSI 14": line(rsi(c.close, 14), pane="RSI"),
+        "Overbought": level(70, color="#ef5350"),
+        "Oversold": level(30, color="#26a69a"),
+        "MACD": line(macd_, pane="MACD"),
+        "Signal": line(signal, color="#f0b90b", pane="MACD"),
+        "Histogram": histogram(hist, pane="MACD"),
+        "Zero": level(0),
+    }
+"##;
+
+#[test]
+fn oscillators_are_drawn_in_panes_with_their_levels() {
+    let candles = series(200);
+    for mut worker in [Worker::start(), Worker::start_without_numpy()] {
+        let report = worker.run(&job(OSCILLATORS, candles.clone(), generous()));
+        let output = ok(&report);
+        let drawn: Vec<_> = output
+            .lines
+            .iter()
+            .map(|l| {
+                (
+                    l.name.as_str(),
+                    l.pane.as_deref(),
+                    l.style,
+                    l.color.as_deref(),
+                    l.points.len(),
+                )
+            })
+            .collect();
+        // Warm-ups: RSI 14 from candle 14, MACD from 25 (its slow EMA),
+        // the signal and histogram 8 candles later.
+        assert_eq!(
+            drawn,
+            vec![
+                ("SMA 9", None, LineStyle::Line, None, 192),
+                ("RSI 14", Some("RSI"), LineStyle::Line, None, 186),
+                ("MACD", Some("MACD"), LineStyle::Line, None, 175),
+                ("Signal", Some("MACD"), LineStyle::Line, Some("#f0b90b"), 167),
+                ("Histogram", Some("MACD"), LineStyle::Histogram, None, 167),
+            ]
+        );
+        let level = |name: &str, value: f64, pane: &str, color: Option<&str>| Level {
+            name: name.into(),
+            value,
+            pane: Some(pane.into()),
+            color: color.map(str::to_string),
+        };
+        // Levels without a pane join the entry before them.
+        assert_eq!(
+            output.levels,
+            vec![
+                level("Overbought", 70.0, "RSI", Some("#ef5350")),
+                level("Oversold", 30.0, "RSI", Some("#26a69a")),
+                level("Zero", 0.0, "MACD", None),
+            ]
+        );
+        let rsi = &output.lines[1];
+        assert!(rsi.points.iter().all(|&(_, v)| (0.0..=100.0).contains(&v)));
+        assert_eq!(rsi.points[0].0, candles.time[14]);
+        let (macd_, signal, hist) = (&output.lines[2], &output.lines[3], &output.lines[4]);
+        for (i, &(time, bar)) in hist.points.iter().enumerate() {
+            let line = macd_.points.iter().find(|p| p.0 == time).unwrap().1;
+            assert_eq!(signal.points[i].0, time);
+            assert!((bar - (line - signal.points[i].1)).abs() < 1e-9, "at {time}");
+        }
+        assert!(hist.points.iter().any(|p| p.1 < 0.0) && hist.points.iter().any(|p| p.1 > 0.0));
+    }
+}
+
 #[test]
 fn bad_outputs_get_precise_messages() {
     let mut worker = Worker::start();
@@ -363,10 +441,49 @@ fn bad_outputs_get_precise_messages() {
             "([buy(c.time[0], 1)] * 10001, {})",
             "10001 markers: at most 10000 fit on a chart",
         ),
+        (
+            "([], {'x': line(c.close, pane=3)})",
+            "line 'x': pane must be a str (a name such as 'RSI'), got int",
+        ),
+        (
+            "([], {'x': line(c.close, pane=' ')})",
+            "line 'x': pane ' ' must be a name of 1 to 64 characters",
+        ),
+        (
+            "([], {'x': histogram(c.close, pane='RSI\\u202e')})",
+            "line 'x': pane 'RSI\\u202e' holds U+202E, a bidirectional control",
+        ),
+        (
+            "([], {'x': level('70')})",
+            "level 'x': the value must be a number, got str",
+        ),
+        ("([], {'x': level(float('nan'))})", "level 'x': the value is NaN"),
+        (
+            "([], {'x': level(30, color='green')})",
+            "level 'x': colour 'green' is not '#rrggbb'",
+        ),
+        (
+            "([], {'x': level(30, pane='')})",
+            "level 'x': pane '' must be a name of 1 to 64 characters",
+        ),
+        (
+            "([], {f'l{i}': level(i) for i in range(17)})",
+            "17 levels: at most 16 fit on a chart",
+        ),
+        (
+            "([], {f'p{i}': histogram(c.close) for i in range(5)})",
+            "5 panes ('p0', 'p1', 'p2', 'p3', 'p4'): at most 4 fit under the candles",
+        ),
+        // Only the server knows the candles' scale.
+        (
+            "([], {'x': level(1e300)})",
+            "level \"x\": the value 1e300 is more than 1000x away from the candles' prices",
+        ),
     ];
     for (returned, message) in cases {
-        let source =
-            format!("from inchart import sma, buy, sell, line\ndef signals(c):\n    return {returned}\n");
+        let source = format!(
+            "from inchart import sma, buy, sell, line, histogram, level\ndef signals(c):\n    return {returned}\n"
+        );
         let report = worker.run_script(&source);
         let error = err(&report);
         assert_eq!(error.kind, ErrorKind::InvalidOutput, "{returned}: {error:?}");

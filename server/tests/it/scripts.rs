@@ -142,7 +142,7 @@ async fn scripts_belong_to_their_owner_and_every_save_is_kept() {
     .await;
     assert_eq!(status, StatusCode::OK, "{old_run}");
     assert_eq!(old_run["version"], 1);
-    assert!(old_run["result"]["Ok"]["lines"].as_array().unwrap().len() == 2);
+    assert!(old_run["result"]["Ok"]["lines"].as_array().unwrap().len() == 3);
     let (_, new_run) = run(&ann, &id).await;
     assert_eq!(new_run["version"], 2);
     assert_eq!(new_run["result"]["Ok"]["markers"].as_array().unwrap().len(), 1);
@@ -258,10 +258,33 @@ async fn a_moving_average_cross_marks_the_candles_where_the_averages_cross() {
     );
     assert_eq!(markers, expected);
 
-    // The lines are the averages, from the first candle each has a value.
+    // The lines are the averages, from the first candle each has a value,
+    // over the candles, and the RSI in a pane of its own with its 70 and 30.
     let lines = output["lines"].as_array().unwrap();
-    let names: Vec<&str> = lines.iter().map(|l| l["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["SMA 9", "SMA 21"]);
+    let names: Vec<(&str, Option<&str>)> = lines
+        .iter()
+        .map(|l| (l["name"].as_str().unwrap(), l["pane"].as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [("SMA 9", None), ("SMA 21", None), ("RSI 14", Some("RSI"))]
+    );
+    let levels: Vec<(&str, f64, Option<&str>)> = output["levels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["name"].as_str().unwrap(),
+                l["value"].as_f64().unwrap(),
+                l["pane"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        levels,
+        [("Overbought", 70.0, Some("RSI")), ("Oversold", 30.0, Some("RSI"))]
+    );
     let points = lines[1]["points"].as_array().unwrap();
     assert_eq!(points.len(), closes.len() - 20);
     let (time, value) = (points[0][0].as_i64().unwrap(), points[0][1].as_f64().unwrap());

@@ -9,13 +9,18 @@
 //!   MACD), so only its size is bounded, by [`RANGE`] times the largest
 //!   price or the series' total volume, whichever is larger (volume
 //!   lines such as OBV sit far above a cheap coin's price).
-//! - Line names and marker labels are plain, visible text: no control
-//!   characters, no bidirectional controls (they make text read other
-//!   than it is), no zero-width or invisible characters, and not empty.
+//!   A level is held to the same bound as a line's value.
+//! - Line, level and pane names and marker labels are plain, visible
+//!   text: no control characters, no bidirectional controls (they make
+//!   text read other than it is), no zero-width or invisible characters,
+//!   and not empty. A level's name is unique among the lines' and
+//!   levels'.
+//! - At most [`MAX_PANES`] panes under the candles, counting the
+//!   distinct names lines and levels give.
 
 use std::collections::HashSet;
 
-use crate::{Columns, MAX_LABEL, MAX_LINES, MAX_MARKERS, Output};
+use crate::{Columns, MAX_LABEL, MAX_LEVELS, MAX_LINES, MAX_MARKERS, MAX_PANES, Output};
 
 /// How many times away from the candles' prices a script's number may be.
 pub const RANGE: f64 = 1000.0;
@@ -24,8 +29,8 @@ impl Output {
     /// Checks what a script returned against the candles it ran on: finite
     /// prices and values within [`RANGE`] of the candles' prices, times
     /// that are candles of the series, lines in ascending time, readable
-    /// names and labels, and the size caps. The message says what was
-    /// wrong, in the trader's terms.
+    /// names, labels and panes, levels within [`RANGE`], and the size
+    /// caps. The message says what was wrong, in the trader's terms.
     pub fn check(&self, candles: &Columns) -> Result<(), String> {
         let times = &candles.time;
         let scale = Scale::of(candles);
@@ -39,6 +44,21 @@ impl Output {
             return Err(format!(
                 "{} lines: at most {MAX_LINES} fit on a chart",
                 self.lines.len()
+            ));
+        }
+        if self.levels.len() > MAX_LEVELS {
+            return Err(format!(
+                "{} levels: at most {MAX_LEVELS} fit on a chart",
+                self.levels.len()
+            ));
+        }
+        let panes: HashSet<&str> = (self.lines.iter().filter_map(|line| line.pane.as_deref()))
+            .chain(self.levels.iter().filter_map(|level| level.pane.as_deref()))
+            .collect();
+        if panes.len() > MAX_PANES {
+            return Err(format!(
+                "{} panes: at most {MAX_PANES} fit under the candles",
+                panes.len()
             ));
         }
         let open_times: HashSet<i64> = times.iter().copied().collect();
@@ -94,6 +114,9 @@ impl Output {
             {
                 return Err(format!("line {name:?}: colour {color:?} is not #rrggbb"));
             }
+            if let Some(problem) = line.pane.as_deref().and_then(pane_problem) {
+                return Err(format!("line {name:?}: {problem}"));
+            }
             if line.points.len() > times.len() {
                 return Err(format!(
                     "line {name:?}: {} values for {} candles",
@@ -128,8 +151,50 @@ impl Output {
                 previous = Some(time);
             }
         }
+        for (i, level) in self.levels.iter().enumerate() {
+            let name = &level.name;
+            if name.trim().is_empty() || name.chars().count() > MAX_LABEL {
+                return Err(format!(
+                    "level {i}: a level's name must be 1 to {MAX_LABEL} characters"
+                ));
+            }
+            if let Some(problem) = unreadable(name) {
+                return Err(format!("level {i}: the name {name:?} {problem}"));
+            }
+            if !names.insert(name.as_str()) {
+                return Err(format!("two lines or levels are named {name:?}"));
+            }
+            if !level.value.is_finite() {
+                return Err(format!("level {name:?}: the value is not a finite number"));
+            }
+            if let Some(scale) = &scale
+                && !scale.holds_value(level.value)
+            {
+                return Err(format!(
+                    "level {name:?}: the value {} is more than {RANGE}x away from the candles' prices",
+                    number(level.value),
+                ));
+            }
+            if let Some(color) = &level.color
+                && !is_hex_color(color)
+            {
+                return Err(format!("level {name:?}: colour {color:?} is not #rrggbb"));
+            }
+            if let Some(problem) = level.pane.as_deref().and_then(pane_problem) {
+                return Err(format!("level {name:?}: {problem}"));
+            }
+        }
         Ok(())
     }
+}
+
+/// What is wrong with a pane's name, if anything: the rules of a line's
+/// name.
+fn pane_problem(pane: &str) -> Option<String> {
+    if pane.trim().is_empty() || pane.chars().count() > MAX_LABEL {
+        return Some(format!("a pane's name must be 1 to {MAX_LABEL} characters"));
+    }
+    unreadable(pane).map(|problem| format!("the pane {pane:?} {problem}"))
 }
 
 /// The size of the candles' numbers, which a script's prices and values
@@ -243,10 +308,11 @@ fn is_hex_color(color: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Line, Marker, Side};
+    use crate::{Level, Line, LineStyle, Marker, Side};
 
     fn output() -> Output {
         Output {
+            levels: Vec::new(),
             markers: vec![Marker {
                 time: 2,
                 side: Side::Buy,
@@ -257,6 +323,8 @@ mod tests {
                 name: "SMA 2".into(),
                 color: Some("#f0b90b".into()),
                 points: vec![(2, 10.0), (3, 11.0)],
+                pane: None,
+                style: LineStyle::Line,
             }],
         }
     }
@@ -316,6 +384,8 @@ mod tests {
             name: name.into(),
             color: None,
             points: btc().time.iter().copied().zip(values.iter().copied()).collect(),
+            pane: None,
+            style: LineStyle::Line,
         }
     }
 
@@ -332,6 +402,7 @@ mod tests {
     fn oscillators_pass_beside_btc_and_absurd_numbers_do_not() {
         let btc = btc();
         let oscillators = Output {
+            levels: Vec::new(),
             markers: vec![marker(60_250.5, Some("RSI > 70"))],
             lines: vec![
                 line("RSI", &[0.0, 12.5, 55.0, 100.0]),
@@ -342,6 +413,7 @@ mod tests {
         assert_eq!(oscillators.check(&btc), Ok(()));
 
         let huge = Output {
+            levels: Vec::new(),
             markers: vec![],
             lines: vec![line("RSI", &[50.0, 1e300])],
         };
@@ -353,6 +425,7 @@ mod tests {
             )
         );
         let below = Output {
+            levels: Vec::new(),
             markers: vec![],
             lines: vec![line("Deep", &[-1e12])],
         };
@@ -361,6 +434,7 @@ mod tests {
         // A marker sits on the price scale: a millionth of a dollar is
         // nowhere near BTC's candles.
         let dust = Output {
+            levels: Vec::new(),
             markers: vec![marker(0.000001, None)],
             lines: vec![],
         };
@@ -373,6 +447,7 @@ mod tests {
         );
         for price in [0.0, -60_000.0, 61_500.0 * 1001.0] {
             let off = Output {
+                levels: Vec::new(),
                 markers: vec![marker(price, None)],
                 lines: vec![],
             };
@@ -381,6 +456,7 @@ mod tests {
         // 1000x either way is still on the scale.
         for price in [58.0, 61_500_000.0] {
             let edge = Output {
+                levels: Vec::new(),
                 markers: vec![marker(price, None)],
                 lines: vec![],
             };
@@ -393,6 +469,7 @@ mod tests {
         // A spread that crosses zero: only size counts, for markers too.
         let spread = candles(&[1, 2], -5.0, 3.0);
         let near = Output {
+            levels: Vec::new(),
             markers: vec![Marker {
                 time: 1,
                 side: Side::Buy,
@@ -403,6 +480,7 @@ mod tests {
         };
         assert_eq!(near.check(&spread), Ok(()));
         let far = Output {
+            levels: Vec::new(),
             markers: vec![Marker {
                 price: 6_000.0,
                 ..near.markers[0].clone()
@@ -414,11 +492,14 @@ mod tests {
         // All-zero prices, or no candles: nothing to measure against.
         let flat = candles(&[1], 0.0, 0.0);
         let any = Output {
+            levels: Vec::new(),
             markers: vec![],
             lines: vec![Line {
                 name: "x".into(),
                 color: None,
                 points: vec![(1, 1e200)],
+                pane: None,
+                style: LineStyle::Line,
             }],
         };
         assert_eq!(any.check(&flat), Ok(()));
@@ -432,11 +513,14 @@ mod tests {
         let mut cheap = candles(&[1, 2, 3], 0.0001, 0.00012);
         cheap.volume = vec![4e9, 6e9, 5e9];
         let obv = Output {
+            levels: Vec::new(),
             markers: vec![],
             lines: vec![Line {
                 name: "OBV".into(),
                 color: None,
                 points: vec![(1, 4e9), (2, 1e10), (3, 5e9)],
+                pane: None,
+                style: LineStyle::Line,
             }],
         };
         assert_eq!(obv.check(&cheap), Ok(()));
@@ -446,10 +530,12 @@ mod tests {
     fn names_and_labels_are_plain_visible_text() {
         let btc = btc();
         let named = |name: &str| Output {
+            levels: Vec::new(),
             markers: vec![],
             lines: vec![line(name, &[1.0])],
         };
         let labelled = |label: &str| Output {
+            levels: Vec::new(),
             markers: vec![marker(60_000.0, Some(label))],
             lines: vec![],
         };
@@ -497,6 +583,191 @@ mod tests {
                 "{blank:?}"
             );
         }
+    }
+
+    fn level(name: &str, value: f64, pane: Option<&str>) -> Level {
+        Level {
+            name: name.into(),
+            value,
+            pane: pane.map(str::to_string),
+            color: None,
+        }
+    }
+
+    fn in_pane(mut line: Line, pane: &str) -> Line {
+        line.pane = Some(pane.into());
+        line
+    }
+
+    /// An RSI with its 30 and 70, and a MACD with its histogram, in two
+    /// panes under BTC's candles.
+    fn oscillator_panes() -> Output {
+        let mut histogram = in_pane(line("Histogram", &[-120.5, 0.0, 80.25]), "MACD");
+        histogram.style = LineStyle::Histogram;
+        Output {
+            markers: vec![],
+            lines: vec![
+                in_pane(line("RSI 14", &[28.0, 55.5, 71.0]), "RSI"),
+                in_pane(line("MACD", &[-300.0, 10.0, 250.0]), "MACD"),
+                in_pane(line("Signal", &[-200.0, 5.0, 150.0]), "MACD"),
+                histogram,
+            ],
+            levels: vec![
+                level("Overbought", 70.0, Some("RSI")),
+                Level {
+                    color: Some("#26a69a".into()),
+                    ..level("Oversold", 30.0, Some("RSI"))
+                },
+                level("Zero", 0.0, Some("MACD")),
+                level("Round number", 60_000.0, None),
+            ],
+        }
+    }
+
+    #[test]
+    fn panes_and_levels_pass_beside_btc() {
+        assert_eq!(oscillator_panes().check(&btc()), Ok(()));
+    }
+
+    #[test]
+    fn pane_names_are_plain_visible_text_like_line_names() {
+        let btc = btc();
+        let with_pane = |pane: &str| Output {
+            lines: vec![in_pane(line("RSI 14", &[50.0]), pane)],
+            ..Output::default()
+        };
+        assert_eq!(with_pane("RSI · 14").check(&btc), Ok(()));
+        for blank in ["", "  "] {
+            assert_eq!(
+                with_pane(blank).check(&btc),
+                Err("line \"RSI 14\": a pane's name must be 1 to 64 characters".into())
+            );
+        }
+        assert!(with_pane(&"x".repeat(65)).check(&btc).is_err());
+        assert_eq!(with_pane(&"x".repeat(64)).check(&btc), Ok(()));
+        let error = with_pane("RSI\u{202E}41").check(&btc).unwrap_err();
+        assert!(
+            error.starts_with("line \"RSI 14\": the pane \"RSI\\u{202e}41\"") && error.contains("U+202E"),
+            "{error}"
+        );
+        let error = with_pane("zero\u{200B}width").check(&btc).unwrap_err();
+        assert!(error.contains("U+200B, an invisible character"), "{error}");
+
+        let level_in = |pane: &str| Output {
+            levels: vec![level("Overbought", 70.0, Some(pane))],
+            ..Output::default()
+        };
+        assert_eq!(level_in("RSI").check(&btc), Ok(()));
+        let error = level_in("a\u{7}").check(&btc).unwrap_err();
+        assert!(
+            error.starts_with("level \"Overbought\": the pane") && error.contains("U+0007"),
+            "{error}"
+        );
+        assert!(level_in("").check(&btc).unwrap_err().contains("must be 1 to 64"));
+    }
+
+    #[test]
+    fn at_most_four_panes_counting_lines_and_levels() {
+        let btc = btc();
+        let mut four = Output {
+            lines: ["A", "B", "C", "D"]
+                .iter()
+                .map(|pane| in_pane(line(&format!("line {pane}"), &[1.0]), pane))
+                .collect(),
+            // Levels in panes the lines already fill add none.
+            levels: vec![level("in A", 1.0, Some("A")), level("on the price", 1.0, None)],
+            ..Output::default()
+        };
+        assert_eq!(four.check(&btc), Ok(()));
+        four.levels.push(level("in E", 1.0, Some("E")));
+        assert_eq!(
+            four.check(&btc),
+            Err("5 panes: at most 4 fit under the candles".into())
+        );
+    }
+
+    #[test]
+    fn at_most_sixteen_levels() {
+        let btc = btc();
+        let mut levels = Output {
+            levels: (0..16).map(|i| level(&format!("L{i}"), i as f64, None)).collect(),
+            ..Output::default()
+        };
+        assert_eq!(levels.check(&btc), Ok(()));
+        levels.levels.push(level("L16", 16.0, None));
+        assert_eq!(
+            levels.check(&btc),
+            Err("17 levels: at most 16 fit on a chart".into())
+        );
+    }
+
+    #[test]
+    fn level_names_are_readable_and_unique_among_lines_and_levels() {
+        let btc = btc();
+        let mut twice = oscillator_panes();
+        twice.levels.push(level("Overbought", 80.0, Some("RSI")));
+        assert_eq!(
+            twice.check(&btc),
+            Err("two lines or levels are named \"Overbought\"".into())
+        );
+        let mut like_a_line = oscillator_panes();
+        like_a_line.levels.push(level("RSI 14", 50.0, Some("RSI")));
+        assert_eq!(
+            like_a_line.check(&btc),
+            Err("two lines or levels are named \"RSI 14\"".into())
+        );
+
+        let named = |name: &str| Output {
+            levels: vec![level(name, 70.0, None)],
+            ..Output::default()
+        };
+        let long = "x".repeat(65);
+        for blank in ["", " ", long.as_str()] {
+            assert_eq!(
+                named(blank).check(&btc),
+                Err("level 0: a level's name must be 1 to 64 characters".into()),
+                "{blank:?}"
+            );
+        }
+        let error = named("70\u{2066}").check(&btc).unwrap_err();
+        assert!(
+            error.starts_with("level 0: the name") && error.contains("U+2066, a bidirectional control"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn level_values_are_finite_and_bounded_like_line_values() {
+        let btc = btc();
+        let at = |value: f64| Output {
+            levels: vec![level("Level", value, None)],
+            ..Output::default()
+        };
+        // An oscillator's level and a price level both pass beside BTC.
+        for value in [0.0, -0.5, 70.0, 60_000.0, -61_500_000.0] {
+            assert_eq!(at(value).check(&btc), Ok(()), "{value}");
+        }
+        for value in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert_eq!(
+                at(value).check(&btc),
+                Err("level \"Level\": the value is not a finite number".into()),
+                "{value}"
+            );
+        }
+        assert_eq!(
+            at(1e300).check(&btc),
+            Err("level \"Level\": the value 1e300 is more than 1000x away from the candles' prices".into())
+        );
+    }
+
+    #[test]
+    fn level_colours_are_hex() {
+        let mut coloured = oscillator_panes();
+        coloured.levels[0].color = Some("red".into());
+        assert_eq!(
+            coloured.check(&btc()),
+            Err("level \"Overbought\": colour \"red\" is not #rrggbb".into())
+        );
     }
 
     #[test]
