@@ -31,7 +31,10 @@
 //! whole instance, whatever its clients do.
 //!
 //! Policy: every client sees each series in ascending open time; a change
-//! older than what the client already holds is not sent.
+//! older than what the client already holds is not sent, except the late
+//! close of the candle before the newest (Binance may send a candle's
+//! final values after the next one opened), so that no open chart keeps
+//! an unfinished candle.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -406,15 +409,36 @@ impl Drop for SignedInGauge {
 #[derive(Debug, Clone, Copy, Default)]
 struct Sent {
     newest: Option<Candle>,
+    /// The candle before the newest, when the client holds it unfinished
+    /// (a newer one opened before its close arrived): its late close is
+    /// still due.
+    closing: Option<i64>,
 }
 
 impl Sent {
-    fn accepts(&self, candle: &Candle) -> bool {
+    /// Whether the client is to receive `candle`; if so, it counts as sent.
+    /// A series only moves forward, except for the late close of the
+    /// candle before the newest.
+    fn take(&mut self, candle: &Candle) -> bool {
         match &self.newest {
-            None => true,
+            Some(newest) if candle.open_time < newest.open_time => {
+                let late_close = candle.closed && self.closing == Some(candle.open_time);
+                if late_close {
+                    self.closing = None;
+                }
+                late_close
+            }
+            Some(newest) if candle.open_time == newest.open_time && !supersedes(candle, newest) => false,
             Some(newest) => {
-                candle.open_time > newest.open_time
-                    || (candle.open_time == newest.open_time && supersedes(candle, newest))
+                if candle.open_time > newest.open_time {
+                    self.closing = (!newest.closed).then_some(newest.open_time);
+                }
+                self.newest = Some(*candle);
+                true
+            }
+            None => {
+                self.newest = Some(*candle);
+                true
             }
         }
     }
@@ -511,9 +535,8 @@ impl Connection {
         let mut frames = Vec::with_capacity(batch.len() + signals.len());
         for queued in &batch {
             if let Some(sent) = self.following.get_mut(&queued.change.key)
-                && sent.accepts(&queued.change.candle)
+                && sent.take(&queued.change.candle)
             {
-                sent.newest = Some(queued.change.candle);
                 frames.push(queued.change.frame.clone());
             }
         }
@@ -614,11 +637,18 @@ impl Connection {
                 Vec::new()
             }
         };
-        if let Some(newest) = candles.last()
-            && let Ok(candle) = serde_json::from_str::<Candle>(&newest.json)
-            && let Some(sent) = self.following.get_mut(key)
-        {
-            sent.newest = Some(candle);
+        if let Some(sent) = self.following.get_mut(key) {
+            let mut newest = candles
+                .iter()
+                .rev()
+                .map(|c| serde_json::from_str::<Candle>(&c.json).ok());
+            if let Some(Some(candle)) = newest.next() {
+                sent.newest = Some(candle);
+                sent.closing = match newest.next() {
+                    Some(Some(before)) if !before.closed => Some(before.open_time),
+                    _ => None,
+                };
+            }
         }
         let mut frame = String::with_capacity(96 + candles.iter().map(|c| c.json.len() + 1).sum::<usize>());
         frame.push_str(r#"{"type":"snapshot","symbol":""#);
@@ -697,6 +727,43 @@ mod tests {
 
     use super::*;
     use crate::scripts::signals::SignalRoute;
+
+    fn candle(open_time: i64, trades: i64, closed: bool) -> Candle {
+        Candle {
+            open_time,
+            open: 1.0,
+            high: 2.0,
+            low: 0.5,
+            close: 1.5,
+            volume: 3.0,
+            trades,
+            closed,
+        }
+    }
+
+    #[test]
+    fn a_late_close_reaches_a_client_that_already_has_the_next_candle() {
+        let mut sent = Sent::default();
+        assert!(sent.take(&candle(60, 5, false)));
+        assert!(sent.take(&candle(120, 1, false)), "the next candle opens");
+        assert!(
+            !sent.take(&candle(60, 6, false)),
+            "an unfinished older update is not sent"
+        );
+        assert!(sent.take(&candle(60, 7, true)), "the late close is sent");
+        assert!(!sent.take(&candle(60, 7, true)), "once");
+        assert!(!sent.take(&candle(0, 9, true)), "nor anything older");
+        assert!(sent.take(&candle(120, 2, false)), "the newest goes on");
+        assert!(!sent.take(&candle(120, 1, false)), "and never back");
+    }
+
+    #[test]
+    fn a_candle_closed_in_time_is_not_sent_again() {
+        let mut sent = Sent::default();
+        assert!(sent.take(&candle(60, 5, true)));
+        assert!(sent.take(&candle(120, 1, false)));
+        assert!(!sent.take(&candle(60, 5, true)));
+    }
 
     fn run_of(script: &str, symbol: &str, text: &str) -> Arc<SignalFrame> {
         Arc::new(SignalFrame {
