@@ -3,7 +3,10 @@
 //! browser from the same code compiled to WebAssembly.
 
 pub mod account;
+#[cfg(feature = "hydrate")]
+pub mod api_client;
 pub mod billing;
+pub mod browser_store;
 pub mod components;
 pub mod ids;
 pub mod markets;
@@ -26,6 +29,7 @@ use crate::components::account::provide_page_session;
 use crate::pages::account::AccountPage;
 use crate::pages::auth::{ForgotPasswordPage, LoginPage, ResetPasswordPage, SignUpPage, VerifyEmailPage};
 use crate::pages::billing::BillingPage;
+use crate::pages::charts::ChartsPage;
 use crate::pages::features::FeaturesPage;
 use crate::pages::markets::{MarketPage, MarketsPage};
 use crate::pages::news::{NewsIndexPage, SymbolNewsPage};
@@ -134,6 +138,7 @@ pub fn App() -> impl IntoView {
                 // Async: the page is sent once the symbol list is known, so the
                 // whole page is in the HTML before any script runs.
                 <Route path=path!("/chart/:symbol") view=ChartPage ssr=SsrMode::Async />
+                <Route path=path!("/charts") view=ChartsPage ssr=SsrMode::Async />
                 // Async: forms and their messages are whole in the HTML, and
                 // a signed-out visit to /account redirects before any byte.
                 <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::Async />
@@ -159,11 +164,17 @@ pub fn App() -> impl IntoView {
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(App);
-    // Tells end-to-end tests (and anyone curious) the page is interactive.
-    if let Some(root) = web_sys::window()
+    // Tells end-to-end tests (and anyone curious) the page is interactive;
+    // the mark puts it on the browser's performance timeline.
+    let window = web_sys::window();
+    if let Some(root) = window
+        .as_ref()
         .and_then(|window| window.document())
         .and_then(|document| document.document_element())
     {
         let _ = root.set_attribute("data-hydrated", "");
+    }
+    if let Some(performance) = window.and_then(|window| window.performance()) {
+        let _ = performance.mark("inchart:hydrated");
     }
 }

@@ -463,12 +463,12 @@ impl Actions {
 #[cfg(feature = "hydrate")]
 mod browser {
     use chart_bridge::editor::{Diagnostic, Editor};
-    use inchart_api::error::ApiErrorBody;
     use leptos::prelude::*;
     use leptos::task::spawn_local;
     use wasm_bindgen::JsCast;
 
     use super::{Actions, RunState};
+    use crate::api_client::send;
     use crate::scripts::{RunRequest, RunView, ScriptChange, ScriptDetail};
     use crate::theme::use_theme;
 
@@ -525,43 +525,6 @@ mod browser {
             }
         });
         slot
-    }
-
-    async fn send<T: serde::de::DeserializeOwned>(
-        request: gloo_net::http::RequestBuilder,
-        csrf: &str,
-        body: Option<String>,
-    ) -> Result<Option<T>, String> {
-        let request = request
-            .header("x-csrf-token", csrf)
-            .header("accept", "application/json");
-        let request = match body {
-            Some(body) => request
-                .header("content-type", "application/json")
-                .body(body)
-                .map_err(|_| "The request could not be built.".to_string())?,
-            None => request
-                .build()
-                .map_err(|_| "The request could not be built.".to_string())?,
-        };
-        let response = request
-            .send()
-            .await
-            .map_err(|_| "The server could not be reached. Check your connection.".to_string())?;
-        if response.status() == 204 {
-            return Ok(None);
-        }
-        if !response.ok() {
-            return Err(match response.json::<ApiErrorBody>().await {
-                Ok(body) => body.error.message,
-                Err(_) => format!("The server answered {}.", response.status()),
-            });
-        }
-        response
-            .json::<T>()
-            .await
-            .map(Some)
-            .map_err(|_| "The server's answer could not be read.".to_string())
     }
 
     impl Actions {
