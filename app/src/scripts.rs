@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 use inchart_api::market::{FeedStatus, Interval, Symbol};
-pub use inchart_api::scripts::{ErrorKind, Frame, Line, Marker, Output, RunError, RunView, Side, Trigger};
+pub use inchart_api::scripts::{
+    ErrorKind, Frame, Level, Line, LineStyle, Marker, Output, RunError, RunView, Side, Trigger,
+};
 
 /// The longest script name, in characters.
 pub const MAX_NAME: usize = 80;

@@ -7,14 +7,25 @@
 //! leaving the page destroys the Vue instance and closes the live
 //! connection.
 //!
-//! Live candles arrive over `/ws` ([`super::live`]); scrolling back to
-//! within [`HISTORY_MARGIN`] candles of the oldest one loads the
+//! Live candles arrive over `/ws` ([`super::live_feed`]); scrolling back
+//! to within [`HISTORY_MARGIN`] candles of the oldest one loads the
 //! [`INITIAL_CANDLES`] before it, one request at a time, until the API has
-//! no more.
+//! no more (the chart says so), or the plan's history ends.
+//!
+//! Scripts' runs are drawn by [`super::chart_panes`]: price-scale lines
+//! and markers over the candles, oscillators in panes under them. The
+//! drawing tools keep their drawings through [`super::chart_drawings`].
+//! Several charts on one page can share their crosshair and time range
+//! ([`ChartSync`]).
+
+use std::collections::HashSet;
 
 use inchart_api::market::{Interval, Symbol};
 use leptos::prelude::*;
 
+use super::chart_drawings::DrawingHome;
+pub use super::chart_panes::LINE_COLOURS;
+use super::chart_panes::PaneView;
 use super::live_feed::FeedIndicator;
 use crate::scripts::RunView;
 
@@ -36,6 +47,41 @@ impl ChartState {
     }
 }
 
+/// Where scrolling back stands, as the chart shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryBadge {
+    None,
+    /// Older candles are on their way.
+    Loading,
+    /// The view reached the oldest candle there is (or the plan shows).
+    Start,
+}
+
+impl HistoryBadge {
+    fn as_str(self) -> &'static str {
+        match self {
+            HistoryBadge::None => "",
+            HistoryBadge::Loading => "loading",
+            HistoryBadge::Start => "start",
+        }
+    }
+}
+
+/// Charts on one page that follow each other: the crosshair of the one
+/// under the pointer shows on all, and scrolling one moves all to the same
+/// time, each when switched on.
+#[derive(Debug, Clone, Copy)]
+pub struct ChartSync {
+    /// This chart's place on the page.
+    pub index: usize,
+    pub crosshair: Signal<bool>,
+    pub time: Signal<bool>,
+    /// The chart under the pointer and the time there.
+    pub cursor: RwSignal<Option<(usize, i64)>>,
+    /// The chart scrolled last and its visible range.
+    pub range: RwSignal<Option<(usize, i64, i64)>>,
+}
+
 /// How many candles the chart asks for at a time: the API's maximum.
 pub const INITIAL_CANDLES: u32 = 1000;
 
@@ -48,32 +94,79 @@ pub const HISTORY_MARGIN: i64 = 100;
 /// script's entry as they arrive.
 pub type ChartSignals = RwSignal<Vec<(String, RunView)>>;
 
-/// Line colours for lines that do not name one, readable on both themes.
-pub const LINE_COLOURS: [&str; 6] = ["#0A84FF", "#FF9F0A", "#BF5AF2", "#64D2FF", "#FFD60A", "#FF375F"];
+/// What a chart shows beside its candles, all optional.
+#[derive(Clone, Default)]
+pub struct ChartExtras {
+    /// Scripts (by id) whose runs are not drawn.
+    pub hidden: Option<RwSignal<HashSet<String>>>,
+    /// The trader's arrangement of panes; the browser's own when absent.
+    pub panes: Option<RwSignal<PaneView>>,
+    /// Drawing tools, and where the drawings are kept.
+    pub drawings: Option<DrawingHome>,
+    pub sync: Option<ChartSync>,
+}
 
 /// The trading-vue-js chart of `symbol` at `interval`. `indicator` shows
-/// the state of its live connection; `signals`, when given, are drawn over
-/// the candles of their series.
+/// the state of its live connection; `extras` are what else it draws and
+/// whom it follows; `children` are controls shown over its top right.
 #[component]
 pub fn Chart(
     symbol: Signal<Symbol>,
     interval: Signal<Interval>,
     indicator: FeedIndicator,
     #[prop(optional)] signals: Option<ChartSignals>,
+    #[prop(optional)] extras: ChartExtras,
+    #[prop(optional)] children: Option<Children>,
 ) -> impl IntoView {
     let canvas_host = NodeRef::<leptos::html::Div>::new();
     let state = RwSignal::new(ChartState::Loading);
+    let badge = RwSignal::new(HistoryBadge::None);
+    let notice = RwSignal::new(None::<String>);
     let signals = signals.unwrap_or_else(|| RwSignal::new(Vec::new()));
 
     #[cfg(feature = "hydrate")]
-    browser::drive(canvas_host, symbol, interval, state, indicator, signals);
+    browser::drive(
+        browser::Parts {
+            host: canvas_host,
+            symbol,
+            interval,
+            state,
+            badge,
+            notice,
+            indicator,
+            signals,
+        },
+        extras,
+    );
     #[cfg(not(feature = "hydrate"))]
-    let _ = (indicator, signals);
+    let _ = (indicator, signals, extras, notice);
 
     view! {
-        <section class="chart" data-chart="" data-state=move || state.with(|s| s.as_str()) aria-label="Price chart">
+        <section
+            class="chart"
+            data-chart=""
+            data-state=move || state.with(|s| s.as_str())
+            data-history=move || badge.get().as_str()
+            aria-label="Price chart"
+        >
             // Vue owns this element's children; Leptos never renders into it.
             <div class="chart-host" node_ref=canvas_host></div>
+            {move || match badge.get() {
+                HistoryBadge::Loading => Some(view! {
+                    <p class="chart-badge" role="status" aria-live="polite">"Loading older candles…"</p>
+                }.into_any()),
+                HistoryBadge::Start => Some(view! {
+                    <p class="chart-badge" role="status">"Start of history"</p>
+                }.into_any()),
+                HistoryBadge::None => None,
+            }}
+            {move || notice.get().map(|message| view! {
+                <p class="chart-notice" role="alert">
+                    {message}
+                    <button type="button" class="link-button" on:click=move |_| notice.set(None)>"Dismiss"</button>
+                </p>
+            })}
+            {children.map(|children| view! { <div class="chart-controls">{children()}</div> })}
             {move || match state.get() {
                 // Names what is coming, large, from the server's first paint.
                 ChartState::Loading => Some(view! {
@@ -93,9 +186,10 @@ pub fn Chart(
 
 #[cfg(feature = "hydrate")]
 mod browser {
+    use std::collections::HashSet;
     use std::rc::Rc;
 
-    use chart_bridge::{Chart as BridgeChart, ChartOptions, Ohlcv};
+    use chart_bridge::{Chart as BridgeChart, ChartOptions, Ohlcv, PaneEvent};
     use inchart_api::error::ApiErrorBody;
     use inchart_api::market::{Candle, CandleSeries, Interval, Symbol};
     use leptos::prelude::*;
@@ -103,13 +197,18 @@ mod browser {
     use wasm_bindgen::JsCast;
     use wasm_bindgen::prelude::Closure;
 
-    use super::{ChartState, HISTORY_MARGIN, INITIAL_CANDLES};
+    use super::{ChartExtras, ChartState, ChartSync, HISTORY_MARGIN, HistoryBadge, INITIAL_CANDLES};
+    use crate::components::chart_drawings;
+    use crate::components::chart_panes::{PaneView, drawn_of};
     use crate::components::live_feed::socket::LiveSocket;
     use crate::components::live_feed::{FeedIndicator, LiveEdge};
     use crate::theme::use_theme;
 
     /// The observer that resizes the chart, and the callback it calls.
     type SizeFollower = (web_sys::ResizeObserver, Closure<dyn FnMut()>);
+
+    /// The mounted chart, shared by the chart's parts.
+    pub type Slot = StoredValue<Option<BridgeChart>, LocalStorage>;
 
     /// A failed request for older candles is not repeated sooner than this.
     const HISTORY_RETRY_MS: f64 = 5_000.0;
@@ -138,17 +237,38 @@ mod browser {
         history: History,
     }
 
-    pub fn drive(
-        host: NodeRef<leptos::html::Div>,
-        symbol: Signal<Symbol>,
-        interval: Signal<Interval>,
-        state: RwSignal<ChartState>,
-        indicator: FeedIndicator,
-        signals: super::ChartSignals,
-    ) {
-        let chart = StoredValue::new_local(None::<BridgeChart>);
+    type ShownValue = StoredValue<Shown, LocalStorage>;
+
+    /// The chart's own signals and nodes.
+    pub struct Parts {
+        pub host: NodeRef<leptos::html::Div>,
+        pub symbol: Signal<Symbol>,
+        pub interval: Signal<Interval>,
+        pub state: RwSignal<ChartState>,
+        pub badge: RwSignal<HistoryBadge>,
+        pub notice: RwSignal<Option<String>>,
+        pub indicator: FeedIndicator,
+        pub signals: super::ChartSignals,
+    }
+
+    pub fn drive(parts: Parts, extras: ChartExtras) {
+        let Parts {
+            host,
+            symbol,
+            interval,
+            state,
+            badge,
+            notice,
+            indicator,
+            signals,
+        } = parts;
+        let chart: Slot = StoredValue::new_local(None::<BridgeChart>);
         let observer = StoredValue::new_local(None::<SizeFollower>);
         let theme = use_theme();
+        let hidden = extras.hidden.unwrap_or_else(|| RwSignal::new(HashSet::new()));
+        let panes = extras
+            .panes
+            .unwrap_or_else(crate::components::chart_panes::pane_view);
         // Once the component is gone this is gone too, so a load finishing
         // after cleanup mounts nothing.
         let shown = StoredValue::new_local(Shown {
@@ -172,6 +292,12 @@ mod browser {
                 shown.push((name, run));
             });
         }));
+        let drawings = extras
+            .drawings
+            .map(|home| chart_drawings::Drawings::new(home, chart, symbol, notice));
+        if let Some(drawings) = drawings {
+            live.on_drawing(Rc::new(move |change| drawings.apply_remote(change)));
+        }
         let live = StoredValue::new_local(Some(live));
         let follow = move |series| {
             live.with_value(|live| {
@@ -198,6 +324,7 @@ mod browser {
                 .unwrap_or_default();
             follow(None);
             state.set(ChartState::Loading);
+            badge.set(HistoryBadge::None);
             spawn_local(async move {
                 let loaded = load(&symbol, interval).await;
                 if shown.try_with_value(|s| s.generation) != Some(this_load) {
@@ -227,7 +354,31 @@ mod browser {
                         };
                         match BridgeChart::mount(html, &options, &candles) {
                             Ok(mut mounted) => {
-                                mounted.on_range_change(move |first, _last| load_older(chart, shown, first));
+                                let sync = extras.sync;
+                                mounted.on_range_change(move |first, last| {
+                                    load_older(chart, shown, badge, first);
+                                    if let Some(sync) = sync
+                                        && sync.time.get_untracked()
+                                    {
+                                        sync.range.set(Some((sync.index, first, last)));
+                                    }
+                                });
+                                mounted.on_pane_event(move |event| match event {
+                                    PaneEvent::Closed(name) => panes.update(|view| view.close(&name)),
+                                    PaneEvent::Heights(heights) => {
+                                        panes.update(|view| view.remember_heights(heights))
+                                    }
+                                });
+                                if let Some(sync) = sync {
+                                    mounted.on_cursor(move |time| {
+                                        if sync.crosshair.get_untracked() {
+                                            sync.cursor.set(time.map(|time| (sync.index, time)));
+                                        }
+                                    });
+                                }
+                                if let Some(drawings) = drawings {
+                                    drawings.enable(&mut mounted);
+                                }
                                 *slot = Some(mounted);
                             }
                             Err(error) => failure = Some(error.to_string()),
@@ -250,31 +401,68 @@ mod browser {
                 });
                 follow(Some((symbol, interval)));
                 state.set(ChartState::Ready);
+                // The first candles drawn, on the browser's performance
+                // timeline (the chart page's benchmark reads it).
+                if let Some(performance) = web_sys::window().and_then(|window| window.performance()) {
+                    let _ = performance.mark("inchart:chart-ready");
+                }
                 follow_size(&element, chart, observer);
+                // A short series, or a tall view, may start at the oldest
+                // candle already.
+                if let Some((first, _)) =
+                    chart.with_value(|slot| slot.as_ref().and_then(BridgeChart::visible_range))
+                {
+                    load_older(chart, shown, badge, first);
+                }
+                if let Some(drawings) = drawings {
+                    drawings.load();
+                }
             });
         });
 
-        // Script output follows the signals and the series on screen.
+        // Script output follows the signals, the layers shown and the
+        // series on screen; the panes follow the trader's arrangement.
         Effect::new(move |_| {
             let ready = state.with(|s| *s == ChartState::Ready);
             let series = (symbol.get(), interval.get());
-            let overlays = signals.with(|runs| {
-                let on_screen: Vec<_> = runs
-                    .iter()
-                    .filter(|(_, run)| run.symbol == series.0 && run.interval == series.1)
-                    .cloned()
-                    .collect();
-                overlays_of(&on_screen)
+            let (closed, heights, volume) = panes.with(|view: &PaneView| {
+                (
+                    view.closed.iter().cloned().collect::<HashSet<_>>(),
+                    view.heights.clone(),
+                    view.volume,
+                )
+            });
+            let drawn = hidden.with(|hidden| {
+                signals.with(|runs| {
+                    let on_screen: Vec<_> = runs
+                        .iter()
+                        .filter(|(_, run)| {
+                            run.symbol == series.0
+                                && run.interval == series.1
+                                && !hidden.contains(&run.script_id)
+                        })
+                        .cloned()
+                        .collect();
+                    drawn_of(&on_screen, &closed)
+                })
             });
             if !ready {
                 return;
             }
             chart.with_value(|slot| {
                 if let Some(chart) = slot {
-                    chart.set_overlays(&overlays);
+                    chart.set_overlays(&drawn.overlays);
+                    chart.set_price_levels(&drawn.price_levels);
+                    chart.set_panes(&drawn.panes);
+                    chart.set_pane_heights(&heights);
+                    chart.set_volume(volume.mode());
                 }
             });
         });
+
+        if let Some(sync) = extras.sync {
+            follow_others(chart, state, sync);
+        }
 
         Effect::new(move |_| {
             let theme = theme.get();
@@ -298,16 +486,44 @@ mod browser {
         });
     }
 
+    /// Shows the other charts' crosshair and time range on this one, each
+    /// while its sync is on.
+    fn follow_others(chart: Slot, state: RwSignal<ChartState>, sync: ChartSync) {
+        Effect::new(move |_| {
+            let ready = state.with(|s| *s == ChartState::Ready);
+            let cursor = sync.cursor.get();
+            if !ready {
+                return;
+            }
+            let time = match cursor {
+                Some((index, time)) if index != sync.index && sync.crosshair.get_untracked() => Some(time),
+                _ => None,
+            };
+            chart.with_value(|slot| {
+                if let Some(chart) = slot {
+                    chart.set_cursor(time);
+                }
+            });
+        });
+        Effect::new(move |_| {
+            let ready = state.with(|s| *s == ChartState::Ready);
+            if let (true, Some((index, first, last))) = (ready, sync.range.get())
+                && index != sync.index
+                && sync.time.get_untracked()
+            {
+                chart.with_value(|slot| {
+                    if let Some(chart) = slot {
+                        chart.set_range(first, last);
+                    }
+                });
+            }
+        });
+    }
+
     /// Draws the live candles of the series on screen that keep its order.
     /// A hole between the newest candle and a newer one (the server drops
     /// a slow client's oldest waiting candles) is read from the API.
-    fn apply_live(
-        chart: StoredValue<Option<BridgeChart>, LocalStorage>,
-        shown: StoredValue<Shown, LocalStorage>,
-        symbol: &Symbol,
-        interval: Interval,
-        candles: &[Candle],
-    ) {
+    fn apply_live(chart: Slot, shown: ShownValue, symbol: &Symbol, interval: Interval, candles: &[Candle]) {
         let mut holes = Vec::new();
         let (admitted, generation): (Vec<Ohlcv>, u64) = shown
             .try_update_value(|s| {
@@ -322,6 +538,11 @@ mod browser {
                 for candle in candles {
                     let before = s.edge.newest();
                     if !s.edge.admit(candle.open_time) {
+                        // The server sends an older candle only as the late
+                        // close of one the chart holds: drawn in place.
+                        if s.oldest.is_some_and(|oldest| candle.open_time >= oldest) {
+                            admitted.push(to_ohlcv(candle));
+                        }
                         continue;
                     }
                     if let Some(newest) = before
@@ -372,22 +593,30 @@ mod browser {
     }
 
     /// Fetches the candles before the oldest one once the view comes near
-    /// it, and puts them in front without moving the view.
-    fn load_older(
-        chart: StoredValue<Option<BridgeChart>, LocalStorage>,
-        shown: StoredValue<Shown, LocalStorage>,
-        first_visible: i64,
-    ) {
+    /// it, and puts them in front without moving the view. The view may
+    /// still be near the oldest candle once they are in (a pan that ended
+    /// there, a short answer): then the next page is fetched too, without
+    /// waiting for another pan, until the history ends.
+    fn load_older(chart: Slot, shown: ShownValue, badge: RwSignal<HistoryBadge>, first_visible: i64) {
         let request = shown
             .try_update_value(|s| {
                 let (symbol, interval) = s.series.clone()?;
                 let oldest = s.oldest?;
+                let near = first_visible - oldest <= HISTORY_MARGIN * interval.millis();
                 let ready = match s.history {
                     History::Idle => true,
                     History::FailedAt(at) => js_sys::Date::now() - at > HISTORY_RETRY_MS,
-                    History::Loading | History::Complete => false,
+                    History::Complete => {
+                        badge.set(if near {
+                            HistoryBadge::Start
+                        } else {
+                            HistoryBadge::None
+                        });
+                        false
+                    }
+                    History::Loading => false,
                 };
-                if !ready || first_visible - oldest > HISTORY_MARGIN * interval.millis() {
+                if !ready || !near {
                     return None;
                 }
                 s.history = History::Loading;
@@ -397,6 +626,7 @@ mod browser {
         let Some((symbol, interval, oldest, generation)) = request else {
             return;
         };
+        badge.set(HistoryBadge::Loading);
         spawn_local(async move {
             let url = format!(
                 "/api/v1/candles?symbol={symbol}&interval={interval}&end={}&limit={INITIAL_CANDLES}",
@@ -440,12 +670,24 @@ mod browser {
                     }
                 })
                 .flatten();
-            if let Some(older) = older.filter(|older| !older.is_empty()) {
-                chart.with_value(|slot| {
-                    if let Some(chart) = slot {
-                        chart.prepend_candles(&older);
+            if shown.try_with_value(|s| s.generation) != Some(generation) {
+                return;
+            }
+            badge.set(HistoryBadge::None);
+            let view = chart
+                .try_with_value(|slot| {
+                    let chart = slot.as_ref()?;
+                    if let Some(older) = older.as_ref().filter(|older| !older.is_empty()) {
+                        chart.prepend_candles(older);
                     }
-                });
+                    chart.visible_range()
+                })
+                .flatten();
+            // Where the view is now decides what comes next: another page,
+            // the start-of-history badge, or nothing (a failure waits for
+            // the next pan).
+            if let Some((first, _)) = view {
+                load_older(chart, shown, badge, first);
             }
         });
     }
@@ -453,7 +695,7 @@ mod browser {
     /// Resizes the chart with its container, once per chart.
     fn follow_size(
         element: &web_sys::HtmlDivElement,
-        chart: StoredValue<Option<BridgeChart>, LocalStorage>,
+        chart: Slot,
         observer: StoredValue<Option<SizeFollower>, LocalStorage>,
     ) {
         if observer.with_value(Option::is_some) {
@@ -514,56 +756,6 @@ mod browser {
             .await
             .map(Some)
             .map_err(|_| "The server sent candles this page cannot read. Reload the page.".to_string())
-    }
-
-    /// trading-vue-js overlays for script runs: a `Trades` overlay of each
-    /// script's markers and a `Spline` for each of its lines.
-    pub fn overlays_of(runs: &[(String, crate::scripts::RunView)]) -> Vec<chart_bridge::Overlay> {
-        let mut overlays = Vec::new();
-        let mut colour = 0;
-        for (name, run) in runs {
-            let Ok(output) = &run.result else { continue };
-            for line in &output.lines {
-                let color = line.color.clone().unwrap_or_else(|| {
-                    colour += 1;
-                    super::LINE_COLOURS[(colour - 1) % super::LINE_COLOURS.len()].to_string()
-                });
-                overlays.push(chart_bridge::Overlay {
-                    name: line.name.clone(),
-                    kind: "Spline".into(),
-                    rows: line.points.iter().map(|&(t, v)| vec![t as f64, v]).collect(),
-                    labels: Vec::new(),
-                    settings_json: serde_json::json!({ "color": color, "lineWidth": 1.5 }).to_string(),
-                });
-            }
-            if !output.markers.is_empty() {
-                overlays.push(chart_bridge::Overlay {
-                    name: name.clone(),
-                    kind: "Trades".into(),
-                    rows: output
-                        .markers
-                        .iter()
-                        .map(|m| {
-                            let side = if m.side == crate::scripts::Side::Buy {
-                                1.0
-                            } else {
-                                0.0
-                            };
-                            vec![m.time as f64, side, m.price]
-                        })
-                        .collect(),
-                    labels: output.markers.iter().map(|m| m.label.clone()).collect(),
-                    settings_json: serde_json::json!({
-                        "showLabel": true,
-                        "buyColor": "#30D158",
-                        "sellColor": "#FF453A",
-                        "markerSize": 6,
-                    })
-                    .to_string(),
-                });
-            }
-        }
-        overlays
     }
 
     fn to_ohlcv(candle: &Candle) -> Ohlcv {

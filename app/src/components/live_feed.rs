@@ -120,6 +120,7 @@ pub(crate) mod socket {
     use std::rc::{Rc, Weak};
     use std::time::Duration;
 
+    use inchart_api::charts::DrawingChange;
     use inchart_api::market::{Candle, Interval, Symbol};
     use inchart_api::stream::{ClientMessage, HEARTBEAT_MS, ServerMessage};
     use leptos::prelude::*;
@@ -138,6 +139,9 @@ pub(crate) mod socket {
     /// Called with a live run of one of the viewer's scripts on the
     /// followed series.
     pub type OnSignals = Rc<dyn Fn(String, RunView)>;
+    /// Called with a change to one of the viewer's drawings, made in this
+    /// tab or another.
+    pub type OnDrawing = Rc<dyn Fn(DrawingChange)>;
 
     struct Handlers {
         _open: Closure<dyn FnMut()>,
@@ -154,6 +158,7 @@ pub(crate) mod socket {
         since: Since,
         on_candles: OnCandles,
         on_signals: Option<OnSignals>,
+        on_drawing: Option<OnDrawing>,
         indicator: FeedIndicator,
         attempt: u32,
         last_frame: f64,
@@ -176,6 +181,7 @@ pub(crate) mod socket {
                 since,
                 on_candles,
                 on_signals: None,
+                on_drawing: None,
                 indicator,
                 attempt: 0,
                 last_frame: now(),
@@ -197,6 +203,11 @@ pub(crate) mod socket {
         /// Hands live runs of the viewer's scripts to `on_signals`.
         pub fn on_signals(&self, on_signals: OnSignals) {
             self.0.borrow_mut().on_signals = Some(on_signals);
+        }
+
+        /// Hands changes to the viewer's drawings to `on_drawing`.
+        pub fn on_drawing(&self, on_drawing: OnDrawing) {
+            self.0.borrow_mut().on_drawing = Some(on_drawing);
         }
 
         /// Follows `series` instead of the current one (`None`: nothing).
@@ -329,13 +340,14 @@ pub(crate) mod socket {
     }
 
     fn receive(shared: &Rc<RefCell<Inner>>, text: &str) {
-        let (on_candles, on_signals, series) = {
+        let (on_candles, on_signals, on_drawing, series) = {
             let mut inner = shared.borrow_mut();
             inner.last_frame = now();
             inner.attempt = 0;
             (
                 inner.on_candles.clone(),
                 inner.on_signals.clone(),
+                inner.on_drawing.clone(),
                 inner.series.clone(),
             )
         };
@@ -367,6 +379,11 @@ pub(crate) mod socket {
             ServerMessage::Signals { script_name, run } if is_followed(&run.symbol, run.interval) => {
                 if let Some(on_signals) = on_signals {
                     on_signals(script_name, *run);
+                }
+            }
+            ServerMessage::Drawing { change } => {
+                if let Some(on_drawing) = on_drawing {
+                    on_drawing(change);
                 }
             }
             ServerMessage::Status { feed } => {

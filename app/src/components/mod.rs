@@ -2,6 +2,9 @@
 
 pub mod account;
 pub mod chart;
+pub mod chart_drawings;
+pub mod chart_layers;
+pub mod chart_panes;
 pub mod live_feed;
 pub mod news;
 pub mod quick_look;

@@ -10,7 +10,10 @@ use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::PageError;
 use crate::components::account::page_session;
-use crate::components::chart::Chart;
+use crate::components::chart::{Chart, ChartExtras, ChartSignals};
+use crate::components::chart_drawings::DrawingHome;
+use crate::components::chart_layers::ChartLayers;
+use crate::components::chart_panes::pane_view;
 use crate::components::live_feed::FeedIndicator;
 use crate::components::quick_look::QuickLook;
 use crate::components::top_bar::TopBar;
@@ -97,6 +100,21 @@ pub fn ChartPage() -> impl IntoView {
                         Ok(None) | Err(_) => None,
                     };
                     let signed_in = session.viewer.is_some();
+                    let csrf = signed_in.then(|| session.csrf.clone());
+                    // What the chart draws besides candles, shared with its
+                    // layers menu.
+                    let signals: ChartSignals = RwSignal::new(Vec::new());
+                    let hidden = RwSignal::new(std::collections::HashSet::new());
+                    let panes = pane_view();
+                    let extras = ChartExtras {
+                        hidden: Some(hidden),
+                        panes: Some(panes),
+                        drawings: Some(match &csrf {
+                            Some(csrf) => DrawingHome::Account { csrf: csrf.clone() },
+                            None => DrawingHome::Browser,
+                        }),
+                        sync: None,
+                    };
                     let carried = overview.symbols.clone();
                     let content = Memo::new(move |_| match parsed_symbol.get() {
                         None => Content::NotASymbol,
@@ -127,12 +145,17 @@ pub fn ChartPage() -> impl IntoView {
                             </p>
                         }.into_any())}
                         {move || match content.get() {
-                            Content::Chart => view! {
+                            Content::Chart => {
+                                let (extras, csrf) = (extras.clone(), csrf.clone());
+                                view! {
                                 <div class="chart-row">
-                                    <Chart symbol interval indicator />
+                                    <Chart symbol interval indicator signals extras>
+                                        <ChartLayers symbol interval signals hidden panes csrf />
+                                    </Chart>
                                     <QuickLook symbol />
                                 </div>
-                            }.into_any(),
+                            }.into_any()
+                            }
                             Content::NotCarried => view! {
                                 <Meta name="robots" content="noindex" />
                                 <p class="notice" role="alert">

@@ -4,6 +4,7 @@ pub mod account;
 pub mod auth;
 pub mod billing;
 pub mod chart;
+pub mod charts;
 pub mod features;
 pub mod landing;
 pub mod markets;
