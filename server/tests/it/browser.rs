@@ -21,7 +21,7 @@ use crate::live::{binance_env, btc, fake_binance};
 /// Ends chromedriver and the browser it started, however the test ends.
 /// Killing chromedriver alone leaves Chromium running (it is reparented),
 /// so the browser is found by its own profile directory.
-struct Driver {
+pub(crate) struct Driver {
     chromedriver: Child,
     user_data: std::path::PathBuf,
 }
@@ -48,7 +48,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start_browser() -> (Driver, Client) {
+pub(crate) async fn start_browser() -> (Driver, Client) {
     // Several crypto back-ends are linked in; the client needs one chosen.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let driver_path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
@@ -100,7 +100,7 @@ async fn start_browser() -> (Driver, Client) {
 }
 
 /// Clicks the first element matching `css`.
-async fn click(client: &Client, css: &str) {
+pub(crate) async fn click(client: &Client, css: &str) {
     client
         .find(Locator::Css(css))
         .await
@@ -111,12 +111,12 @@ async fn click(client: &Client, css: &str) {
 }
 
 /// Runs `script` in the page and returns what it returns.
-async fn run(client: &Client, script: &str) -> Value {
+pub(crate) async fn run(client: &Client, script: &str) -> Value {
     client.execute(script, vec![]).await.expect("the script runs")
 }
 
 /// Runs `script` until it returns something other than null/false.
-async fn wait_for(client: &Client, what: &str, script: &str) -> Value {
+pub(crate) async fn wait_for(client: &Client, what: &str, script: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let value = run(client, script).await;
@@ -137,7 +137,7 @@ async fn wait_for(client: &Client, what: &str, script: &str) -> Value {
     }
 }
 
-const CHART_COUNT: &str = "const host = document.querySelector('[data-chart][data-state=ready] .chart-host'); \
+pub(crate) const CHART_COUNT: &str = "const host = document.querySelector('[data-chart][data-state=ready] .chart-host'); \
      return host && host.__inchartChart ? host.__inchartChart.candleCount() : null;";
 
 const LAST_CLOSE: &str =
@@ -429,7 +429,7 @@ const LAST_CLOSE_VALUE: &str =
     "const close = document.querySelector('[data-chart] .chart-host').__inchartChart.lastCandle()[4];";
 
 /// Types `text` into the field named `name`.
-async fn type_into(client: &Client, name: &str, text: &str) {
+pub(crate) async fn type_into(client: &Client, name: &str, text: &str) {
     let field = client
         .find(Locator::Css(&format!("input[name={name}]")))
         .await
@@ -438,7 +438,7 @@ async fn type_into(client: &Client, name: &str, text: &str) {
     field.send_keys(text).await.unwrap();
 }
 
-const HYDRATED: &str = "return document.documentElement.hasAttribute('data-hydrated');";
+pub(crate) const HYDRATED: &str = "return document.documentElement.hasAttribute('data-hydrated');";
 
 #[tokio::test]
 async fn a_visitor_signs_up_logs_out_and_logs_in_again() {
@@ -549,7 +549,7 @@ async fn a_visitor_signs_up_logs_out_and_logs_in_again() {
 }
 
 /// Counts the chart's pixels within a few levels of `#rrggbb`.
-fn colour_count(hex: &str) -> String {
+pub(crate) fn colour_count(hex: &str) -> String {
     format!(
         r#"
 const want = [1, 3, 5].map(i => parseInt('{hex}'.slice(i, i + 2), 16));
@@ -734,7 +734,7 @@ async fn a_trader_upgrades_to_pro_through_checkout_and_watches_a_symbol() {
 }
 
 /// Signs up as ann@example.com in the browser; ends on the account page.
-async fn sign_up_as_ann(client: &Client, app: &TestApp) {
+pub(crate) async fn sign_up_as_ann(client: &Client, app: &TestApp) {
     client.goto(&format!("{}/signup", app.address)).await.unwrap();
     wait_for(client, "the page to hydrate", HYDRATED).await;
     type_into(client, "email", "ann@example.com").await;
