@@ -34,6 +34,7 @@ use crate::platform::cache::Cache;
 use crate::platform::db;
 use crate::platform::metrics::Registry;
 use crate::platform::redis::Redis;
+use crate::platform::user_bus::UserBus;
 use crate::scripts::Scripts;
 use crate::scripts::signals::SignalBus;
 use crate::scripts::store::ScriptStore;
@@ -132,11 +133,11 @@ impl Application {
         );
         let news = News::new(settings.news.clone(), cache.clone(), symbols.clone())?;
         registry.register(Arc::new(news.clone()));
-        let bus = SignalBus::new(redis, prefix);
+        let user_bus = UserBus::new(redis, prefix);
         let scripts = Scripts::new(
             settings.scripts.clone(),
             ScriptStore::new(connection),
-            bus.clone(),
+            SignalBus::new(user_bus.clone()),
             plans.clone(),
             newest,
             window.clone(),
@@ -153,9 +154,9 @@ impl Application {
             ingestor.run().boxed(),
             window.clone().listen().boxed(),
             hub.clone().run(events).boxed(),
-            hub.clone().relay_signals(bus.subscribe()).boxed(),
+            hub.clone().relay_user_frames(user_bus.subscribe()).boxed(),
             auth.clone().housekeeping().boxed(),
-            bus.listen().boxed(),
+            user_bus.listen().boxed(),
             scripts::on_close::rerun_attached(scripts.clone(), cache.clone(), closes).boxed(),
             scripts.clone().housekeeping().boxed(),
         ];
