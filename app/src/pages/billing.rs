@@ -402,6 +402,7 @@ mod tests {
                 history_candles: 2000,
                 script_cpu_ms: 1000,
                 runs_per_minute: 20,
+                drawings: 50,
             },
             usage: Usage::default(),
             subscription,
@@ -517,6 +518,7 @@ mod rendered {
                 history_candles: 50_000,
                 script_cpu_ms: 5000,
                 runs_per_minute: 120,
+                drawings: 2000,
             },
             usage: Usage {
                 scripts: 2,
