@@ -203,6 +203,7 @@ pub struct Usage {
     pub scripts: u32,
     pub live_scripts: u32,
     pub watchlist: u32,
+    pub drawings: u32,
 }
 
 /// The billing page's content.

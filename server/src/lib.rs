@@ -17,6 +17,7 @@
 //!  5  plans               the one gate for plan limits
 //!  6  market              candles: ingestion, the store, the live window, the API
 //!  7  watchlist, news     a trader's symbols; Quick Look news
+//!     charts              a trader's drawings (synchronised to their tabs) and chart layout
 //!     scripts             signal scripts: store, fair queue, worker pool, live runs, signals
 //!  8  stream              `/ws`: live candles and signals to charts
 //!  9  state               AppState and its sub-states
@@ -36,6 +37,7 @@
 
 pub mod auth;
 pub mod billing;
+pub mod charts;
 pub mod config;
 pub mod market;
 pub mod news;

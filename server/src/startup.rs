@@ -18,6 +18,8 @@ use tokio::sync::watch;
 use crate::auth::{AccountCloser, Auth};
 use crate::billing::Billing;
 use crate::billing::store::BillingStore;
+use crate::charts::Charts;
+use crate::charts::store::ChartStore;
 use crate::config::Settings;
 use crate::market::binance::rest::RestClient;
 use crate::market::candle_store::CandleStore;
@@ -134,6 +136,12 @@ impl Application {
         let news = News::new(settings.news.clone(), cache.clone(), symbols.clone())?;
         registry.register(Arc::new(news.clone()));
         let user_bus = UserBus::new(redis, prefix);
+        let charts = Charts::new(
+            ChartStore::new(connection.clone()),
+            plans.clone(),
+            symbols.clone(),
+            user_bus.clone(),
+        );
         let scripts = Scripts::new(
             settings.scripts.clone(),
             ScriptStore::new(connection),
@@ -183,6 +191,7 @@ impl Application {
             scripts,
             news,
             watchlists,
+            charts,
             ops: Arc::new(Ops {
                 metrics: registry,
                 metrics_token: settings.metrics_token.clone(),
