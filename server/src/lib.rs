@@ -18,7 +18,7 @@
 //!  6  market              candles: ingestion, the store, the live window, the API
 //!  7  watchlist, news     a trader's symbols; Quick Look news
 //!     charts              a trader's drawings (synchronised to their tabs) and chart layout
-//!     scripts             signal scripts: store, fair queue, worker pool, live runs, signals
+//!     scripts             signal scripts: store, fair queue, worker pool, live runs, signals, chart layers
 //!  8  stream              `/ws`: live candles and signals to charts
 //!  9  state               AppState and its sub-states
 //! 10  ops, site, usage    operator endpoints; robots and sitemap; plan beside usage

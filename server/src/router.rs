@@ -100,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, page_context, move || shell(options.clone()))
         .merge(auth::handlers::routes())
         .merge(scripts::handlers::routes())
+        .merge(scripts::layers::routes())
         .merge(charts::handlers::routes())
         .merge(billing::handlers::routes())
         .merge(watchlist::handlers::routes())
