@@ -9,6 +9,7 @@ mod accounts;
 mod api;
 mod billing;
 mod browser;
+mod charts;
 mod cli;
 mod helpers;
 mod instances;
