@@ -141,7 +141,9 @@ pub struct LayoutChart {
 }
 
 /// Several charts on one page (`/charts`), kept per trader and in the
-/// address so that it can be shared.
+/// address so that it can be shared. `GET /api/v1/chart/layout` answers
+/// the saved one, or `null` when the trader has saved none: the page then
+/// shows the charts its address names, or one chart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Layout {
     /// 1, 2 or 4 charts.

@@ -39,6 +39,8 @@ pub struct Limits {
     /// Script runs an account may start in a minute (live runs on closed
     /// candles are not counted).
     pub runs_per_minute: u32,
+    /// Drawings kept on the account's charts, over all symbols.
+    pub drawings: u32,
 }
 
 /// How often a price is charged.
@@ -201,6 +203,7 @@ pub struct Usage {
     pub scripts: u32,
     pub live_scripts: u32,
     pub watchlist: u32,
+    pub drawings: u32,
 }
 
 /// The billing page's content.

@@ -12,6 +12,7 @@ mod m20261125_000002_candle_closed_and_feed;
 mod m20261126_000003_accounts;
 mod m20261127_000004_scripts;
 mod m20261128_000005_billing;
+mod m20261204_000006_charts;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_accounts::Migration),
             Box::new(m20261127_000004_scripts::Migration),
             Box::new(m20261128_000005_billing::Migration),
+            Box::new(m20261204_000006_charts::Migration),
         ]
     }
 }

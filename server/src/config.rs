@@ -166,9 +166,9 @@ pub struct ScriptSettings {
 /// Stripe; Pro is on sale only when Stripe is configured.
 #[derive(Debug, Clone)]
 pub struct BillingSettings {
-    /// `INCHART_FREE_LIMITS`: `scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=20`.
+    /// `INCHART_FREE_LIMITS`: `scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=20,drawings=50`.
     pub free: Limits,
-    /// `INCHART_PRO_LIMITS`: `scripts=50,live=10,watchlist=100,history=20000,cpu=4s,runs=120`.
+    /// `INCHART_PRO_LIMITS`: `scripts=50,live=10,watchlist=100,history=20000,cpu=4s,runs=120,drawings=2000`.
     pub pro: Limits,
     /// Stripe, when `INCHART_STRIPE_SECRET_KEY` is set.
     pub stripe: Option<StripeSettings>,
@@ -414,15 +414,15 @@ impl Settings {
 }
 
 impl BillingSettings {
-    pub const FREE: &str = "scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=20";
-    pub const PRO: &str = "scripts=50,live=10,watchlist=100,history=20000,cpu=4s,runs=120";
+    pub const FREE: &str = "scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=20,drawings=50";
+    pub const PRO: &str = "scripts=50,live=10,watchlist=100,history=20000,cpu=4s,runs=120,drawings=2000";
 
     fn read(get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        // `runs` came later: a setting written without it keeps the
-        // plan's default.
+        // `runs` and `drawings` came later: a setting written without
+        // them keeps the plan's default.
         let limits = |name: &str, default: &str| {
-            let runs = parse_limits(default, None)?.runs_per_minute;
-            parse_limits(&get(name).unwrap_or_else(|| default.to_string()), Some(runs))
+            let defaults = parse_limits(default, None)?;
+            parse_limits(&get(name).unwrap_or_else(|| default.to_string()), Some(defaults))
                 .with_context(|| name.to_string())
         };
         let stripe = match get("INCHART_STRIPE_SECRET_KEY") {
@@ -519,12 +519,12 @@ impl NewsSettings {
     }
 }
 
-/// `scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=20`: the first
-/// five keys always, `runs` (script runs a minute) unless `default_runs`
-/// stands in for it.
-fn parse_limits(text: &str, default_runs: Option<u32>) -> anyhow::Result<Limits> {
+/// `scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=20,drawings=50`:
+/// the first five keys always, `runs` (script runs a minute) and
+/// `drawings` (kept per account) unless `defaults` stand in for them.
+fn parse_limits(text: &str, defaults: Option<Limits>) -> anyhow::Result<Limits> {
     let (mut scripts, mut live, mut watchlist, mut history, mut cpu) = (None, None, None, None, None);
-    let mut runs = None;
+    let (mut runs, mut drawings) = (None, None);
     for part in text.split(',').map(str::trim).filter(|part| !part.is_empty()) {
         let (key, value) = part
             .split_once('=')
@@ -541,6 +541,7 @@ fn parse_limits(text: &str, default_runs: Option<u32>) -> anyhow::Result<Limits>
             "watchlist" => &mut watchlist,
             "history" => &mut history,
             "runs" => &mut runs,
+            "drawings" => &mut drawings,
             "cpu" => {
                 let millis = parse_duration(value)
                     .with_context(|| format!("cpu must be a duration like 1s (got {value:?})"))?
@@ -551,7 +552,9 @@ fn parse_limits(text: &str, default_runs: Option<u32>) -> anyhow::Result<Limits>
                 cpu = Some(millis as u32);
                 continue;
             }
-            other => bail!("unknown limit {other:?} (scripts, live, watchlist, history, cpu, runs)"),
+            other => {
+                bail!("unknown limit {other:?} (scripts, live, watchlist, history, cpu, runs, drawings)")
+            }
         };
         *slot = Some(number()?);
     }
@@ -559,9 +562,17 @@ fn parse_limits(text: &str, default_runs: Option<u32>) -> anyhow::Result<Limits>
     if !(10..=1_000_000).contains(&history_candles) {
         bail!("history must be between 10 and 1000000 candles (got {history_candles})");
     }
-    let runs_per_minute = runs.or(default_runs).context("runs is missing")?;
+    let runs_per_minute = runs
+        .or(defaults.map(|limits| limits.runs_per_minute))
+        .context("runs is missing")?;
     if !(1..=10_000).contains(&runs_per_minute) {
         bail!("runs must be between 1 and 10000 a minute (got {runs_per_minute})");
+    }
+    let drawings = drawings
+        .or(defaults.map(|limits| limits.drawings))
+        .context("drawings is missing")?;
+    if drawings > 1_000_000 {
+        bail!("drawings must be at most 1000000 (got {drawings})");
     }
     Ok(Limits {
         scripts: scripts.context("scripts is missing")?,
@@ -570,6 +581,7 @@ fn parse_limits(text: &str, default_runs: Option<u32>) -> anyhow::Result<Limits>
         history_candles,
         script_cpu_ms: cpu.context("cpu is missing")?,
         runs_per_minute,
+        drawings,
     })
 }
 
@@ -753,10 +765,11 @@ mod tests {
                 history_candles: 2000,
                 script_cpu_ms: 1000,
                 runs_per_minute: 20,
+                drawings: 50,
             }
         );
         assert!(billing.pro.scripts > billing.free.scripts);
-        assert_eq!(billing.pro.runs_per_minute, 120);
+        assert_eq!((billing.pro.runs_per_minute, billing.pro.drawings), (120, 2000));
         // Settings written before `runs` existed keep each plan's default.
         let custom = settings(&[
             (
@@ -777,8 +790,10 @@ mod tests {
                 custom.free.script_cpu_ms,
                 custom.free.runs_per_minute,
                 custom.pro.runs_per_minute,
+                custom.free.drawings,
+                custom.pro.drawings,
             ),
-            (1, 0, 500, 20, 120)
+            (1, 0, 500, 20, 120, 50, 2000)
         );
         let tight = settings(&[(
             "INCHART_FREE_LIMITS",
@@ -787,6 +802,13 @@ mod tests {
         .unwrap()
         .billing;
         assert_eq!((tight.free.runs_per_minute, tight.pro.runs_per_minute), (2, 120));
+        let few = settings(&[(
+            "INCHART_FREE_LIMITS",
+            "scripts=3,live=1,watchlist=10,history=2000,cpu=1s,drawings=3",
+        )])
+        .unwrap()
+        .billing;
+        assert_eq!((few.free.drawings, few.free.runs_per_minute), (3, 20));
         for (name, value, says) in [
             ("INCHART_FREE_LIMITS", "scripts=3", "is missing"),
             (
@@ -813,6 +835,11 @@ mod tests {
                 "INCHART_PRO_LIMITS",
                 "scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=many",
                 "runs must be a whole number",
+            ),
+            (
+                "INCHART_FREE_LIMITS",
+                "scripts=3,live=1,watchlist=10,history=2000,cpu=1s,drawings=lots",
+                "drawings must be a whole number",
             ),
         ] {
             let error = format!("{:#}", settings(&[(name, value)]).unwrap_err());

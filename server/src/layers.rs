@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Each top-level module's layer, as the crate's module doc draws them.
-const LAYERS: [(&str, u32); 17] = [
+const LAYERS: [(&str, u32); 18] = [
     ("config", 0),
     ("platform", 1),
     ("web", 2),
@@ -16,6 +16,7 @@ const LAYERS: [(&str, u32); 17] = [
     ("market", 6),
     ("watchlist", 7),
     ("news", 7),
+    ("charts", 7),
     ("scripts", 7),
     ("stream", 8),
     ("state", 9),

@@ -4,7 +4,7 @@
 //! may go up to) or the refusal the trader sees: 402 with where to upgrade
 //! for a limit, 429 with `Retry-After` for a rate.
 //!
-//! Counted limits (saved scripts, live scripts, watched symbols) are held
+//! Counted limits (saved scripts, live scripts, watched symbols, drawings) are held
 //! by the store that keeps the things counted, in the same transaction
 //! that adds one, so two requests at once cannot both take the last place;
 //! the store is given [`Allowance::limit`] and, when it finds the account
@@ -40,6 +40,8 @@ pub enum Action {
     RunLive,
     /// Following one more symbol on the watchlist.
     Watch,
+    /// Keeping one more drawing on the account's charts.
+    Draw,
     /// Starting a script run (counted against the runs a minute; live
     /// runs on closed candles are not: the live scripts limit bounds them).
     StartRun,
@@ -99,6 +101,13 @@ impl Allowance {
                 "runs",
                 format!("Your {plan} plan starts at most {have} script runs a minute."),
             ),
+            Action::Draw => (
+                "drawings",
+                format!(
+                    "Your {plan} plan keeps {have} drawings; delete some{}.",
+                    upgrade("")
+                ),
+            ),
         };
         ApiError::PlanLimit { limit, message }
     }
@@ -155,6 +164,7 @@ impl Plans {
             Action::RunLive => limits.live_scripts,
             Action::Watch => limits.watchlist,
             Action::StartRun => limits.runs_per_minute,
+            Action::Draw => limits.drawings,
         };
         let limits = self.billing.limits(plan);
         let limit = pick(limits);

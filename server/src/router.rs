@@ -29,7 +29,7 @@ use crate::market::summary::MarketReader;
 use crate::scripts::pages::ScriptReader;
 use crate::state::AppState;
 use crate::usage::BillingReader;
-use crate::{auth, billing, market, ops, scripts, site, stream, usage, watchlist};
+use crate::{auth, billing, charts, market, ops, scripts, site, stream, usage, watchlist};
 
 /// What the pages are told of the market, read anew for every request so
 /// that the feed's status is current.
@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         billing: state.billing.clone(),
         scripts: state.scripts.store.clone(),
         watchlists: state.watchlists.clone(),
+        charts: state.charts.clone(),
     }));
     let watchlists = WatchlistService(Arc::new(state.watchlists.clone()));
     let form_targets = state.billing.form_targets();
@@ -99,6 +100,8 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, page_context, move || shell(options.clone()))
         .merge(auth::handlers::routes())
         .merge(scripts::handlers::routes())
+        .merge(scripts::layers::routes())
+        .merge(charts::handlers::routes())
         .merge(billing::handlers::routes())
         .merge(watchlist::handlers::routes())
         .merge(usage::routes())

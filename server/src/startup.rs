@@ -18,6 +18,8 @@ use tokio::sync::watch;
 use crate::auth::{AccountCloser, Auth};
 use crate::billing::Billing;
 use crate::billing::store::BillingStore;
+use crate::charts::Charts;
+use crate::charts::store::ChartStore;
 use crate::config::Settings;
 use crate::market::binance::rest::RestClient;
 use crate::market::candle_store::CandleStore;
@@ -34,6 +36,7 @@ use crate::platform::cache::Cache;
 use crate::platform::db;
 use crate::platform::metrics::Registry;
 use crate::platform::redis::Redis;
+use crate::platform::user_bus::UserBus;
 use crate::scripts::Scripts;
 use crate::scripts::signals::SignalBus;
 use crate::scripts::store::ScriptStore;
@@ -132,11 +135,17 @@ impl Application {
         );
         let news = News::new(settings.news.clone(), cache.clone(), symbols.clone())?;
         registry.register(Arc::new(news.clone()));
-        let bus = SignalBus::new(redis, prefix);
+        let user_bus = UserBus::new(redis, prefix);
+        let charts = Charts::new(
+            ChartStore::new(connection.clone()),
+            plans.clone(),
+            symbols.clone(),
+            user_bus.clone(),
+        );
         let scripts = Scripts::new(
             settings.scripts.clone(),
             ScriptStore::new(connection),
-            bus.clone(),
+            SignalBus::new(user_bus.clone()),
             plans.clone(),
             newest,
             window.clone(),
@@ -153,9 +162,9 @@ impl Application {
             ingestor.run().boxed(),
             window.clone().listen().boxed(),
             hub.clone().run(events).boxed(),
-            hub.clone().relay_signals(bus.subscribe()).boxed(),
+            hub.clone().relay_user_frames(user_bus.subscribe()).boxed(),
             auth.clone().housekeeping().boxed(),
-            bus.listen().boxed(),
+            user_bus.listen().boxed(),
             scripts::on_close::rerun_attached(scripts.clone(), cache.clone(), closes).boxed(),
             scripts.clone().housekeeping().boxed(),
         ];
@@ -182,6 +191,7 @@ impl Application {
             scripts,
             news,
             watchlists,
+            charts,
             ops: Arc::new(Ops {
                 metrics: registry,
                 metrics_token: settings.metrics_token.clone(),

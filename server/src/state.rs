@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use crate::auth::Auth;
 use crate::billing::Billing;
+use crate::charts::Charts;
 use crate::market::{Market, Symbols};
 use crate::news::News;
 use crate::plans::Plans;
@@ -46,6 +47,8 @@ pub struct AppState {
     /// Quick Look news.
     pub news: News,
     pub watchlists: Watchlists,
+    /// Drawings and layouts.
+    pub charts: Charts,
     pub ops: Arc<Ops>,
 }
 

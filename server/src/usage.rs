@@ -1,6 +1,7 @@
 //! An account's plan beside what it uses (saved and live scripts, watched
-//! symbols): the pricing and billing pages, and `GET /api/v1/billing`. It
-//! reads billing, scripts and the watchlist, so it sits above them all.
+//! symbols, drawings): the pricing and billing pages, and
+//! `GET /api/v1/billing`. It reads billing, scripts, the watchlist and the
+//! charts, so it sits above them all.
 
 use app::PageAnswer as Answer;
 use app::billing::{
@@ -14,6 +15,7 @@ use axum::{Json, Router};
 use uuid::Uuid;
 
 use crate::billing::Billing;
+use crate::charts::Charts;
 use crate::scripts::Scripts;
 use crate::scripts::store::ScriptStore;
 use crate::state::AppState;
@@ -33,9 +35,10 @@ async fn overview(
     State(billing): State<Billing>,
     State(scripts): State<Scripts>,
     State(watchlists): State<Watchlists>,
+    State(charts): State<Charts>,
     signed_in: SignedIn,
 ) -> Result<Response, ApiError> {
-    let view = billing_view(&billing, &scripts.store, &watchlists, signed_in.user).await?;
+    let view = billing_view(&billing, &scripts.store, &watchlists, &charts, signed_in.user).await?;
     Ok(Json(view).into_response())
 }
 
@@ -44,6 +47,7 @@ pub struct BillingReader {
     pub billing: Billing,
     pub scripts: ScriptStore,
     pub watchlists: Watchlists,
+    pub charts: Charts,
 }
 
 impl BillingPages for BillingReader {
@@ -68,13 +72,14 @@ impl BillingPages for BillingReader {
     }
 
     fn billing(&self, user: UserId) -> Answer<BillingView> {
-        let (billing, scripts, watchlists) = (
+        let (billing, scripts, watchlists, charts) = (
             self.billing.clone(),
             self.scripts.clone(),
             self.watchlists.clone(),
+            self.charts.clone(),
         );
         Box::pin(async move {
-            billing_view(&billing, &scripts, &watchlists, user.uuid())
+            billing_view(&billing, &scripts, &watchlists, &charts, user.uuid())
                 .await
                 .map_err(|cause| page_error(cause, "Your plan could not be read; please reload."))
         })
@@ -86,6 +91,7 @@ pub async fn billing_view(
     billing: &Billing,
     scripts: &ScriptStore,
     watchlists: &Watchlists,
+    charts: &Charts,
     user: Uuid,
 ) -> anyhow::Result<BillingView> {
     let store = billing.store();
@@ -125,6 +131,7 @@ pub async fn billing_view(
         scripts: owned.len() as u32,
         live_scripts: owned.iter().map(|script| script.attached.len() as u32).sum(),
         watchlist: watchlists.len_of(user).await?,
+        drawings: charts.count(user).await?,
     };
     Ok(BillingView {
         billing_on: billing.on(),

@@ -146,6 +146,7 @@ fn UsageSection(view: BillingView) -> impl IntoView {
         (usage.scripts, limits.scripts, "saved scripts"),
         (usage.live_scripts, limits.live_scripts, "running live"),
         (usage.watchlist, limits.watchlist, "watchlist symbols"),
+        (usage.drawings, limits.drawings, "drawings"),
     ]
     .into_iter()
     .map(|(used, limit, what)| {
@@ -402,6 +403,7 @@ mod tests {
                 history_candles: 2000,
                 script_cpu_ms: 1000,
                 runs_per_minute: 20,
+                drawings: 50,
             },
             usage: Usage::default(),
             subscription,
@@ -517,11 +519,13 @@ mod rendered {
                 history_candles: 50_000,
                 script_cpu_ms: 5000,
                 runs_per_minute: 120,
+                drawings: 2000,
             },
             usage: Usage {
                 scripts: 2,
                 live_scripts: 0,
                 watchlist: 4,
+                drawings: 17,
             },
             subscription: Some(SubscriptionView {
                 status,
@@ -571,6 +575,7 @@ mod rendered {
         assert!(html.contains("Renews on 2024-10-04"), "{html}");
         assert!(html.contains("Pro, billed yearly"), "{html}");
         assert!(html.contains("2 of 50 saved scripts") && html.contains("4 of 100 watchlist symbols"));
+        assert!(html.contains("17 of 2,000 drawings"), "{html}");
         assert!(html.contains("50,000 candles of history") && html.contains("5 s of CPU time"));
         assert!(html.contains("you may start 120 runs a minute"), "{html}");
         assert!(html.contains(r#"action="/billing/portal""#) && html.contains(r#"value="token123""#));

@@ -214,7 +214,7 @@ fn pro_actions(
 
 /// A plan's limits, one line each: "3 saved scripts", "1 script running
 /// live", "10 symbols on the watchlist", "2,000 candles of history",
-/// "1 s CPU per script run", "20 script runs a minute".
+/// "1 s CPU per script run", "20 script runs a minute", "50 drawings".
 pub fn limit_lines(limits: &Limits) -> Vec<String> {
     vec![
         plural(limits.scripts, "saved script", "saved scripts"),
@@ -231,6 +231,7 @@ pub fn limit_lines(limits: &Limits) -> Vec<String> {
             "script run a minute",
             "script runs a minute",
         ),
+        plural(limits.drawings, "drawing", "drawings"),
     ]
 }
 
@@ -354,6 +355,7 @@ mod tests {
             history_candles: 2000,
             script_cpu_ms: 1000,
             runs_per_minute: 20,
+            drawings: 50,
         };
         assert_eq!(
             limit_lines(&free),
@@ -364,6 +366,7 @@ mod tests {
                 "2,000 candles of history",
                 "1 s CPU per script run",
                 "20 script runs a minute",
+                "50 drawings",
             ]
         );
         assert_eq!(group_thousands(1_234_567), "1,234,567");
@@ -395,6 +398,7 @@ mod rendered {
             history_candles: 2000,
             script_cpu_ms: 1000,
             runs_per_minute: 20,
+            drawings: 50,
         };
         let price = |cadence, amount| PriceView {
             cadence,

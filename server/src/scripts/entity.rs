@@ -94,3 +94,29 @@ pub mod attachment {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Whether a series' chart shows a script's output (`chart_layers`,
+/// created by `m20261204_000006_charts`).
+pub mod layer {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "chart_layers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub symbol: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub interval: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub script_id: Uuid,
+        pub shown: bool,
+        pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

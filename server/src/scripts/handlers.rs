@@ -9,7 +9,7 @@
 //! | `PATCH /api/v1/scripts/{id}` | renames it and/or saves a new version (`{name?, source?}`) |
 //! | `DELETE /api/v1/scripts/{id}` | deletes it with its versions and runs |
 //! | `GET /api/v1/scripts/{id}/versions[/{n}]` | the saved versions; one with its source |
-//! | `POST /api/v1/scripts/{id}/runs` | runs it (`{symbol, interval, version?, candles?}`); 429 past the plan's runs a minute |
+//! | `POST /api/v1/scripts/{id}/runs` | runs it (`{symbol, interval, version?, candles?}`) and shows it on that series' chart ([`super::layers`]); 429 past the plan's runs a minute |
 //! | `GET /api/v1/scripts/{id}/runs[/{run}]` | its newest runs; one run |
 //! | `PUT`/`DELETE /api/v1/scripts/{id}/live/{symbol}/{interval}` | re-runs it on every closed candle, or stops |
 
@@ -63,15 +63,15 @@ where
         )
 }
 
-fn script_id(raw: &str) -> Result<Uuid, ApiError> {
+pub(super) fn script_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| not_found())
 }
 
-fn not_found() -> ApiError {
+pub(super) fn not_found() -> ApiError {
     ApiError::NotFound("There is no such script in your account.".into())
 }
 
-fn series(symbol: &str, interval: &str, carried: &Symbols) -> Result<SeriesRef, ApiError> {
+pub(super) fn series(symbol: &str, interval: &str, carried: &Symbols) -> Result<SeriesRef, ApiError> {
     let symbol = carried.carried(symbol, "symbol")?;
     let interval: Interval = interval
         .parse()
@@ -280,6 +280,18 @@ async fn run(
             &history.limits,
         )
         .await?;
+    // The run is recorded: a chart of the series shows it from now on. A
+    // choice that is not saved costs the trader a click, not the run.
+    if let Err(error) = scripts
+        .store
+        .choose_layer(user, id, &series, true, now_ms())
+        .await
+    {
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "a run's script was not shown on its chart"
+        );
+    }
     Ok(Json(run).into_response())
 }
 

@@ -7,6 +7,7 @@
 //! - [`on_close`]: attached scripts re-run on every closed candle.
 //! - [`signals`]: the bus that takes a live run's signals to the owner's
 //!   charts, on every instance.
+//! - [`layers`]: which scripts each series' chart shows.
 //! - [`handlers`] (the HTTP API) and [`pages`] (what the pages read).
 //!
 //! What a plan allows (saved and live scripts, runs a minute, CPU time,
@@ -15,6 +16,7 @@
 pub mod entity;
 pub mod fair_queue;
 pub mod handlers;
+pub mod layers;
 pub mod on_close;
 pub mod pages;
 pub mod pool;

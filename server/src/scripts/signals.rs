@@ -1,7 +1,7 @@
 //! The signal bus: a live run's result reaches its owner's open charts on
-//! every instance. The run is published on a Redis channel (or in process
-//! without Redis), and each instance's stream hands it to the owner's
-//! connections that follow the series.
+//! every instance, through the [per-user bus](crate::platform::user_bus),
+//! scoped to the run's series: only the owner's connections that follow
+//! the series hear of it.
 //!
 //! What a slow chart connection can pin is bounded here and in
 //! [`crate::stream`]: a run is encoded once, before it is published,
@@ -9,33 +9,21 @@
 //! whole run can encode to about 6 MB: 10,000 markers and 16 lines of
 //! 5,000 points); that frame crosses Redis and is shared by every
 //! connection through an `Arc`, never copied or re-encoded per connection.
-//! The bus holds at most [`BACKLOG`] frames for this instance's one relay
-//! (the stream's hub), so at most 64 × 512 KiB = 32 MiB while it lags.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
 
-use anyhow::Context;
-use axum::extract::ws::Utf8Bytes;
-use futures::StreamExt;
-use inchart_api::market::{Interval, Symbol};
 use inchart_api::scripts::RunView;
 use inchart_api::stream::ServerMessage;
-use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use serde::Serialize;
 use uuid::Uuid;
 
-use crate::platform::redis::Redis;
-/// Frames the bus holds for this instance's relay before the relay skips
-/// the oldest. The relay only puts frames in connections' mailboxes, so it
-/// keeps up unless the process is starved.
-pub const BACKLOG: usize = 64;
-/// The largest `signals` frame sent to a chart, in bytes. A run over it is
-/// sent with its newest signals only, as many as fit (a live chart shows
-/// the newest candles); the whole run stays readable at
-/// `GET /api/v1/scripts/{id}/runs/{run}`.
-pub const MAX_SIGNALS_FRAME: usize = 512 * 1024;
+use crate::platform::user_bus::{MAX_USER_FRAME, UserBus, UserFrame, UserRoute};
+
+/// The largest `signals` frame sent to a chart, in bytes: the most the
+/// per-user bus carries. A run over it is sent with its newest signals
+/// only, as many as fit (a live chart shows the newest candles); the whole
+/// run stays readable at `GET /api/v1/scripts/{id}/runs/{run}`.
+pub const MAX_SIGNALS_FRAME: usize = MAX_USER_FRAME;
 
 /// A run's result, for its owner's charts.
 #[derive(Debug, Clone)]
@@ -45,66 +33,21 @@ pub struct SignalEvent {
     pub run: RunView,
 }
 
-/// Whose charts a `signals` frame is for, and which run it is of.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignalRoute {
-    pub user: Uuid,
-    /// The script that ran: a newer run of it on the same series
-    /// supersedes a frame still waiting for a connection.
-    pub script: String,
-    pub symbol: Symbol,
-    pub interval: Interval,
-}
-
-/// A live run as its owner's charts receive it: encoded once, at most
-/// [`MAX_SIGNALS_FRAME`] bytes, shared by every connection.
-#[derive(Debug)]
-pub struct SignalFrame {
-    pub route: SignalRoute,
-    /// The `signals` server message, ready to write.
-    pub frame: Utf8Bytes,
-}
-
-impl SignalFrame {
-    /// Encodes a run for its owner's charts, cut to [`MAX_SIGNALS_FRAME`]
-    /// bytes; `None` when not even the run without its signals fits.
-    pub fn encode(event: SignalEvent) -> Option<Self> {
-        let route = SignalRoute {
-            user: event.user,
-            script: event.run.script_id.clone(),
-            symbol: event.run.symbol.clone(),
-            interval: event.run.interval,
-        };
-        let frame = signals_frame(event.script_name, event.run, MAX_SIGNALS_FRAME)?;
-        Some(Self {
-            route,
-            frame: frame.into(),
-        })
-    }
-
-    /// What crosses Redis: the route as one line of JSON, then the frame
-    /// as it is (JSON never holds a raw newline, so the first one ends the
-    /// route).
-    fn to_wire(&self) -> anyhow::Result<Vec<u8>> {
-        let mut wire = serde_json::to_vec(&self.route).context("while encoding a signal's route")?;
-        wire.push(b'\n');
-        wire.extend_from_slice(self.frame.as_bytes());
-        Ok(wire)
-    }
-
-    fn from_wire(wire: &[u8]) -> anyhow::Result<Self> {
-        let split = wire
-            .iter()
-            .position(|&b| b == b'\n')
-            .context("a signal message without a route")?;
-        let route = serde_json::from_slice(&wire[..split]).context("while reading a signal's route")?;
-        let frame = &wire[split + 1..];
-        if frame.len() > MAX_SIGNALS_FRAME {
-            anyhow::bail!("a signals frame of {} bytes is over the limit", frame.len());
-        }
-        let frame = Utf8Bytes::try_from(frame.to_vec()).context("a signals frame that is not text")?;
-        Ok(Self { route, frame })
-    }
+/// Encodes a run for its owner's charts that follow its series, cut to
+/// [`MAX_SIGNALS_FRAME`] bytes; `None` when not even the run without its
+/// signals fits. A newer run of the same script on the same series
+/// supersedes one still waiting for a connection.
+pub fn signals_user_frame(event: SignalEvent) -> Option<UserFrame> {
+    let route = UserRoute {
+        user: event.user,
+        series: Some((event.run.symbol.clone(), event.run.interval)),
+        topic: format!("script:{}", event.run.script_id),
+    };
+    let frame = signals_frame(event.script_name, event.run, MAX_SIGNALS_FRAME)?;
+    Some(UserFrame {
+        route,
+        frame: frame.into(),
+    })
 }
 
 /// The `signals` message for a run, with only its newest markers and
@@ -181,96 +124,31 @@ fn json_len(value: &impl Serialize) -> usize {
     count.0
 }
 
+/// Where live runs are published: the per-user bus.
 #[derive(Clone)]
 pub struct SignalBus {
-    inner: Arc<BusInner>,
-}
-
-struct BusInner {
-    local: broadcast::Sender<Arc<SignalFrame>>,
-    redis: Option<Redis>,
-    channel: String,
+    bus: UserBus,
 }
 
 impl SignalBus {
-    pub fn new(redis: Option<&Redis>, prefix: &str) -> Self {
-        Self {
-            inner: Arc::new(BusInner {
-                local: broadcast::channel(BACKLOG).0,
-                redis: redis.cloned(),
-                channel: format!("{prefix}:signals"),
-            }),
-        }
-    }
-
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<SignalFrame>> {
-        self.inner.local.subscribe()
+    pub fn new(bus: UserBus) -> Self {
+        Self { bus }
     }
 
     /// Tells every instance, as one frame encoded here.
     pub async fn publish(&self, event: SignalEvent) -> anyhow::Result<()> {
         let run = event.run.id.clone();
-        let Some(frame) = SignalFrame::encode(event) else {
+        let Some(frame) = signals_user_frame(event) else {
             tracing::warn!(%run, "a live run's signals do not fit in a frame; not sent");
             return Ok(());
         };
-        match &self.inner.redis {
-            Some(redis) => {
-                let mut connection = redis.connection();
-                let _: i64 = redis::cmd("PUBLISH")
-                    .arg(&self.inner.channel)
-                    .arg(frame.to_wire()?)
-                    .query_async(&mut connection)
-                    .await
-                    .context("while publishing signals")?;
-            }
-            None => {
-                let _ = self.inner.local.send(Arc::new(frame));
-            }
-        }
-        Ok(())
-    }
-
-    /// Hands what other instances publish to this one's connections
-    /// (Redis only), subscribing again when Redis drops.
-    pub async fn listen(self) {
-        let Some(redis) = &self.inner.redis else {
-            return std::future::pending().await;
-        };
-        loop {
-            if let Err(error) = self.listen_once(redis).await {
-                tracing::warn!(error = format!("{error:#}"), "the signal subscription failed");
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    }
-
-    async fn listen_once(&self, redis: &Redis) -> anyhow::Result<()> {
-        let mut pubsub = redis.pubsub().await?;
-        pubsub
-            .subscribe(&self.inner.channel)
-            .await
-            .context("while subscribing to signals")?;
-        let mut messages = pubsub.on_message();
-        while let Some(message) = messages.next().await {
-            match SignalFrame::from_wire(message.get_payload_bytes()) {
-                Ok(frame) => {
-                    let _ = self.inner.local.send(Arc::new(frame));
-                }
-                Err(error) => {
-                    tracing::warn!(
-                        error = format!("{error:#}"),
-                        "skipped an unreadable signal message"
-                    )
-                }
-            }
-        }
-        Ok(())
+        self.bus.publish(frame).await
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use inchart_api::market::{Interval, Symbol};
     use inchart_api::scripts::{Line, Marker, Output, Side, Trigger};
 
     use super::*;
@@ -369,9 +247,9 @@ mod tests {
     }
 
     #[test]
-    fn a_run_that_fits_is_sent_whole_and_crosses_redis_unchanged() {
+    fn a_run_that_fits_is_sent_whole_to_its_series() {
         let small = run(300, 3);
-        let frame = SignalFrame::encode(SignalEvent {
+        let frame = signals_user_frame(SignalEvent {
             user: Uuid::nil(),
             script_name: "cross".into(),
             run: small.clone(),
@@ -379,13 +257,8 @@ mod tests {
         .unwrap();
         assert_eq!(decoded(frame.frame.as_str()), small);
         assert_eq!(
-            (frame.route.script.as_str(), frame.route.interval),
-            ("script", Interval::H1)
+            (frame.route.topic.as_str(), frame.route.series),
+            ("script:script", Some((small.symbol.clone(), Interval::H1)))
         );
-
-        let crossed = SignalFrame::from_wire(&frame.to_wire().unwrap()).unwrap();
-        assert_eq!(crossed.route, frame.route);
-        assert_eq!(crossed.frame.as_str(), frame.frame.as_str());
-        assert!(SignalFrame::from_wire(b"no route").is_err());
     }
 }

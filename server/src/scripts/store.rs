@@ -3,9 +3,10 @@
 
 use anyhow::Context;
 use app::scripts::{ScriptDetail, ScriptSummary, SeriesRef, VersionInfo};
+use inchart_api::charts::Layer;
 use inchart_api::market::{Interval, Symbol};
 use inchart_api::scripts::{RunView, Trigger};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, TransactionTrait,
@@ -13,7 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 use worker_protocol::Report;
 
-use super::entity::{attachment, run, script, version};
+use super::entity::{attachment, layer, run, script, version};
 
 /// How many runs of a script are kept; older ones are deleted by the
 /// hourly housekeeping.
@@ -232,6 +233,10 @@ impl ScriptStore {
         self.db
             .transaction::<_, _, DbErr>(|txn| {
                 Box::pin(async move {
+                    layer::Entity::delete_many()
+                        .filter(layer::Column::ScriptId.eq(id))
+                        .exec(txn)
+                        .await?;
                     attachment::Entity::delete_many()
                         .filter(attachment::Column::ScriptId.eq(id))
                         .exec(txn)
@@ -489,6 +494,128 @@ impl ScriptStore {
                 && a.symbol == series.symbol.as_str()
                 && a.interval == series.interval.as_str()
         }))
+    }
+
+    /// Every script of the user as a series' chart lists it: whether it
+    /// runs live there, whether the chart shows it (the stored choice, or
+    /// shown when it runs live), and its newest run there. Four queries
+    /// whatever the number of scripts.
+    pub async fn layers(&self, user: Uuid, series: &SeriesRef) -> anyhow::Result<Vec<Layer>> {
+        let symbol = series.symbol.as_str();
+        let interval = series.interval.as_str();
+        let scripts = script::Entity::find()
+            .filter(script::Column::UserId.eq(user))
+            .order_by_asc(script::Column::CreatedAt)
+            .order_by_asc(script::Column::Id)
+            .all(&self.db)
+            .await
+            .context("while listing scripts")?;
+        if scripts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let live: std::collections::HashSet<Uuid> = attachment::Entity::find()
+            .select_only()
+            .column(attachment::Column::ScriptId)
+            .filter(attachment::Column::UserId.eq(user))
+            .filter(attachment::Column::Symbol.eq(symbol))
+            .filter(attachment::Column::Interval.eq(interval))
+            .into_tuple::<Uuid>()
+            .all(&self.db)
+            .await
+            .context("while reading a series' attachments")?
+            .into_iter()
+            .collect();
+        let choices: std::collections::HashMap<Uuid, bool> = layer::Entity::find()
+            .filter(layer::Column::UserId.eq(user))
+            .filter(layer::Column::Symbol.eq(symbol))
+            .filter(layer::Column::Interval.eq(interval))
+            .all(&self.db)
+            .await
+            .context("while reading a chart's layers")?
+            .into_iter()
+            .map(|choice| (choice.script_id, choice.shown))
+            .collect();
+        // Each script's newest run on the series, in one query: the
+        // subquery reads the (script, time) index of that script's runs.
+        let older = Alias::new("older");
+        let newest = Query::select()
+            .expr(Expr::col((older.clone(), run::Column::CreatedAt)).max())
+            .from_as(run::Entity, older.clone())
+            .and_where(
+                Expr::col((older.clone(), run::Column::ScriptId))
+                    .equals((run::Entity, run::Column::ScriptId)),
+            )
+            .and_where(Expr::col((older.clone(), run::Column::Symbol)).eq(symbol))
+            .and_where(Expr::col((older, run::Column::Interval)).eq(interval))
+            .to_owned();
+        let mut runs: std::collections::HashMap<Uuid, RunView> = std::collections::HashMap::new();
+        for model in run::Entity::find()
+            .filter(run::Column::ScriptId.is_in(scripts.iter().map(|s| s.id)))
+            .filter(run::Column::Symbol.eq(symbol))
+            .filter(run::Column::Interval.eq(interval))
+            .filter(Expr::col((run::Entity, run::Column::CreatedAt)).in_subquery(newest))
+            .order_by_desc(run::Column::Id)
+            .all(&self.db)
+            .await
+            .context("while reading the newest runs on a series")?
+        {
+            let script = model.script_id;
+            if !runs.contains_key(&script)
+                && let Some(view) = run_view(model)
+            {
+                runs.insert(script, view);
+            }
+        }
+        Ok(scripts
+            .into_iter()
+            .map(|model| {
+                let live = live.contains(&model.id);
+                Layer {
+                    script_id: model.id.to_string(),
+                    name: model.name,
+                    live,
+                    shown: choices.get(&model.id).copied().unwrap_or(live),
+                    run: runs.remove(&model.id).map(Box::new),
+                }
+            })
+            .collect())
+    }
+
+    /// Shows or hides the script's output on a series' chart. Answers
+    /// whether the script exists for this user.
+    pub async fn choose_layer(
+        &self,
+        user: Uuid,
+        id: Uuid,
+        series: &SeriesRef,
+        shown: bool,
+        now: i64,
+    ) -> anyhow::Result<bool> {
+        if self.owned(user, id).await?.is_none() {
+            return Ok(false);
+        }
+        layer::Entity::insert(layer::ActiveModel {
+            user_id: Set(user),
+            symbol: Set(series.symbol.to_string()),
+            interval: Set(series.interval.as_str().to_string()),
+            script_id: Set(id),
+            shown: Set(shown),
+            updated_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                layer::Column::UserId,
+                layer::Column::Symbol,
+                layer::Column::Interval,
+                layer::Column::ScriptId,
+            ])
+            .update_columns([layer::Column::Shown, layer::Column::UpdatedAt])
+            .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await
+        .context("while choosing a chart's layer")?;
+        Ok(true)
     }
 
     /// Deletes the runs past the newest [`RUNS_KEPT`] of each script.

@@ -1,5 +1,6 @@
-//! `/ws`: live candles for charts, and their owner's live signals (the
-//! protocol is `inchart_api::stream`).
+//! `/ws`: live candles for charts, their owner's live signals, and the
+//! owner's drawings as they change in another tab (the protocol is
+//! `inchart_api::stream`).
 //!
 //! The [`Hub`] hands every change it hears of to the clients following its
 //! series. Each client has a small pending slot: a newer version of a
@@ -9,18 +10,21 @@
 //! falls, and the server never buffers for it. A client whose socket does not take a write within
 //! [`WRITE_TIMEOUT`] is dropped and counted.
 //!
-//! Signed-in clients also get `signals` frames, their own scripts' live
-//! runs on the series they follow. The hub's relay takes them off the
-//! signal bus and puts them only in the mailboxes of that user's
-//! connections following the run's series, so no connection reads, or
-//! falls behind on, anyone else's runs. A frame is encoded once and
-//! shared (`Arc`), at most [`MAX_SIGNALS_FRAME`] (512 KiB); a newer run of
-//! the same script on the same series replaces a waiting one, and at most
-//! [`PENDING_SIGNALS`] wait (the oldest goes). A client that never reads
-//! thus pins at most, until its next write times out:
-//! - 4 × 512 KiB = 2 MiB of signals frames, shared with the user's other
-//!   connections, and [`PENDING_PER_SERIES`] small candle frames per
-//!   followed series;
+//! Signed-in clients also get their own frames off the
+//! [per-user bus](crate::platform::user_bus): `signals` frames, their own
+//! scripts' live runs on the series they follow, and `drawing` frames,
+//! every change to their drawings. The hub's relay puts each only in the
+//! mailboxes of that user's connections (following the run's series, for
+//! a run), so no connection reads, or falls behind on, anyone else's. A
+//! frame is encoded once and shared (`Arc`), at most [`MAX_SIGNALS_FRAME`]
+//! (512 KiB); a newer frame about the same thing (a run of the same script
+//! on the same series, a change to the same drawing) replaces a waiting
+//! one; at most [`PENDING_SIGNALS`] runs and [`PENDING_ACCOUNT_BYTES`] of
+//! other frames wait (the oldest go). A client that never reads thus pins
+//! at most, until its next write times out:
+//! - 4 × 512 KiB = 2 MiB of signals frames and 1 MiB of drawing changes,
+//!   shared with the user's other connections, and
+//!   [`PENDING_PER_SERIES`] small candle frames per followed series;
 //! - the socket's write buffer, at most [`MAX_WRITE_BUFFER`] (1 MiB: one
 //!   frame being written plus the [`WRITE_BUFFER`] gathered); a larger
 //!   frame ends the connection instead of growing it. The buffer keeps the
@@ -62,7 +66,8 @@ use crate::auth::csrf::same_origin;
 use crate::market::window::{CandleChange, LiveEvent, LiveMarket, SeriesKey, supersedes};
 use crate::market::{Market, Symbols};
 use crate::platform::clock::{now_micros, now_ms};
-use crate::scripts::signals::{MAX_SIGNALS_FRAME, SignalFrame};
+use crate::platform::user_bus::UserFrame;
+use crate::scripts::signals::MAX_SIGNALS_FRAME;
 use crate::web::{ApiError, SignedIn};
 
 /// How long one batch of writes to a client may take before it is dropped.
@@ -86,6 +91,11 @@ const _: () = assert!(MAX_WRITE_BUFFER >= MAX_SIGNALS_FRAME + 14 + WRITE_BUFFER)
 /// The most live runs waiting for one client (each at most
 /// [`MAX_SIGNALS_FRAME`]); past it, the oldest waiting run goes.
 const PENDING_SIGNALS: usize = 4;
+/// The most bytes of frames for all of a user's connections (drawing
+/// changes, a few hundred bytes each) waiting for one client; past it, the
+/// oldest go, though the newest always waits. An import of a few hundred
+/// drawings fits.
+const PENDING_ACCOUNT_BYTES: usize = 1024 * 1024;
 
 /// The most candles of one series waiting for a client. A newer version of
 /// a waiting candle replaces it; past this many, the oldest waiting candle
@@ -95,7 +105,7 @@ const PENDING_PER_SERIES: usize = 4;
 /// The clients of this instance, by the series they follow.
 pub struct Hub {
     series: RwLock<HashMap<SeriesKey, Vec<Arc<Client>>>>,
-    /// Signed-in clients, by user: where their live runs go.
+    /// Signed-in clients, by user: where their own frames go.
     users: RwLock<HashMap<Uuid, Vec<Arc<Client>>>>,
     connected: AtomicUsize,
     max_clients: usize,
@@ -110,8 +120,9 @@ pub struct Client {
     /// The series the client follows, so live runs of others are not
     /// queued for it.
     followed: Mutex<Vec<SeriesKey>>,
-    /// Live runs waiting to be written, at most [`PENDING_SIGNALS`].
-    signals: Mutex<Vec<Arc<SignalFrame>>>,
+    /// The user's own frames waiting to be written: live runs (at most
+    /// [`PENDING_SIGNALS`]) and drawing changes.
+    personal: Mutex<Vec<Arc<UserFrame>>>,
     wake: Notify,
 }
 
@@ -233,35 +244,43 @@ impl Hub {
         }
     }
 
-    /// Hands live runs to their owners' connections until the signal bus
-    /// closes.
-    pub async fn relay_signals(self: Arc<Self>, mut frames: broadcast::Receiver<Arc<SignalFrame>>) {
+    /// Hands users' own frames to their connections until the per-user
+    /// bus closes.
+    pub async fn relay_user_frames(self: Arc<Self>, mut frames: broadcast::Receiver<Arc<UserFrame>>) {
         loop {
             match frames.recv().await {
-                Ok(frame) => self.dispatch_signals(&frame),
+                Ok(frame) => self.dispatch_personal(&frame),
                 // The relay resumes at the oldest frame the bus still
                 // holds: the newest ones.
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "the WebSocket hub fell behind and skipped live runs");
+                    tracing::warn!(missed, "the WebSocket hub fell behind and skipped users' frames");
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             }
         }
     }
 
-    /// Queues a live run for its owner's connections that follow its
-    /// series, and wakes them.
-    fn dispatch_signals(&self, frame: &Arc<SignalFrame>) {
+    /// Queues a frame for its user's connections (those that follow its
+    /// series, when it has one), and wakes them.
+    fn dispatch_personal(&self, frame: &Arc<UserFrame>) {
         let users = read(&self.users);
         let Some(clients) = users.get(&frame.route.user) else {
             return;
         };
-        let key = SeriesKey::new(&frame.route.symbol, frame.route.interval);
+        let key = frame
+            .route
+            .series
+            .as_ref()
+            .map(|(symbol, interval)| SeriesKey::new(symbol, *interval));
         for client in clients {
-            if !lock(&client.followed).contains(&key) {
+            if let Some(key) = &key
+                && !lock(&client.followed).contains(key)
+            {
                 continue;
             }
-            queue_signal(&mut lock(&client.signals), frame.clone());
+            if queue_personal(&mut lock(&client.personal), frame.clone()) {
+                self.metrics.ws_coalesced.fetch_add(1, Relaxed);
+            }
             client.wake.notify_one();
         }
     }
@@ -278,7 +297,7 @@ impl Hub {
                 users.remove(&user);
             }
         }
-        lock(&client.signals).clear();
+        lock(&client.personal).clear();
     }
 
     fn follow(&self, key: &SeriesKey, client: &Arc<Client>) {
@@ -303,8 +322,10 @@ impl Hub {
         }
         lock(&client.pending).retain(|queued| &queued.change.key != key);
         lock(&client.followed).retain(|followed| followed != key);
-        lock(&client.signals)
-            .retain(|frame| frame.route.symbol != key.symbol || frame.route.interval != key.interval);
+        lock(&client.personal).retain(|frame| match &frame.route.series {
+            Some((symbol, interval)) => *symbol != key.symbol || *interval != key.interval,
+            None => true,
+        });
     }
 
     /// Counts a new client in, unless the instance is full.
@@ -377,7 +398,7 @@ pub async fn upgrade(
                     id: admission.0.next_id.fetch_add(1, Relaxed),
                     pending: Mutex::new(Vec::new()),
                     followed: Mutex::new(Vec::new()),
-                    signals: Mutex::new(Vec::new()),
+                    personal: Mutex::new(Vec::new()),
                     wake: Notify::new(),
                 }),
                 following: HashMap::new(),
@@ -455,18 +476,41 @@ struct Connection {
     user: Option<Uuid>,
 }
 
-/// Puts a live run in a client's mailbox: it replaces a waiting run of the
-/// same script on the same series (the newer supersedes it); past
-/// [`PENDING_SIGNALS`] waiting, the oldest goes.
-fn queue_signal(waiting: &mut Vec<Arc<SignalFrame>>, frame: Arc<SignalFrame>) {
+/// Puts one of the user's frames in a client's mailbox: it replaces a
+/// waiting frame with the same route (the newer supersedes it). Past
+/// [`PENDING_SIGNALS`] live runs waiting, the oldest run goes; past
+/// [`PENDING_ACCOUNT_BYTES`] of other frames, the oldest of those go.
+/// Answers whether a waiting frame was replaced or dropped.
+fn queue_personal(waiting: &mut Vec<Arc<UserFrame>>, frame: Arc<UserFrame>) -> bool {
     if let Some(older) = waiting.iter_mut().find(|old| old.route == frame.route) {
         *older = frame;
-        return;
+        return true;
     }
-    if waiting.len() >= PENDING_SIGNALS {
-        waiting.remove(0);
+    let scoped = frame.route.series.is_some();
+    let mut dropped = false;
+    if scoped {
+        let runs = waiting.iter().filter(|old| old.route.series.is_some()).count();
+        if runs >= PENDING_SIGNALS
+            && let Some(oldest) = waiting.iter().position(|old| old.route.series.is_some())
+        {
+            waiting.remove(oldest);
+            dropped = true;
+        }
+    } else {
+        let mut bytes: usize = waiting
+            .iter()
+            .filter(|old| old.route.series.is_none())
+            .map(|old| old.frame.len())
+            .sum();
+        while bytes + frame.frame.len() > PENDING_ACCOUNT_BYTES
+            && let Some(oldest) = waiting.iter().position(|old| old.route.series.is_none())
+        {
+            bytes -= waiting.remove(oldest).frame.len();
+            dropped = true;
+        }
     }
     waiting.push(frame);
+    dropped
 }
 
 /// Why a connection ends.
@@ -527,12 +571,12 @@ impl Connection {
         }
     }
 
-    /// Writes the candles waiting, then the live runs (which follow from
-    /// a candle's close).
+    /// Writes the candles waiting, then the user's own frames (a live
+    /// run follows from a candle's close).
     async fn flush_pending(&mut self, socket: &mut WebSocket) -> Result<(), End> {
         let batch = std::mem::take(&mut *lock(&self.client.pending));
-        let signals = std::mem::take(&mut *lock(&self.client.signals));
-        let mut frames = Vec::with_capacity(batch.len() + signals.len());
+        let personal = std::mem::take(&mut *lock(&self.client.personal));
+        let mut frames = Vec::with_capacity(batch.len() + personal.len());
         for queued in &batch {
             if let Some(sent) = self.following.get_mut(&queued.change.key)
                 && sent.take(&queued.change.candle)
@@ -540,11 +584,14 @@ impl Connection {
                 frames.push(queued.change.frame.clone());
             }
         }
-        for signal in &signals {
-            let key = SeriesKey::new(&signal.route.symbol, signal.route.interval);
-            if self.following.contains_key(&key) {
+        for own in &personal {
+            let followed = match &own.route.series {
+                Some((symbol, interval)) => self.following.contains_key(&SeriesKey::new(symbol, *interval)),
+                None => true,
+            };
+            if followed {
                 // A shared handle on the one encoded frame, not a copy.
-                frames.push(signal.frame.clone());
+                frames.push(own.frame.clone());
             }
         }
         let result = self.send(socket, &frames).await;
@@ -726,7 +773,7 @@ mod tests {
     use inchart_api::market::{Interval, Symbol};
 
     use super::*;
-    use crate::scripts::signals::SignalRoute;
+    use crate::platform::user_bus::UserRoute;
 
     fn candle(open_time: i64, trades: i64, closed: bool) -> Candle {
         Candle {
@@ -765,42 +812,82 @@ mod tests {
         assert!(!sent.take(&candle(60, 5, true)));
     }
 
-    fn run_of(script: &str, symbol: &str, text: &str) -> Arc<SignalFrame> {
-        Arc::new(SignalFrame {
-            route: SignalRoute {
+    fn run_of(script: &str, symbol: &str, text: &str) -> Arc<UserFrame> {
+        Arc::new(UserFrame {
+            route: UserRoute {
                 user: Uuid::nil(),
-                script: script.into(),
-                symbol: Symbol::parse(symbol).unwrap(),
-                interval: Interval::M1,
+                series: Some((Symbol::parse(symbol).unwrap(), Interval::M1)),
+                topic: script.into(),
             },
             frame: text.into(),
         })
     }
 
-    fn texts(waiting: &[Arc<SignalFrame>]) -> Vec<&str> {
+    fn change_of(drawing: &str, text: &str) -> Arc<UserFrame> {
+        Arc::new(UserFrame {
+            route: UserRoute {
+                user: Uuid::nil(),
+                series: None,
+                topic: drawing.into(),
+            },
+            frame: text.into(),
+        })
+    }
+
+    fn texts(waiting: &[Arc<UserFrame>]) -> Vec<&str> {
         waiting.iter().map(|frame| frame.frame.as_str()).collect()
     }
 
     #[test]
     fn a_slow_client_keeps_only_the_newest_live_runs() {
         let mut waiting = Vec::new();
-        queue_signal(&mut waiting, run_of("cross", "BTCUSDT", "cross 1"));
-        queue_signal(&mut waiting, run_of("rsi", "BTCUSDT", "rsi 1"));
+        queue_personal(&mut waiting, run_of("cross", "BTCUSDT", "cross 1"));
+        queue_personal(&mut waiting, run_of("rsi", "BTCUSDT", "rsi 1"));
         // A newer run of the same script on the same series supersedes the
         // waiting one, in its place; on another series it is another run.
-        queue_signal(&mut waiting, run_of("cross", "BTCUSDT", "cross 2"));
-        queue_signal(&mut waiting, run_of("cross", "ETHUSDT", "eth 1"));
+        queue_personal(&mut waiting, run_of("cross", "BTCUSDT", "cross 2"));
+        queue_personal(&mut waiting, run_of("cross", "ETHUSDT", "eth 1"));
         assert_eq!(texts(&waiting), ["cross 2", "rsi 1", "eth 1"]);
 
         // However many distinct runs arrive, at most PENDING_SIGNALS wait,
         // the newest.
         for n in 0..10 {
-            queue_signal(
+            queue_personal(
                 &mut waiting,
                 run_of(&format!("s{n}"), "BTCUSDT", &format!("s{n}")),
             );
         }
         assert_eq!(texts(&waiting), ["s6", "s7", "s8", "s9"]);
         assert_eq!(waiting.len(), PENDING_SIGNALS);
+    }
+
+    #[test]
+    fn drawing_changes_wait_beside_runs_and_the_newest_of_one_drawing_wins() {
+        let mut waiting = Vec::new();
+        for n in 0..10 {
+            queue_personal(
+                &mut waiting,
+                run_of(&format!("s{n}"), "BTCUSDT", &format!("s{n}")),
+            );
+        }
+        // Runs do not push changes out, nor changes runs.
+        for n in 0..300 {
+            queue_personal(&mut waiting, change_of(&format!("d{n}"), &format!("d{n} put")));
+        }
+        assert_eq!(waiting.len(), PENDING_SIGNALS + 300);
+        queue_personal(&mut waiting, change_of("d7", "d7 delete"));
+        assert_eq!(waiting.len(), PENDING_SIGNALS + 300);
+        assert!(texts(&waiting).contains(&"d7 delete") && !texts(&waiting).contains(&"d7 put"));
+
+        // Past the bytes a client may hold, the oldest changes go.
+        let big = "x".repeat(PENDING_ACCOUNT_BYTES / 2);
+        queue_personal(&mut waiting, change_of("big1", &big));
+        queue_personal(&mut waiting, change_of("big2", &big));
+        let changes: Vec<&str> = texts(&waiting)
+            .into_iter()
+            .filter(|text| !text.starts_with('s'))
+            .collect();
+        assert_eq!(changes.len(), 2, "only the two newest fit");
+        assert_eq!(waiting.len(), PENDING_SIGNALS + 2);
     }
 }

@@ -569,7 +569,10 @@ async fn each_plan_s_limits_hold_on_the_server() {
         "Pro reaches further back"
     );
     let usage = billing(&ann).await["usage"].clone();
-    assert_eq!(usage, json!({ "scripts": 3, "live_scripts": 2, "watchlist": 2 }));
+    assert_eq!(
+        usage,
+        json!({ "scripts": 3, "live_scripts": 2, "watchlist": 2, "drawings": 0 })
+    );
 
     // Back on Free, nothing is deleted, but nothing new fits.
     let sub = subscription_id(&fake);

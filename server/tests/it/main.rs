@@ -10,6 +10,7 @@ mod api;
 mod billing;
 mod browser;
 mod chart_tools;
+mod charts;
 mod cli;
 mod helpers;
 mod instances;

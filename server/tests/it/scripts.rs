@@ -520,9 +520,10 @@ async fn attached_scripts_run_on_every_closed_candle_and_reach_only_their_owner(
     assert_eq!(runs[0]["trigger"], "live");
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect_as(visitor: &Visitor) -> Ws {
+pub(crate) async fn connect_as(visitor: &Visitor) -> Ws {
     use reqwest::cookie::CookieStore;
     let url = format!("{}/ws", visitor.base.replacen("http", "ws", 1));
     let mut request = url.into_client_request().unwrap();
