@@ -42,6 +42,10 @@ pub fn layout_href(symbol: &Symbol, interval: Interval) -> String {
     format!("/charts?c={}&sync=crosshair", layout.charts_param())
 }
 
+/// The menu is a `<details>` (the browser opens and closes it) whose
+/// clicks and changes are read by one handler each from the `data-`
+/// attributes of what was clicked: the rows carry no closures of their
+/// own, which keeps the page's WebAssembly small.
 #[component]
 pub fn ChartLayers(
     symbol: Signal<Symbol>,
@@ -53,7 +57,6 @@ pub fn ChartLayers(
     #[prop(optional_no_strip)]
     csrf: Option<String>,
 ) -> impl IntoView {
-    let open = RwSignal::new(false);
     let layers = RwSignal::new(Vec::<Layer>::new());
     let status = RwSignal::new(None::<String>);
     let signed_in = csrf.is_some();
@@ -73,106 +76,125 @@ pub fn ChartLayers(
         actions.follow_series();
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (csrf, signals, hidden);
+    let _ = (csrf, signals);
 
-    let script_rows = move || {
-        layers
-            .get()
+    // What a control asks for, from its data- attributes.
+    let on_change = move |event: leptos::ev::Event| {
+        let Some(input) = target_element(&event) else {
+            return;
+        };
+        if let Some(id) = input.get_attribute("data-toggle") {
+            #[cfg(feature = "hydrate")]
+            if let Some(actions) = actions {
+                actions.toggle(id);
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = id;
+        } else if let Some(choice) = input
+            .get_attribute("data-volume")
+            .and_then(|value| Volume::ALL.into_iter().find(|v| v.as_str() == value))
+        {
+            panes.update(|view| view.volume = choice);
+        }
+    };
+    let on_click = move |event: leptos::ev::MouseEvent| {
+        let Some(button) = target_element(&event) else {
+            return;
+        };
+        if let Some(id) = button.get_attribute("data-run") {
+            #[cfg(feature = "hydrate")]
+            if let Some(actions) = actions {
+                actions.run(id);
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = id;
+        } else if button.has_attribute("data-restore") {
+            panes.update(|view| view.closed.clear());
+        }
+    };
+
+    let scripts = move || {
+        if !signed_in {
+            return view! {
+                <p class="muted"><a href="/signup" rel="external">"Sign up"</a>" to show your scripts on every chart."</p>
+            }
+            .into_any();
+        }
+        let rows: Vec<_> = layers.with(|layers| {
+            hidden.with(|hidden| {
+                layers
+                    .iter()
+                    .map(|layer| (layer.clone(), !hidden.contains(&layer.script_id)))
+                    .collect()
+            })
+        });
+        if rows.is_empty() {
+            return view! { <p class="muted">"No scripts yet. " <a href="/scripts" rel="external">"Write one"</a></p> }
+                .into_any();
+        }
+        let rows = rows
             .into_iter()
-            .map(|layer| {
-                let id = layer.script_id.clone();
-                let shown_id = id.clone();
-                let is_shown = move || !hidden.with(|hidden| hidden.contains(&shown_id));
-                let toggle_id = id.clone();
-                let run_id = id.clone();
-                let on_toggle = move |_| {
-                    #[cfg(feature = "hydrate")]
-                    if let Some(actions) = actions {
-                        actions.toggle(toggle_id.clone());
-                    }
-                    #[cfg(not(feature = "hydrate"))]
-                    let _ = &toggle_id;
-                };
-                let on_run = move |_| {
-                    #[cfg(feature = "hydrate")]
-                    if let Some(actions) = actions {
-                        actions.run(run_id.clone());
-                    }
-                    #[cfg(not(feature = "hydrate"))]
-                    let _ = &run_id;
-                };
+            .map(|(layer, shown)| {
+                let id = layer.script_id;
                 view! {
                     <li class="layer" data-script=id.clone()>
                         <label class="layer-name">
-                            <input type="checkbox" prop:checked=is_shown on:change=on_toggle />
-                            <span>{layer.name.clone()}</span>
+                            <input type="checkbox" data-toggle=id.clone() checked=shown />
+                            <span>{layer.name}</span>
                         </label>
-                        {layer.live.then(|| view! { <span class="badge" title="Runs on every closed candle">"live"</span> })}
-                        <button type="button" class="link-button" on:click=on_run>"Run here"</button>
+                        <span class="badge" title="Runs on every closed candle" hidden=!layer.live>"live"</span>
+                        <button type="button" class="link-button" data-run=id.clone()>"Run here"</button>
                         <a href=format!("/scripts/{id}") rel="external">"Edit"</a>
                     </li>
                 }
             })
-            .collect_view()
+            .collect_view();
+        view! { <ul class="layer-list">{rows}</ul> }.into_any()
     };
 
-    let volume_choices = Volume::ALL
-        .into_iter()
-        .map(|choice| {
-            view! {
-                <label class="choice">
-                    <input
-                        type="radio"
-                        name="chart-volume"
-                        prop:checked=move || panes.with(|view| view.volume == choice)
-                        on:change=move |_| panes.update(|view| view.volume = choice)
-                    />
-                    {choice.label()}
-                </label>
-            }
-        })
-        .collect_view();
+    let volume = move || {
+        let chosen = panes.with(|view| view.volume);
+        let closed = panes.with(|view| view.closed.len());
+        let choices = Volume::ALL
+            .into_iter()
+            .map(|choice| {
+                view! {
+                    <label class="choice">
+                        <input type="radio" name="chart-volume" data-volume=choice.as_str() checked=choice == chosen />
+                        {choice.label()}
+                    </label>
+                }
+            })
+            .collect_view();
+        view! {
+            <div class="choices">{choices}</div>
+            <button type="button" class="link-button" data-restore="" hidden=closed == 0>
+                {format!("Bring back closed panes ({closed})")}
+            </button>
+        }
+    };
 
     view! {
-        <div class="chart-layers">
-            <button
-                type="button"
-                class="chip"
-                aria-expanded=move || open.get().to_string()
-                on:click=move |_| open.update(|open| *open = !*open)
-            >
-                "Layers"
-            </button>
-            <div class="layers-menu" role="group" aria-label="Chart layers" hidden=move || !open.get()>
+        <details class="chart-layers">
+            <summary class="chip">"Layers"</summary>
+            <div class="layers-menu" role="group" aria-label="Chart layers" on:change=on_change on:click=on_click>
                 <h2>"Scripts"</h2>
-                {if signed_in {
-                    view! {
-                        <ul class="layer-list">{script_rows}</ul>
-                        {move || layers.with(Vec::is_empty).then(|| view! {
-                            <p class="muted">"No scripts yet. " <a href="/scripts" rel="external">"Write one"</a></p>
-                        })}
-                    }.into_any()
-                } else {
-                    view! {
-                        <p class="muted"><a href="/signup" rel="external">"Sign up"</a>" to show your scripts on every chart."</p>
-                    }.into_any()
-                }}
-                {move || status.get().map(|message| view! { <p class="layer-status" role="status">{message}</p> })}
+                {scripts}
+                <p class="layer-status" role="status">{move || status.get()}</p>
                 <h2>"Volume"</h2>
-                <div class="choices">{volume_choices}</div>
-                {move || {
-                    let closed = panes.with(|view| view.closed.len());
-                    (closed > 0).then(|| view! {
-                        <button type="button" class="link-button" on:click=move |_| panes.update(|view| view.closed.clear())>
-                            {format!("Bring back closed panes ({closed})")}
-                        </button>
-                    })
-                }}
+                {volume}
                 <h2>"Layout"</h2>
                 <a class="link-button" href=move || layout_href(&symbol.get(), interval.get())>"Two charts side by side"</a>
             </div>
-        </div>
+        </details>
     }
+}
+
+/// The element an event happened on.
+fn target_element(event: &leptos::ev::Event) -> Option<leptos::web_sys::Element> {
+    use leptos::wasm_bindgen::JsCast;
+
+    event.target()?.dyn_into::<leptos::web_sys::Element>().ok()
 }
 
 #[cfg(feature = "hydrate")]

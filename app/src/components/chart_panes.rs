@@ -28,6 +28,15 @@ pub enum Volume {
 impl Volume {
     pub const ALL: [Volume; 3] = [Volume::Overlay, Volume::Pane, Volume::Hidden];
 
+    /// Its name in the page and in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Volume::Overlay => "overlay",
+            Volume::Pane => "pane",
+            Volume::Hidden => "hidden",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Volume::Overlay => "On the chart",

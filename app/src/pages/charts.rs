@@ -139,36 +139,73 @@ pub fn ChartsPage() -> impl IntoView {
                     let crosshair = Signal::derive(move || layout.with(|l| l.sync_crosshair));
                     let time = Signal::derive(move || layout.with(|l| l.sync_time));
                     let panes = pane_view();
-                    let count = move || layout.with(|l| l.charts.len());
+                    // Only a new count rebuilds the cells: a new symbol or
+                    // interval flows into the same charts through signals.
+                    let count = Memo::new(move |_| layout.with(|l| l.charts.len()));
 
-                    let count_buttons = [1usize, 2, 4]
-                        .into_iter()
-                        .map(|n| {
-                            let symbols = symbols.clone();
-                            view! {
-                                <button
-                                    type="button"
-                                    class="segment"
-                                    aria-pressed=move || (count() == n).to_string()
-                                    on:click=move |_| go.with_value(|go| go(resized(&layout.get_untracked(), n, &symbols)))
-                                >
-                                    {format!("{n}")}
-                                </button>
+                    // One handler for the bar and one for the cells, reading
+                    // what was used from its data- attributes (no closure
+                    // per control keeps the WebAssembly small).
+                    let on_bar = {
+                        let symbols = symbols.clone();
+                        move |event: leptos::ev::MouseEvent| {
+                            let Some(control) = target_element(&event) else { return };
+                            let mut next = layout.get_untracked();
+                            if let Some(n) = control.get_attribute("data-count").and_then(|n| n.parse().ok()) {
+                                next = resized(&next, n, &symbols);
+                            } else if let Some(which) = control.get_attribute("data-sync") {
+                                if which == "crosshair" {
+                                    next.sync_crosshair = !next.sync_crosshair;
+                                } else {
+                                    next.sync_time = !next.sync_time;
+                                }
+                            } else {
+                                return;
                             }
-                        })
-                        .collect_view();
-                    let toggle = move |crosshair: bool| {
+                            go.with_value(|go| go(next));
+                        }
+                    };
+                    let on_cell = move |event: leptos::ev::Event| {
+                        let Some(select) = target_element(&event) else { return };
+                        let Some(index) = select.get_attribute("data-cell").and_then(|n| n.parse::<usize>().ok()) else {
+                            return;
+                        };
+                        let value = event_target_value(&event);
                         let mut next = layout.get_untracked();
-                        if crosshair {
-                            next.sync_crosshair = !next.sync_crosshair;
-                        } else {
-                            next.sync_time = !next.sync_time;
+                        let Some(chart) = next.charts.get_mut(index) else { return };
+                        match select.get_attribute("data-field").as_deref() {
+                            Some("symbol") => match Symbol::parse(&value) {
+                                Ok(symbol) => chart.symbol = symbol,
+                                Err(_) => return,
+                            },
+                            Some("interval") => match value.parse::<Interval>() {
+                                Ok(interval) => chart.interval = interval,
+                                Err(_) => return,
+                            },
+                            _ => return,
                         }
                         go.with_value(|go| go(next));
                     };
 
+                    let count_buttons = [1usize, 2, 4]
+                        .into_iter()
+                        .map(|n| view! {
+                            <button type="button" class="segment" data-count=n aria-pressed=move || (count.get() == n).to_string()>
+                                {n}
+                            </button>
+                        })
+                        .collect_view();
+                    // Symbols and intervals are letters and digits only, so
+                    // their options are written as HTML once, for every cell.
+                    let options = |values: Vec<String>| -> String {
+                        values.iter().map(|v| format!("<option value=\"{v}\">{v}</option>")).collect()
+                    };
+                    let symbol_options = StoredValue::new(options(symbols.iter().map(|s| s.to_string()).collect()));
+                    let interval_options =
+                        StoredValue::new(options(Interval::ALL.iter().map(|i| i.to_string()).collect()));
+
                     let cells = move || {
-                        (0..count())
+                        (0..count.get())
                             .map(|index| {
                                 let symbol = Signal::derive(move || {
                                     layout.with(|l| l.charts.get(index).map(|c| c.symbol.clone()).unwrap_or_default())
@@ -189,52 +226,23 @@ pub fn ChartsPage() -> impl IntoView {
                                 };
                                 let indicator = indicators[index];
                                 let layers_csrf = csrf.clone();
-                                let choose = move |chart: LayoutChart| {
-                                    let mut next = layout.get_untracked();
-                                    if let Some(slot) = next.charts.get_mut(index) {
-                                        *slot = chart;
-                                    }
-                                    go.with_value(|go| go(next));
-                                };
-                                let symbol_options = symbols
-                                    .iter()
-                                    .map(|candidate| {
-                                        let value = candidate.to_string();
-                                        let current = candidate.clone();
-                                        view! {
-                                            <option value=value.clone() selected=move || symbol.with(|s| *s == current)>{value.clone()}</option>
-                                        }
-                                    })
-                                    .collect_view();
-                                let interval_options = Interval::ALL
-                                    .into_iter()
-                                    .map(|candidate| view! {
-                                        <option value=candidate.as_str() selected=move || interval.get() == candidate>{candidate.as_str()}</option>
-                                    })
-                                    .collect_view();
                                 view! {
                                     <div class="layout-cell" data-cell=index>
                                         <div class="cell-bar">
                                             <select
                                                 aria-label=format!("Symbol of chart {}", index + 1)
-                                                on:change=move |event| {
-                                                    if let Ok(symbol) = Symbol::parse(&event_target_value(&event)) {
-                                                        choose(LayoutChart { symbol, interval: interval.get_untracked() });
-                                                    }
-                                                }
-                                            >
-                                                {symbol_options}
-                                            </select>
+                                                data-cell=index
+                                                data-field="symbol"
+                                                inner_html=symbol_options.get_value()
+                                                prop:value=move || symbol.get().to_string()
+                                            ></select>
                                             <select
                                                 aria-label=format!("Interval of chart {}", index + 1)
-                                                on:change=move |event| {
-                                                    if let Ok(interval) = event_target_value(&event).parse::<Interval>() {
-                                                        choose(LayoutChart { symbol: symbol.get_untracked(), interval });
-                                                    }
-                                                }
-                                            >
-                                                {interval_options}
-                                            </select>
+                                                data-cell=index
+                                                data-field="interval"
+                                                inner_html=interval_options.get_value()
+                                                prop:value=move || interval.get().to_string()
+                                            ></select>
                                             <FeedStatusIndicator indicator />
                                             <a class="cell-open" href=move || chart_href(&symbol.get(), interval.get())>"Open"</a>
                                         </div>
@@ -248,29 +256,36 @@ pub fn ChartsPage() -> impl IntoView {
                     };
 
                     view! {
-                        <header class="top-bar">
+                        <header class="top-bar" on:click=on_bar>
                             <a class="brand" href="/">"InChart"</a>
                             <h1 class="symbol">"Layout"</h1>
                             <div class="segmented" role="group" aria-label="Charts on the page">{count_buttons}</div>
                             <label class="choice">
-                                <input type="checkbox" prop:checked=crosshair on:change=move |_| toggle(true) />
+                                <input type="checkbox" data-sync="crosshair" prop:checked=crosshair />
                                 "Sync crosshair"
                             </label>
                             <label class="choice">
-                                <input type="checkbox" prop:checked=time on:change=move |_| toggle(false) />
+                                <input type="checkbox" data-sync="time" prop:checked=time />
                                 "Sync time"
                             </label>
                             <a class="nav-link" href="/scripts" rel="external">"Scripts"</a>
                             <AccountLink />
                             <ThemeToggle />
                         </header>
-                        <div class="chart-grid" data-count=move || count().to_string()>{cells}</div>
+                        <div class="chart-grid" data-count=move || count.get().to_string() on:change=on_cell>{cells}</div>
                     }
                     .into_any()
                 })}
             </Suspense>
         </div>
     }
+}
+
+/// The element an event happened on.
+fn target_element(event: &leptos::ev::Event) -> Option<leptos::web_sys::Element> {
+    use leptos::wasm_bindgen::JsCast;
+
+    event.target()?.dyn_into::<leptos::web_sys::Element>().ok()
 }
 
 #[cfg(feature = "hydrate")]

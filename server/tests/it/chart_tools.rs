@@ -350,6 +350,10 @@ async fn a_drawn_trend_line_survives_a_reload_and_reaches_the_traders_other_brow
     )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // The drawings' accent (the light theme's, as headless Chromium
+    // prefers): a horizontal line across the chart adds a row of it.
+    let accent = crate::browser::colour_count("#0066CC");
+    let before = run(&other, &accent).await.as_u64().unwrap();
     click_chart_at(&client, 300.0, 200.0).await;
     alt(&client, 'h').await;
     click_chart_at(&client, 350.0, 120.0).await;
@@ -368,6 +372,15 @@ async fn a_drawn_trend_line_survives_a_reload_and_reaches_the_traders_other_brow
             .any(|d| d["kind"] == "horizontal"),
         "{synced}"
     );
+    wait_for(
+        &other,
+        "the horizontal line painted in the other browser",
+        &format!(
+            "const n = (() => {{ {accent} }})(); return n > {} ? n : null;",
+            before + 400
+        ),
+    )
+    .await;
     screenshot(&other, "drawing-synced.png").await;
 }
 
