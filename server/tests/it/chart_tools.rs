@@ -349,6 +349,13 @@ async fn a_drawn_trend_line_survives_a_reload_and_reaches_the_traders_other_brow
         "return document.querySelector('[data-feed]')?.dataset.feed !== 'reconnecting';",
     )
     .await;
+    // Both browsers on the same chart, so that a level drawn in one is in
+    // view in the other.
+    client
+        .goto(&format!("{}/chart/BTCUSDT?interval=1h", app.address))
+        .await
+        .unwrap();
+    wait_for(&client, "the drawings on 1h again", &drawing_count(2)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     // The drawings' accent (the light theme's, as headless Chromium
     // prefers): a horizontal line across the chart adds a row of it.
