@@ -29,7 +29,6 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::cookies::Cookie;
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{Value, json};
 use support::{Server, cookie_value};
@@ -150,14 +149,15 @@ async fn bench(loads: usize, seconds: Duration) {
     // trader's, with the volume moved to its own pane.
     browser.goto(&server.url("/")).await.unwrap();
     let plain = measure(&browser, &server, loads, seconds).await;
-    for (name, value) in [("inchart_csrf", CSRF.to_string()), ("inchart_access", access)] {
-        let mut cookie = Cookie::new(name, value);
-        cookie.set_path("/");
-        browser.add_cookie(cookie).await.unwrap();
-    }
+    // The session's cookies, as the sign-up set them (plain http: no
+    // __Host- prefix), and the volume moved to its own pane.
     browser
         .execute(
-            r#"localStorage.setItem('inchart.chart.panes', JSON.stringify({ volume: 'pane' }));"#,
+            &format!(
+                "document.cookie = 'inchart_csrf={CSRF}; path=/'; \
+                 document.cookie = 'inchart_access={access}; path=/'; \
+                 localStorage.setItem('inchart.chart.panes', JSON.stringify({{ volume: 'pane' }}));"
+            ),
             vec![],
         )
         .await
@@ -308,7 +308,8 @@ async fn measure(browser: &Client, server: &Server, loads: usize, seconds: Durat
         frame_p95: quantile(&frames, 0.95),
         frame_max: frames.last().copied().unwrap_or(0.0),
         long_tasks: longs.len(),
-        long_task_ms: longs.iter().sum(),
+        // An empty sum is -0.0.
+        long_task_ms: longs.iter().sum::<f64>() + 0.0,
         panes,
     }
 }
