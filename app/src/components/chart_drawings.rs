@@ -78,7 +78,14 @@ mod browser {
         chart: Slot,
         symbol: Signal<Symbol>,
         notice: RwSignal<Option<String>>,
+        /// This tab's own changes (as JSON) that `/ws` has not yet echoed:
+        /// an echo is skipped, so that it never interrupts the trader
+        /// dragging that drawing again, nor puts back an older version.
+        sent: StoredValue<Vec<String>, LocalStorage>,
     }
+
+    /// The most changes waiting for their echo (a lost echo must not pile up).
+    const MAX_UNECHOED: usize = 64;
 
     impl Drawings {
         pub fn new(
@@ -92,6 +99,7 @@ mod browser {
                 chart,
                 symbol,
                 notice,
+                sent: StoredValue::new_local(Vec::new()),
             }
         }
 
@@ -133,8 +141,29 @@ mod browser {
             }
         }
 
-        /// A change the server relays from the trader's other tabs.
+        /// A change the server relays from the trader's other tabs (or
+        /// this one's own, echoed: skipped).
         pub fn apply_remote(self, change: DrawingChange) {
+            if let Ok(json) = serde_json::to_string(&change) {
+                let echo = self
+                    .sent
+                    .try_update_value(|sent| match sent.iter().position(|own| *own == json) {
+                        Some(at) => {
+                            sent.remove(at);
+                            true
+                        }
+                        None => false,
+                    })
+                    .unwrap_or(false);
+                if echo {
+                    return;
+                }
+            }
+            self.apply(change);
+        }
+
+        /// Draws a change without reporting it back.
+        fn apply(self, change: DrawingChange) {
             let symbol = match &change {
                 DrawingChange::Put { drawing } => &drawing.symbol,
                 DrawingChange::Delete { symbol, .. } => symbol,
@@ -176,6 +205,14 @@ mod browser {
                     }
                 }
                 DrawingHome::Account { csrf } => spawn_local(async move {
+                    if let Ok(json) = serde_json::to_string(&change) {
+                        self.sent.update_value(|sent| {
+                            sent.push(json);
+                            if sent.len() > MAX_UNECHOED {
+                                sent.remove(0);
+                            }
+                        });
+                    }
                     let sent = match &change {
                         DrawingChange::Put { drawing } => {
                             let url = format!("/api/v1/drawings/{}", drawing.id);
@@ -202,7 +239,7 @@ mod browser {
         /// Takes a drawing that could not be kept off the chart.
         fn undo(self, change: &DrawingChange) {
             if let DrawingChange::Put { drawing } = change {
-                self.apply_remote(DrawingChange::Delete {
+                self.apply(DrawingChange::Delete {
                     symbol: drawing.symbol.clone(),
                     id: drawing.id.clone(),
                 });
