@@ -9,17 +9,15 @@ use futures::StreamExt;
 use inchart_api::charts::DrawingChange;
 use inchart_api::stream::ServerMessage;
 use inchart_fakes::binance::FakeBinanceConfig;
-use reqwest::header::{COOKIE, ORIGIN};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::accounts::{PASSWORD, Visitor};
 use crate::helpers::{CacheKind, Db, TestApp, spawn_app_with, start_app_with};
 use crate::live::{fake_binance, spawn_live};
-use crate::scripts::{Ws, api, connect_as, create};
+use crate::scripts::{Ws, api, connect_as, connect_to, create};
 
 /// 2024-05-01 00:00 UTC, in milliseconds.
 const MAY: i64 = 1_714_521_600_000;
@@ -344,23 +342,6 @@ async fn concurrent_drawings_do_not_pass_the_plans_limit() {
         "{answers:?}"
     );
     assert_eq!(listed(&ann, "BTCUSDT").await["used"], 3);
-}
-
-/// A connection of `visitor`'s, signed in with their cookies, to the
-/// instance at `address` (their own site's, when it is another instance).
-async fn connect_to(visitor: &Visitor, address: &str) -> Ws {
-    use reqwest::cookie::CookieStore;
-    let url = format!("{}/ws", address.replacen("http", "ws", 1));
-    let mut request = url.into_client_request().unwrap();
-    let cookies = visitor.jar.cookies(&visitor.base.parse().unwrap()).unwrap();
-    request
-        .headers_mut()
-        .insert(COOKIE, cookies.to_str().unwrap().parse().unwrap());
-    request
-        .headers_mut()
-        .insert(ORIGIN, visitor.base.parse().unwrap());
-    let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    ws
 }
 
 /// The next drawing change a connection hears, within `wait`.

@@ -524,8 +524,14 @@ pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 pub(crate) async fn connect_as(visitor: &Visitor) -> Ws {
+    connect_to(visitor, &visitor.base).await
+}
+
+/// `visitor`'s chart connection (their cookies, their site's origin) to the
+/// instance at `address` (their own site's, when it is another instance).
+pub(crate) async fn connect_to(visitor: &Visitor, address: &str) -> Ws {
     use reqwest::cookie::CookieStore;
-    let url = format!("{}/ws", visitor.base.replacen("http", "ws", 1));
+    let url = format!("{}/ws", address.replacen("http", "ws", 1));
     let mut request = url.into_client_request().unwrap();
     let cookies = visitor.jar.cookies(&visitor.base.parse().unwrap()).unwrap();
     request
