@@ -18,11 +18,13 @@
 //!   market endpoints' bodies.
 //! - [`stream`]: the `/ws` protocol.
 //! - [`scripts`]: a signal script's run, as the API and `/ws` report it.
+//! - [`backtests`]: a strategy backtest: settings, report, trades.
 //! - [`charts`]: drawings, the scripts a chart shows, layouts of several
 //!   charts.
 //! - [`error`]: the body of every API error.
 //! - [`paths`]: the addresses of pages more than one side links to.
 
+pub mod backtests;
 pub mod charts;
 pub mod error;
 pub mod market;
