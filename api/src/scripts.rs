@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::market::{Interval, Symbol};
-pub use worker_protocol::{ErrorKind, Frame, Level, Line, LineStyle, Marker, Output, RunError, Side};
+pub use worker_protocol::{ErrorKind, Frame, Level, Line, LineStyle, Marker, Output, RunError, Side, Signal};
 
 /// Why a run started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

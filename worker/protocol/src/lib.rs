@@ -246,6 +246,14 @@ pub enum Side {
     Sell,
 }
 
+/// A signal as a backtest trades it: the index of its candle in the
+/// series the script ran on, and its side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signal {
+    pub index: u32,
+    pub side: Side,
+}
+
 /// A named series of values drawn over the candles, such as a moving
 /// average. Candles without a value (an average's first candles) are left
 /// out.
