@@ -41,6 +41,12 @@ pub struct Limits {
     pub runs_per_minute: u32,
     /// Drawings kept on the account's charts, over all symbols.
     pub drawings: u32,
+    /// Candles one backtest may trade over.
+    pub backtest_candles: u32,
+    /// Backtests an account may start in an hour.
+    pub backtests_per_hour: u32,
+    /// CPU time one backtest's script may use, in milliseconds.
+    pub backtest_cpu_ms: u32,
 }
 
 /// How often a price is charged.

@@ -166,9 +166,12 @@ pub struct ScriptSettings {
 /// Stripe; Pro is on sale only when Stripe is configured.
 #[derive(Debug, Clone)]
 pub struct BillingSettings {
-    /// `INCHART_FREE_LIMITS`: `scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=20,drawings=50`.
+    /// `INCHART_FREE_LIMITS`: `scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=20,drawings=50,`
+    /// `backtest=2000,backtests=10,backtest_cpu=10s` (candles a backtest trades over, backtests an
+    /// hour, a backtest's CPU time).
     pub free: Limits,
-    /// `INCHART_PRO_LIMITS`: `scripts=50,live=10,watchlist=100,history=20000,cpu=4s,runs=120,drawings=2000`.
+    /// `INCHART_PRO_LIMITS`: `scripts=50,live=10,watchlist=100,history=20000,cpu=4s,runs=120,drawings=2000,`
+    /// `backtest=1100000,backtests=120,backtest_cpu=60s`.
     pub pro: Limits,
     /// Stripe, when `INCHART_STRIPE_SECRET_KEY` is set.
     pub stripe: Option<StripeSettings>,
@@ -414,12 +417,14 @@ impl Settings {
 }
 
 impl BillingSettings {
-    pub const FREE: &str = "scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=20,drawings=50";
-    pub const PRO: &str = "scripts=50,live=10,watchlist=100,history=20000,cpu=4s,runs=120,drawings=2000";
+    pub const FREE: &str = "scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=20,drawings=50,\
+                            backtest=2000,backtests=10,backtest_cpu=10s";
+    pub const PRO: &str = "scripts=50,live=10,watchlist=100,history=20000,cpu=4s,runs=120,drawings=2000,\
+                           backtest=1100000,backtests=120,backtest_cpu=60s";
 
     fn read(get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        // `runs` and `drawings` came later: a setting written without
-        // them keeps the plan's default.
+        // `runs`, `drawings` and the backtests' came later: a setting
+        // written without them keeps the plan's default.
         let limits = |name: &str, default: &str| {
             let defaults = parse_limits(default, None)?;
             parse_limits(&get(name).unwrap_or_else(|| default.to_string()), Some(defaults))
@@ -520,11 +525,14 @@ impl NewsSettings {
 }
 
 /// `scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=20,drawings=50`:
-/// the first five keys always, `runs` (script runs a minute) and
-/// `drawings` (kept per account) unless `defaults` stand in for them.
+/// the first five keys always, `runs` (script runs a minute), `drawings`
+/// (kept per account), `backtest` (candles a backtest trades over),
+/// `backtests` (an hour) and `backtest_cpu` unless `defaults` stand in
+/// for them.
 fn parse_limits(text: &str, defaults: Option<Limits>) -> anyhow::Result<Limits> {
     let (mut scripts, mut live, mut watchlist, mut history, mut cpu) = (None, None, None, None, None);
     let (mut runs, mut drawings) = (None, None);
+    let (mut backtest, mut backtests, mut backtest_cpu) = (None, None, None);
     for part in text.split(',').map(str::trim).filter(|part| !part.is_empty()) {
         let (key, value) = part
             .split_once('=')
@@ -542,6 +550,18 @@ fn parse_limits(text: &str, defaults: Option<Limits>) -> anyhow::Result<Limits> 
             "history" => &mut history,
             "runs" => &mut runs,
             "drawings" => &mut drawings,
+            "backtest" => &mut backtest,
+            "backtests" => &mut backtests,
+            "backtest_cpu" => {
+                let millis = parse_duration(value)
+                    .with_context(|| format!("backtest_cpu must be a duration like 10s (got {value:?})"))?
+                    .as_millis();
+                if !(100..=600_000).contains(&millis) {
+                    bail!("backtest_cpu must be between 100ms and 10m (got {value})");
+                }
+                backtest_cpu = Some(millis as u32);
+                continue;
+            }
             "cpu" => {
                 let millis = parse_duration(value)
                     .with_context(|| format!("cpu must be a duration like 1s (got {value:?})"))?
@@ -553,7 +573,10 @@ fn parse_limits(text: &str, defaults: Option<Limits>) -> anyhow::Result<Limits> 
                 continue;
             }
             other => {
-                bail!("unknown limit {other:?} (scripts, live, watchlist, history, cpu, runs, drawings)")
+                bail!(
+                    "unknown limit {other:?} (scripts, live, watchlist, history, cpu, runs, drawings, \
+                     backtest, backtests, backtest_cpu)"
+                )
             }
         };
         *slot = Some(number()?);
@@ -574,6 +597,21 @@ fn parse_limits(text: &str, defaults: Option<Limits>) -> anyhow::Result<Limits> 
     if drawings > 1_000_000 {
         bail!("drawings must be at most 1000000 (got {drawings})");
     }
+    let backtest_candles = backtest
+        .or(defaults.map(|limits| limits.backtest_candles))
+        .context("backtest is missing")?;
+    if !(10..=5_000_000).contains(&backtest_candles) {
+        bail!("backtest must be between 10 and 5000000 candles (got {backtest_candles})");
+    }
+    let backtests_per_hour = backtests
+        .or(defaults.map(|limits| limits.backtests_per_hour))
+        .context("backtests is missing")?;
+    if !(1..=100_000).contains(&backtests_per_hour) {
+        bail!("backtests must be between 1 and 100000 an hour (got {backtests_per_hour})");
+    }
+    let backtest_cpu_ms = backtest_cpu
+        .or(defaults.map(|limits| limits.backtest_cpu_ms))
+        .context("backtest_cpu is missing")?;
     Ok(Limits {
         scripts: scripts.context("scripts is missing")?,
         live_scripts: live.context("live is missing")?,
@@ -582,6 +620,9 @@ fn parse_limits(text: &str, defaults: Option<Limits>) -> anyhow::Result<Limits> 
         script_cpu_ms: cpu.context("cpu is missing")?,
         runs_per_minute,
         drawings,
+        backtest_candles,
+        backtests_per_hour,
+        backtest_cpu_ms,
     })
 }
 
@@ -766,6 +807,9 @@ mod tests {
                 script_cpu_ms: 1000,
                 runs_per_minute: 20,
                 drawings: 50,
+                backtest_candles: 2000,
+                backtests_per_hour: 10,
+                backtest_cpu_ms: 10_000,
             }
         );
         assert!(billing.pro.scripts > billing.free.scripts);

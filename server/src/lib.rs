@@ -20,6 +20,7 @@
 //!     charts              a trader's drawings (synchronised to their tabs) and chart layout
 //!     scripts             signal scripts: store, fair queue, worker pool, live runs, signals, chart layers
 //!  8  stream              `/ws`: live candles and signals to charts
+//!     backtests           a script's signals traded over a range: deep history, report, trades
 //!  9  state               AppState and its sub-states
 //! 10  ops, site, usage    operator endpoints; robots and sitemap; plan beside usage
 //! 11  router              every route and layer
@@ -36,6 +37,7 @@
 //! `sandbox.rs`.
 
 pub mod auth;
+pub mod backtests;
 pub mod billing;
 pub mod charts;
 pub mod config;

@@ -25,6 +25,8 @@ use crate::web::error::describe_wait;
 
 /// The span over which a plan's runs are counted.
 const RUN_WINDOW: Duration = Duration::from_secs(60);
+/// The span over which a plan's backtests are counted.
+const BACKTEST_WINDOW: Duration = Duration::from_secs(3600);
 
 /// Something a plan limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +47,10 @@ pub enum Action {
     /// Starting a script run (counted against the runs a minute; live
     /// runs on closed candles are not: the live scripts limit bounds them).
     StartRun,
+    /// Backtesting over `candles` candles.
+    Backtest { candles: u32 },
+    /// Starting a backtest (counted against the backtests an hour).
+    StartBacktest,
 }
 
 /// What a plan allows for an action.
@@ -108,20 +114,39 @@ impl Allowance {
                     upgrade("")
                 ),
             ),
+            Action::Backtest { candles } => (
+                "backtest_candles",
+                format!(
+                    "Your {plan} plan backtests over at most {} candles and this range has {}: \
+                     choose a shorter range{}.",
+                    app::pages::pricing::group_thousands(have),
+                    app::pages::pricing::group_thousands(candles),
+                    upgrade(" candles")
+                ),
+            ),
+            Action::StartBacktest => (
+                "backtests",
+                format!("Your {plan} plan starts at most {have} backtests an hour."),
+            ),
         };
         ApiError::PlanLimit { limit, message }
     }
 
-    /// The refusal of a run past the runs a minute: when to try again,
-    /// and what Pro allows when it is on sale.
-    fn runs_spent(&self, retry_after: Duration) -> ApiError {
+    /// The refusal of a run past the runs a minute, or a backtest past
+    /// the backtests an hour: when to try again, and what Pro allows when
+    /// it is on sale.
+    fn rate_spent(&self, retry_after: Duration) -> ApiError {
+        let (limit, what, per) = match self.action {
+            Action::StartBacktest => ("backtests", "backtests", "an hour"),
+            _ => ("runs", "script runs", "a minute"),
+        };
         let more = self.upgrade_to.map_or_else(String::new, |pro| {
-            format!(", or upgrade to Pro for {pro} a minute")
+            format!(", or upgrade to Pro for {pro} {per}")
         });
         ApiError::PlanRate {
-            limit: "runs",
+            limit,
             message: format!(
-                "Your {} plan starts at most {} script runs a minute. Try again in {}{more}.",
+                "Your {} plan starts at most {} {what} {per}. Try again in {}{more}.",
                 self.plan.name(),
                 self.limit,
                 describe_wait(retry_after),
@@ -165,6 +190,8 @@ impl Plans {
             Action::Watch => limits.watchlist,
             Action::StartRun => limits.runs_per_minute,
             Action::Draw => limits.drawings,
+            Action::Backtest { .. } => limits.backtest_candles,
+            Action::StartBacktest => limits.backtests_per_hour,
         };
         let limits = self.billing.limits(plan);
         let limit = pick(limits);
@@ -183,28 +210,32 @@ impl Plans {
                 },
                 _,
             ) if candles > limit => Err(allowance.refused()),
-            (Action::StartRun, Some(user)) => self.count_run(user, &allowance).await.map(|()| allowance),
+            (Action::Backtest { candles }, _) if candles > limit => Err(allowance.refused()),
+            (Action::StartRun, Some(user)) => self
+                .count(&format!("scripts:runs:{user}"), RUN_WINDOW, &allowance)
+                .await
+                .map(|()| allowance),
+            (Action::StartBacktest, Some(user)) => self
+                .count(&format!("backtests:started:{user}"), BACKTEST_WINDOW, &allowance)
+                .await
+                .map(|()| allowance),
             _ => Ok(allowance),
         }
     }
 
-    /// Counts a run `user` starts against the plan's runs a minute, in
-    /// fixed one-minute windows from the first run; refused past it. Every
-    /// attempt counts, so asking again sooner does not help. A cache that
-    /// cannot count lets the run go (and is logged): runs are still bounded
-    /// by the workers' fair queue.
-    async fn count_run(&self, user: Uuid, allowance: &Allowance) -> Result<(), ApiError> {
-        match self
-            .cache
-            .increment(&format!("scripts:runs:{user}"), RUN_WINDOW)
-            .await
-        {
+    /// Counts a run (or backtest) a user starts under `key`, in fixed
+    /// windows of `window` from the first; refused past the allowance.
+    /// Every attempt counts, so asking again sooner does not help. A cache
+    /// that cannot count lets it go (and is logged): runs and backtests
+    /// are still bounded by the workers' fair queue.
+    async fn count(&self, key: &str, window: Duration, allowance: &Allowance) -> Result<(), ApiError> {
+        match self.cache.increment(key, window).await {
             Ok((count, left)) if count > u64::from(allowance.limit) => {
-                Err(allowance.runs_spent(left.max(Duration::from_secs(1))))
+                Err(allowance.rate_spent(left.max(Duration::from_secs(1))))
             }
             Ok(_) => Ok(()),
             Err(error) => {
-                tracing::warn!(error = format!("{error:#}"), "a script run was not counted");
+                tracing::warn!(error = format!("{error:#}"), key, "a start was not counted");
                 Ok(())
             }
         }

@@ -29,7 +29,7 @@ use crate::market::summary::MarketReader;
 use crate::scripts::pages::ScriptReader;
 use crate::state::AppState;
 use crate::usage::BillingReader;
-use crate::{auth, billing, charts, market, ops, scripts, site, stream, usage, watchlist};
+use crate::{auth, backtests, billing, charts, market, ops, scripts, site, stream, usage, watchlist};
 
 /// What the pages are told of the market, read anew for every request so
 /// that the feed's status is current.
@@ -101,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::handlers::routes())
         .merge(scripts::handlers::routes())
         .merge(scripts::layers::routes())
+        .merge(backtests::handlers::routes())
         .merge(charts::handlers::routes())
         .merge(billing::handlers::routes())
         .merge(watchlist::handlers::routes())

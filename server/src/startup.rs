@@ -16,6 +16,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::auth::{AccountCloser, Auth};
+use crate::backtests::Backtests;
+use crate::backtests::store::BacktestStore;
 use crate::billing::Billing;
 use crate::billing::store::BillingStore;
 use crate::charts::Charts;
@@ -144,13 +146,14 @@ impl Application {
         );
         let scripts = Scripts::new(
             settings.scripts.clone(),
-            ScriptStore::new(connection),
+            ScriptStore::new(connection.clone()),
             SignalBus::new(user_bus.clone()),
             plans.clone(),
             newest,
             window.clone(),
         );
         registry.register(scripts.pool.stats());
+        let backtests = Backtests::new(BacktestStore::new(connection), scripts.clone(), market.clone());
 
         let stream_metrics = Arc::new(StreamMetrics::default());
         registry.register(stream_metrics.clone());
@@ -189,6 +192,7 @@ impl Application {
             billing,
             plans,
             scripts,
+            backtests,
             news,
             watchlists,
             charts,

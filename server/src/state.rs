@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use tokio::sync::watch;
 
 use crate::auth::Auth;
+use crate::backtests::Backtests;
 use crate::billing::Billing;
 use crate::charts::Charts;
 use crate::market::{Market, Symbols};
@@ -44,6 +45,8 @@ pub struct AppState {
     pub plans: Plans,
     /// Signal scripts and their workers.
     pub scripts: Scripts,
+    /// Strategy backtests of the scripts.
+    pub backtests: Backtests,
     /// Quick Look news.
     pub news: News,
     pub watchlists: Watchlists,

@@ -172,9 +172,12 @@ fn UsageSection(view: BillingView) -> impl IntoView {
             <ul class="usage-list">{meters}</ul>
             <p class="muted small">
                 {format!(
-                    "Charts and scripts read up to {history} of history. Each script run may use {} of CPU time, and you may start {} a minute.",
+                    "Charts and scripts read up to {history} of history. Each script run may use {} of CPU time, and you may start {} a minute. Backtests trade over up to {} and use up to {} of CPU time; you may start {} an hour.",
                     cpu_time(limits.script_cpu_ms),
                     plural(limits.runs_per_minute, "run", "runs"),
+                    plural(limits.backtest_candles, "candle", "candles"),
+                    cpu_time(limits.backtest_cpu_ms),
+                    plural(limits.backtests_per_hour, "backtest", "backtests"),
                 )}
             </p>
         </section>
@@ -404,6 +407,9 @@ mod tests {
                 script_cpu_ms: 1000,
                 runs_per_minute: 20,
                 drawings: 50,
+                backtest_candles: 2000,
+                backtests_per_hour: 10,
+                backtest_cpu_ms: 10_000,
             },
             usage: Usage::default(),
             subscription,
@@ -520,6 +526,9 @@ mod rendered {
                 script_cpu_ms: 5000,
                 runs_per_minute: 120,
                 drawings: 2000,
+                backtest_candles: 1_100_000,
+                backtests_per_hour: 120,
+                backtest_cpu_ms: 60_000,
             },
             usage: Usage {
                 scripts: 2,

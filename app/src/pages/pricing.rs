@@ -214,7 +214,8 @@ fn pro_actions(
 
 /// A plan's limits, one line each: "3 saved scripts", "1 script running
 /// live", "10 symbols on the watchlist", "2,000 candles of history",
-/// "1 s CPU per script run", "20 script runs a minute", "50 drawings".
+/// "1 s CPU per script run", "20 script runs a minute", "50 drawings",
+/// "Backtests over 2,000 candles", "10 backtests an hour".
 pub fn limit_lines(limits: &Limits) -> Vec<String> {
     vec![
         plural(limits.scripts, "saved script", "saved scripts"),
@@ -232,6 +233,11 @@ pub fn limit_lines(limits: &Limits) -> Vec<String> {
             "script runs a minute",
         ),
         plural(limits.drawings, "drawing", "drawings"),
+        format!(
+            "Backtests over {}",
+            plural(limits.backtest_candles, "candle", "candles")
+        ),
+        plural(limits.backtests_per_hour, "backtest an hour", "backtests an hour"),
     ]
 }
 
@@ -356,6 +362,9 @@ mod tests {
             script_cpu_ms: 1000,
             runs_per_minute: 20,
             drawings: 50,
+            backtest_candles: 2000,
+            backtests_per_hour: 10,
+            backtest_cpu_ms: 10_000,
         };
         assert_eq!(
             limit_lines(&free),
@@ -367,6 +376,8 @@ mod tests {
                 "1 s CPU per script run",
                 "20 script runs a minute",
                 "50 drawings",
+                "Backtests over 2,000 candles",
+                "10 backtests an hour",
             ]
         );
         assert_eq!(group_thousands(1_234_567), "1,234,567");
@@ -399,6 +410,9 @@ mod rendered {
             script_cpu_ms: 1000,
             runs_per_minute: 20,
             drawings: 50,
+            backtest_candles: 2000,
+            backtests_per_hour: 10,
+            backtest_cpu_ms: 10_000,
         };
         let price = |cadence, amount| PriceView {
             cadence,

@@ -39,6 +39,7 @@ use crate::plans::Plans;
 use crate::platform::clock::now_ms;
 use pool::{PoolError, WorkerPool};
 use signals::SignalBus;
+pub use store::Runnable;
 use store::{NewRun, ScriptStore};
 
 /// Everything scripts need, cloned cheaply per request.
@@ -82,6 +83,13 @@ impl Scripts {
             newest,
             window,
         }
+    }
+
+    /// A version of one of the user's scripts, ready to run: the newest
+    /// when `version` is `None`; `None` when there is no such script or
+    /// version.
+    pub async fn runnable(&self, user: Uuid, id: Uuid, version: Option<u32>) -> anyhow::Result<Option<Runnable>> {
+        self.store.runnable(user, id, version).await
     }
 
     /// The feed's status now, for the pages.
