@@ -6,7 +6,7 @@
 //!
 //! Modules, in the order they depend on each other: [`settings`] (what a
 //! trader may ask for) ← `trading` (signals into fills, positions and
-//! cash) ← `report` (the figures) and [`curves`] (what the chart draws).
+//! cash) ← `report` (the figures) and [`mod@curves`] (what the chart draws).
 //!
 //! # How signals are traded
 //! - **No look-ahead.** With [`Fill::NextOpen`] a signal on candle `i`
@@ -99,8 +99,9 @@ pub struct Simulation {
 /// last candle's close time.
 ///
 /// Fails when the settings do not pass [`check`], when there are no
-/// candles, when the columns differ in length or a price is not a positive
-/// number, or when `interval_ms` is not positive.
+/// candles, when the columns differ in length or an open or close is not
+/// a positive number, or when `interval_ms` is not positive. High and low
+/// are not read.
 pub fn simulate(
     candles: &Candles<'_>,
     signals: &[Signal],

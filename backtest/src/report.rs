@@ -62,8 +62,7 @@ pub(crate) fn report(candles: &Candles<'_>, traded: &Traded, capital: f64, inter
         finite(((log_growth / count).exp() - 1.0) * 100.0)
     };
 
-    let drawdown = Drawdown::of(candles.time, equity);
-    let returns = CandleReturns::of(equity);
+    let (drawdown, returns) = walk(candles.time, equity);
     let candles_per_year = YEAR_MS / interval_ms as f64;
     let annualise = candles_per_year.sqrt();
     let sharpe = returns
@@ -152,45 +151,6 @@ struct Drawdown {
     longest_ms: i64,
 }
 
-impl Drawdown {
-    fn of(time: &[i64], equity: &[f64]) -> Self {
-        let mut max = 0.0;
-        let mut max_pct = 0.0;
-        let mut longest_ms = 0;
-        let Some(&first) = equity.first() else {
-            return Self {
-                max,
-                max_pct,
-                longest_ms,
-            };
-        };
-        let mut peak = first;
-        // The last candle at the peak; a drawdown lasts from there.
-        let mut at_peak = 0;
-        for (at, &value) in equity.iter().enumerate().skip(1) {
-            if value >= peak {
-                if at > at_peak + 1 {
-                    longest_ms = longest_ms.max(time[at] - time[at_peak]);
-                }
-                peak = value;
-                at_peak = at;
-            } else {
-                max = f64::max(max, peak - value);
-                // Written as backtesting.py writes it, so that equal
-                // equities give bit-equal drawdowns.
-                max_pct = f64::max(max_pct, (1.0 - value / peak) * 100.0);
-            }
-        }
-        let last = equity.len() - 1;
-        longest_ms = longest_ms.max(time[last] - time[at_peak]);
-        Self {
-            max,
-            max_pct,
-            longest_ms,
-        }
-    }
-}
-
 /// The per-candle returns of the equity (`e[i] / e[i-1] - 1`), as the
 /// ratios need them.
 #[derive(Clone, Copy)]
@@ -202,31 +162,95 @@ struct CandleReturns {
     downside: f64,
 }
 
-impl CandleReturns {
-    /// `None` with fewer than two returns, or when the equity reached zero
-    /// (a return from nothing is not a number).
-    fn of(equity: &[f64]) -> Option<Self> {
-        if equity.len() < 3 || equity[..equity.len() - 1].iter().any(|&e| e.is_nan() || e <= 0.0) {
-            return None;
+/// Returns taken a block at a time: each block's mean and squared
+/// deviations from it in two passes over a buffer on the stack, blocks
+/// then merged (Chan et al.), so that a million candles take one pass
+/// over the equity without the precision lost by summing squares.
+const BLOCK: usize = 256;
+
+/// The count, mean and sum of squared deviations of some returns.
+#[derive(Clone, Copy, Default)]
+struct Moments {
+    count: f64,
+    mean: f64,
+    squares: f64,
+}
+
+impl Moments {
+    fn of(returns: &[f64]) -> Self {
+        let count = returns.len() as f64;
+        let mean = returns.iter().sum::<f64>() / count;
+        let squares = returns.iter().map(|r| (r - mean) * (r - mean)).sum();
+        Self { count, mean, squares }
+    }
+
+    fn merge(self, other: Self) -> Self {
+        if self.count == 0.0 {
+            return other;
         }
-        let returns = || equity.windows(2).map(|pair| pair[1] / pair[0] - 1.0);
-        let n = (equity.len() - 1) as f64;
-        let mut sum = 0.0;
-        let mut downside_squares = 0.0;
-        for r in returns() {
-            sum += r;
-            if r < 0.0 {
-                downside_squares += r * r;
+        let count = self.count + other.count;
+        let delta = other.mean - self.mean;
+        Self {
+            count,
+            mean: self.mean + delta * other.count / count,
+            squares: self.squares + other.squares + delta * delta * self.count * other.count / count,
+        }
+    }
+}
+
+/// The drawdown and the returns of `equity` (one value per candle opening
+/// at `time`, at least one), in one pass. The returns are `None` with
+/// fewer than two of them, or when the equity reached zero (a return from
+/// nothing is not a number).
+fn walk(time: &[i64], equity: &[f64]) -> (Drawdown, Option<CandleReturns>) {
+    let n = equity.len();
+    let mut drawdown = Drawdown {
+        max: 0.0,
+        max_pct: 0.0,
+        longest_ms: 0,
+    };
+    let Some(&first) = equity.first() else {
+        return (drawdown, None);
+    };
+    let mut peak = first;
+    // The last candle at the peak; a drawdown lasts from there.
+    let mut at_peak = 0;
+    let mut moments = Moments::default();
+    let mut downside_squares = 0.0;
+    let mut from_something = true;
+    let mut block = [0.0; BLOCK];
+    let mut start = 1;
+    while start < n {
+        let end = n.min(start + BLOCK);
+        for (slot, at) in block.iter_mut().zip(start..end) {
+            let (before, value) = (equity[at - 1], equity[at]);
+            from_something &= before > 0.0;
+            let r = value / before - 1.0;
+            *slot = r;
+            downside_squares += r.min(0.0) * r.min(0.0);
+            if value >= peak {
+                if at > at_peak + 1 {
+                    drawdown.longest_ms = drawdown.longest_ms.max(time[at] - time[at_peak]);
+                }
+                peak = value;
+                at_peak = at;
+            } else {
+                drawdown.max = drawdown.max.max(peak - value);
+                // Written as backtesting.py writes it, so that equal
+                // equities give bit-equal drawdowns.
+                drawdown.max_pct = drawdown.max_pct.max((1.0 - value / peak) * 100.0);
             }
         }
-        let mean = sum / n;
-        // A second pass: the squares of small differences, not the
-        // difference of large squares.
-        let squares: f64 = returns().map(|r| (r - mean) * (r - mean)).sum();
-        Some(Self {
-            mean,
-            deviation: (squares / (n - 1.0)).sqrt(),
-            downside: (downside_squares / n).sqrt(),
-        })
+        moments = moments.merge(Moments::of(&block[..end - start]));
+        start = end;
     }
+    drawdown.longest_ms = drawdown.longest_ms.max(time[n - 1] - time[at_peak]);
+
+    let count = (n - 1) as f64;
+    let returns = (n >= 3 && from_something).then(|| CandleReturns {
+        mean: moments.mean,
+        deviation: (moments.squares / (count - 1.0)).sqrt(),
+        downside: (downside_squares / count).sqrt(),
+    });
+    (drawdown, returns)
 }

@@ -27,24 +27,34 @@ pub(crate) fn trade(candles: &Candles<'_>, signals: &[Signal], settings: &Settin
     let mut book = Book::new(candles, settings, signals.len());
     let mut equity = Vec::with_capacity(n);
     let mut next = 0;
-    for (at, &close) in candles.close.iter().enumerate() {
-        while let Some(signal) = signals.get(next) {
-            let candle = signal.index as usize;
-            let (fill, price) = match settings.fill {
-                Fill::NextOpen => (candle + 1, candles.open.get(candle + 1)),
-                Fill::SignalClose => (candle, candles.close.get(candle)),
-            };
-            if fill > at {
-                break;
-            }
-            // `fill <= at < n`, so the price is there.
-            if let Some(&price) = price {
-                book.on_signal(signal.side, candle, fill, price);
-            }
-            next += 1;
-        }
-        equity.push(book.cash + book.held * close);
+    for signal in signals.iter() {
+        let candle = signal.index as usize;
+        let (fill, price) = match settings.fill {
+            Fill::NextOpen => (
+                candle.saturating_add(1),
+                candles.open.get(candle.saturating_add(1)),
+            ),
+            Fill::SignalClose => (candle, candles.close.get(candle)),
+        };
+        // Past the series, or on the last candle under NextOpen.
+        let Some(&price) = price else { break };
+        // The closes before the fill's candle, marked with what is held
+        // until then: one tight loop between fills.
+        let (cash, held) = (book.cash, book.held);
+        equity.extend(
+            candles.close[equity.len()..fill]
+                .iter()
+                .map(|&close| cash + held * close),
+        );
+        book.on_signal(signal.side, candle, fill, price);
+        next += 1;
     }
+    let (cash, held) = (book.cash, book.held);
+    equity.extend(
+        candles.close[equity.len()..]
+            .iter()
+            .map(|&close| cash + held * close),
+    );
     // Signals on the last candle under NextOpen, or past the series.
     book.signals_ignored += count(signals.len() - next);
     if book.open.is_some() {
