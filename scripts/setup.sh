@@ -161,3 +161,27 @@ setup_python() {
   fi
   export INCHART_WORKER_SITE="$site"
 }
+
+# The reference backtesters the backtest engine is held to, for tests and
+# benchmarks only (never in the product): backtesting.py (with the pandas,
+# numpy and bokeh it imports) and vectorbt, pinned, from wheels only, in a
+# directory of their own beside the worker's. Needs setup_python first.
+# Exports INCHART_REFERENCE_SITE (put it on PYTHONPATH).
+INCHART_BACKTESTING_VERSION="0.6.6"
+INCHART_VECTORBT_VERSION="1.2.0"
+setup_reference() {
+  [ -n "${PYO3_PYTHON:-}" ] || { echo "setup_reference needs setup_python first" >&2; exit 1; }
+  local site="$HOME/.cache/inchart/python-ref/backtesting-$INCHART_BACKTESTING_VERSION-vectorbt-$INCHART_VECTORBT_VERSION"
+  if [ ! -f "$site/.inchart-complete" ]; then
+    log "installing backtesting.py $INCHART_BACKTESTING_VERSION and vectorbt $INCHART_VECTORBT_VERSION (reference backtesters, once, about a minute)"
+    rm -rf "$site"
+    # --no-warn-conflicts: pip would otherwise judge the interpreter's own
+    # site-packages, which this directory shadows.
+    "$PYO3_PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+      --no-warn-conflicts --only-binary=:all: --target "$site" \
+      "backtesting==$INCHART_BACKTESTING_VERSION" "vectorbt==$INCHART_VECTORBT_VERSION" \
+      "numpy==$INCHART_NUMPY_VERSION" "pandas==3.1.1" "bokeh==3.9.2" "numba==0.68.1"
+    touch "$site/.inchart-complete"
+  fi
+  export INCHART_REFERENCE_SITE="$site"
+}

@@ -164,9 +164,10 @@ pub struct Outcome {
     pub report: Report,
     /// Every trade, oldest first.
     pub trades: Vec<Trade>,
-    /// The equity at the close of each candle, `(open time, equity)`;
-    /// over [`MAX_CURVE_POINTS`] candles, the lowest and highest of each
-    /// stretch so that no drop is hidden.
+    /// The equity at the close of each candle (after the fills at that
+    /// close), `(open time, equity)`; over [`MAX_CURVE_POINTS`] candles,
+    /// the lowest and highest equity and the deepest drawdown of each
+    /// stretch, so that no drop is hidden.
     pub equity: Vec<(i64, f64)>,
     /// The drawdown from the running peak in percent (0 or negative), at
     /// the same times as `equity`.
@@ -207,11 +208,13 @@ pub struct Trade {
     pub quantity: f64,
     /// Profit or loss in the quote currency, fees included.
     pub pnl: f64,
-    /// `pnl` against the entry's value, in percent.
+    /// `pnl` against the entry's value (quantity × entry price), in
+    /// percent (backtesting.py's `ReturnPct`).
     pub pnl_pct: f64,
     /// Fees paid on entry and exit.
     pub fees: f64,
-    /// Candles from the entry's to the exit's.
+    /// Candles from the entry's to the exit's (0 for a trade closed on
+    /// the candle it opened on).
     pub bars: u32,
     /// Closed because the range ended, not by a signal.
     #[serde(default)]
@@ -251,7 +254,8 @@ pub struct Report {
     /// Best and worst trade return, percent.
     pub best_trade_pct: Option<f64>,
     pub worst_trade_pct: Option<f64>,
-    /// Geometric mean of the trades' returns, percent.
+    /// Geometric mean of the trades' returns, percent; `None` when a
+    /// trade lost all it staked or more (backtesting.py says 0 there).
     pub avg_trade_pct: Option<f64>,
     /// Mean P&L per trade, money.
     pub expectancy: Option<f64>,
@@ -263,19 +267,27 @@ pub struct Report {
     /// The same as a share of the peak, percent (positive).
     pub max_drawdown_pct: f64,
     /// Longest time from a peak to the equity's return to it (or to the
-    /// end of the range), milliseconds.
+    /// end of the range), milliseconds: from the open of the last candle
+    /// at the peak to the open of the first candle back at it (or of the
+    /// last candle). backtesting.py's "Max. Drawdown Duration", except
+    /// that it leaves out a drawdown that begins on the last candle.
     pub max_drawdown_duration_ms: i64,
     /// Mean per-candle return over its standard deviation (sample, n-1),
     /// times the square root of candles per year (24/7 markets: 365 days).
+    /// No risk-free rate. (backtesting.py resamples the equity to days
+    /// and divides a geometric annual return by an annual volatility.)
     pub sharpe: Option<f64>,
     /// Mean per-candle return over the downside deviation (the root mean
     /// square of the negative returns, over all candles), annualised as
     /// `sharpe`.
     pub sortino: Option<f64>,
-    /// `cagr_pct / max_drawdown_pct`.
+    /// `cagr_pct / max_drawdown_pct` (backtesting.py divides its
+    /// annualised daily return instead).
     pub calmar: Option<f64>,
     /// Compound annual growth: `(final / capital)^(1 / years) - 1`, years
     /// of 365 days from the first candle's open to the last one's close.
+    /// (backtesting.py: years of 365.25 days from the first open to the
+    /// last open.)
     pub cagr_pct: Option<f64>,
     /// Candles with a position open (from each entry's candle to its
     /// exit's, inclusive) over all candles, percent.
@@ -286,7 +298,10 @@ pub struct Report {
     /// The same in money on the starting capital, no fees.
     pub buy_and_hold_profit: f64,
     pub fees_paid: f64,
-    /// Signals given while already in the position they ask for (ignored).
+    /// Signals that changed nothing: given while already in the position
+    /// they ask for, a `sell` while flat in long only, one on the last
+    /// candle when orders fill at the next open, and entries the equity
+    /// could not pay for (value and fee above the equity at the fill).
     pub signals_ignored: u32,
 }
 
