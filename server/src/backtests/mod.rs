@@ -248,20 +248,31 @@ impl Backtests {
         } = report;
         let signals = result.map_err(|error| script_failed(&error))?;
         check_live(&signals, &columns.time, window)?;
-        let simulation = backtest::simulate(
-            &backtest::Candles {
-                time: &columns.time,
-                open: &columns.open,
-                high: &columns.high,
-                low: &columns.low,
-                close: &columns.close,
-            },
-            &signals.signals,
-            &start.settings,
-            start.interval.millis(),
-        )
-        .map_err(|error| error.message)?;
-        let (equity, drawdown) = backtest::curves(&columns.time, &simulation.equity, MAX_CURVE_POINTS);
+        // A million candles take tens of milliseconds to trade and thin:
+        // off the threads that answer requests.
+        let (settings, step) = (start.settings, start.interval.millis());
+        let traded = tokio::task::spawn_blocking(move || {
+            let simulation = backtest::simulate(
+                &backtest::Candles {
+                    time: &columns.time,
+                    open: &columns.open,
+                    high: &columns.high,
+                    low: &columns.low,
+                    close: &columns.close,
+                },
+                &signals.signals,
+                &settings,
+                step,
+            )?;
+            let (equity, drawdown) = backtest::curves(&columns.time, &simulation.equity, MAX_CURVE_POINTS);
+            Ok::<_, backtest::SettingsError>((simulation, equity, drawdown))
+        })
+        .await
+        .map_err(|error| {
+            tracing::error!(error = %error, "a backtest's trading stopped");
+            "The backtest stopped unexpectedly; try again.".to_string()
+        })?;
+        let (simulation, equity, drawdown) = traded.map_err(|error| error.message)?;
         Ok(Outcome {
             report: simulation.report,
             trades: simulation.trades,
