@@ -16,8 +16,8 @@ bytes.
 
 The strategy is the template's (``app::scripts::TEMPLATE``) as InChart
 trades it with its default settings: a buy on each candle where the SMA 9
-crosses above the SMA 21, a sell where it crosses below; long only, all
-the equity in each trade, ``--fee-pct`` per side, each order filled at the
+crosses above the SMA 21, a sell where it crosses below; long only, one
+bitcoin a trade, ``--fee-pct`` per side, each order filled at the
 next candle's open; a trade still open at the end is closed there and
 counted. The averages and crossings are computed exactly as the ``inchart``
 helper module computes them (a cumulative-sum SMA; ``a[i-1] <= b[i-1] and
@@ -75,8 +75,7 @@ def read_candles(path):
 
 def with_backtesting_py(candles, capital, fee):
     import pandas as pd
-    from backtesting import Strategy
-    from backtesting.lib import FractionalBacktest
+    from backtesting import Backtest, Strategy
 
     time_ms, open_, high, low, close, volume = candles
     frame = pd.DataFrame(
@@ -86,8 +85,6 @@ def with_backtesting_py(candles, capital, fee):
 
     class SmaCross(Strategy):
         def init(self):
-            # From the prices as they are: FractionalBacktest hands the
-            # strategy prices scaled to a satoshi, rounded differently.
             buy, sell = crossings(close)
             self.buys = self.I(lambda: buy, name="buy", plot=False)
             self.sells = self.I(lambda: sell, name="sell", plot=False)
@@ -95,13 +92,12 @@ def with_backtesting_py(candles, capital, fee):
         def next(self):
             # An order placed here fills at the next candle's open.
             if self.buys[-1] and not self.position:
-                self.buy()
+                self.buy(size=1)
             elif self.sells[-1] and self.position:
                 self.position.close()
 
     def call():
-        # Whole units of a satoshi: all the equity, not whole bitcoins.
-        backtest = FractionalBacktest(
+        backtest = Backtest(
             frame,
             SmaCross,
             cash=capital,
@@ -143,6 +139,8 @@ def with_vectorbt(candles, capital, fee):
             entries,
             exits,
             price=opens,
+            size=1.0,
+            size_type="amount",
             fees=fee,
             init_cash=capital,
             direction="longonly",
