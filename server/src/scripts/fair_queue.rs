@@ -108,6 +108,7 @@ mod tests {
             source: String::new(),
             candles: Default::default(),
             limits: Default::default(),
+            mode: Default::default(),
         };
         (
             Pending {
