@@ -455,3 +455,51 @@ fn markers_are_found_on_a_series_whose_times_do_not_ascend() {
         assert!(got.unconfirmed.is_empty());
     }
 }
+
+#[test]
+fn a_higher_interval_from_the_helper_never_looks_ahead_and_a_naive_one_does() {
+    let mut worker = Worker::start();
+    // Minute candles from Monday 2024-01-01 00:00 UTC, on whole minutes.
+    let mut candles = series(3000);
+    candles.time = (0..3000).map(|i| 1_704_067_200_000 + i * MINUTE).collect();
+    // Trades each hour as it closes, up or down.
+    let helper = r#"
+import math
+from inchart import higher, buy, sell
+def signals(c):
+    h = higher(c, "1h")
+    closed = [i for i in range(1, len(c)) if h.time[i] != h.time[i - 1] and not math.isnan(h.close[i])]
+    return [(buy if h.close[i] > h.open[i] else sell)(c.time[i], c.close[i]) for i in closed], {}
+"#;
+    let report = worker.backtest(&backtest_job(
+        helper,
+        candles.clone(),
+        backtest_limits(),
+        1000,
+        1000,
+    ));
+    let got = signals(&report);
+    assert!(got.signals.len() >= 45, "{}", got.signals.len());
+    assert_eq!(got.checked as usize, got.signals.len());
+    assert!(got.unconfirmed.is_empty(), "{:?}", got.unconfirmed);
+
+    // Trades at each hour's first candle on how that hour will close.
+    let naive = r#"
+from inchart import buy, sell
+def signals(c):
+    hour = c.time // 3_600_000
+    close_of = {int(h): x for h, x in zip(hour, c.close)}
+    starts = [i for i in range(1, len(c)) if hour[i] != hour[i - 1]]
+    return [(buy if close_of[int(hour[i])] > c.close[i] else sell)(c.time[i], c.close[i]) for i in starts], {}
+"#;
+    let report = worker.backtest(&backtest_job(naive, candles, backtest_limits(), 1000, 1000));
+    let got = signals(&report);
+    let buys: Vec<Signal> = got
+        .signals
+        .iter()
+        .copied()
+        .filter(|s| s.side == Side::Buy)
+        .collect();
+    assert!(!buys.is_empty());
+    assert_eq!(got.unconfirmed, buys);
+}
