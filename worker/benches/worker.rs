@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use worker_protocol::{Columns, FromWorker, Job, Limits, body_len, decode};
+use worker_protocol::{Columns, FromWorker, Job, Limits, Mode, body_len, decode};
 
 const BIN: &str = env!("CARGO_BIN_EXE_inchart-worker");
 const PYTHON_HOME: &str = env!("INCHART_PYTHON_HOME");
@@ -171,6 +171,7 @@ fn main() {
         source: MA_CROSS.into(),
         candles: series(1000),
         limits: Limits::default(),
+        mode: Mode::Chart,
     };
     let frame = job.to_wire().unwrap();
 

@@ -50,6 +50,8 @@ Definitions:
   value, such as MACD's histogram.
 * ``level(value, color=None, pane=None)``: a horizontal line at ``value``
   across the chart, such as an RSI's 70.
+* ``higher(c, interval)``: the candles of a higher interval (``"4h"``),
+  each shown from the candle at whose close it closed (below).
 
 Panes: an oscillator (RSI's 0 to 100, MACD around zero) is invisible on
 the price scale, so it goes in a pane of its own under the candles, with
@@ -90,6 +92,42 @@ A MACD, its signal line and histogram in one pane::
             "Histogram": histogram(h, pane="MACD"),
             "Zero": level(0),
         }
+
+Other intervals of the same symbol: ``higher(c, interval)`` makes the
+candles of a higher interval (``"1h"``, ``"4h"``, ``"1d"``, ``"1w"``: a
+number and s, m, h, d or w, a whole multiple of the chart's own interval,
+which it reads from the candles' times) out of the chart's candles, and
+aligns them to them. At candle ``i``, ``h.time[i]``, ``h.open[i]``,
+``h.high[i]``, ``h.low[i]``, ``h.close[i]`` and ``h.volume[i]`` are the
+newest higher candle that had closed by the close of candle ``i``: a 4h
+candle appears at the 15m candle that completes it, never while it is
+still forming, so a script sees in a backtest exactly what it would have
+seen live. Its open is the first candle's open, its high the highest
+high, its low the lowest low, its close the last candle's close, its
+volume the sum. A higher candle whose candles are not all in the series
+(the first, often; one with a gap in the data) is NaN. Minutes, hours and
+days open at whole multiples since 1970-01-01 00:00 UTC, weeks on Monday
+00:00 UTC, as on Binance; months are not offered (their length varies).
+
+``h.bars`` are the higher candles themselves (``time``, ``open``, ...,
+one each, oldest first, up to the newest closed one) for indicators, and
+``h.align(values)`` puts one value per bar back on the chart's candles
+the same way, NaN before the first.
+
+A 4h trend filter on a 15-minute chart::
+
+    from inchart import higher, ema, crossover, crossunder, buy, sell
+
+    def signals(c):
+        h4 = higher(c, "4h")
+        trend = h4.align(ema(h4.bars.close, 20))  # the 4h EMA 20 as it stood
+        fast, slow = ema(c.close, 9), ema(c.close, 21)
+        # NaN compares false: no trend known yet, no trade.
+        ups = [i for i in crossover(fast, slow) if h4.close[i] > trend[i]]
+        downs = [i for i in crossunder(fast, slow) if h4.close[i] < trend[i]]
+        markers = [buy(c.time[i], c.close[i]) for i in ups]
+        markers += [sell(c.time[i], c.close[i]) for i in downs]
+        return markers, {"4h EMA 20": trend}
 """
 
 import math
@@ -115,9 +153,12 @@ __all__ = [
     "line",
     "histogram",
     "level",
+    "higher",
     "Marker",
     "Line",
     "Level",
+    "HigherCandles",
+    "Bars",
 ]
 
 _NAN = float("nan")
@@ -474,3 +515,249 @@ def crossover(a, b):
 def crossunder(a, b):
     """Indices i where a crosses below b: a[i-1] >= b[i-1] and a[i] < b[i]."""
     return _cross(a, b, "crossunder", False)
+
+
+# Other intervals of the same symbol.
+
+_UNITS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+# Weeks open on Monday 00:00 UTC, as on Binance; 1970-01-01 was a Thursday.
+_MONDAY = 4 * 86_400_000
+
+
+def _interval(interval):
+    """``(length, origin)`` in milliseconds of an interval such as ``"4h"``:
+    its candles open at ``origin + k * length``."""
+    if not isinstance(interval, str):
+        raise TypeError(f"higher: interval must be a str such as '4h', got {type(interval).__name__}")
+    digits = interval[:-1]
+    unit = interval[-1:]
+    if unit == "M" and digits.isdigit():
+        raise ValueError(f"higher: {interval!r}: months have no fixed length; use days or weeks ('1w')")
+    if not (digits.isascii() and digits.isdigit()) or unit not in _UNITS or int(digits) < 1:
+        raise ValueError(
+            f"higher: interval {interval!r:.40} must be a whole number and a unit, "
+            "s, m, h, d or w (as '15m', '4h', '1d', '1w')"
+        )
+    length = int(digits) * _UNITS[unit]
+    return length, (_MONDAY if unit == "w" else 0)
+
+
+def _interval_name(ms):
+    for unit in "wdhms":
+        if ms % _UNITS[unit] == 0:
+            return f"{ms // _UNITS[unit]}{unit}"
+    return f"{ms} ms"
+
+
+class Bars:
+    """Candle columns ``time`` (open times), ``open``, ``high``, ``low``,
+    ``close``, ``volume``, oldest first, and ``len()``."""
+
+    __slots__ = ("time", "open", "high", "low", "close", "volume")
+
+    def __init__(self, time, open, high, low, close, volume):
+        self.time = time
+        self.open = open
+        self.high = high
+        self.low = low
+        self.close = close
+        self.volume = volume
+
+    def __len__(self):
+        return len(self.time)
+
+    def __repr__(self):
+        return f"<{len(self)} candles>"
+
+
+class HigherCandles(Bars):
+    """What :func:`higher` returns: at each of the script's candles, the
+    newest candle of ``interval`` that had closed by that candle's close
+    (its open ``time`` and its ``open``, ``high``, ``low``, ``close``,
+    ``volume``, NaN when it is not whole in the series). ``bars`` are those
+    higher candles themselves, one each, oldest first, up to the newest
+    closed one; ``align(values)`` spreads one value per bar (an indicator of
+    ``bars``) onto the script's candles the same way."""
+
+    __slots__ = ("interval", "bars", "_at", "_like")
+
+    def align(self, values):
+        """``values`` (one per bar, e.g. ``ema(h.bars.close, 20)``) at each of
+        the script's candles: the value of the newest closed bar, NaN before
+        the first."""
+        xs = _floats(values, "align", "values")
+        if len(xs) != len(self.bars):
+            raise ValueError(f"align: {len(xs)} values for {len(self.bars)} {self.interval} bars")
+        if self._like is not None:
+            padded = self._like.array(xs + [_NAN], dtype=self._like.float64)
+            return padded[self._at]
+        return [xs[j] if j >= 0 else _NAN for j in self._at]
+
+    def __repr__(self):
+        return f"<{self.interval} candles aligned to {len(self)} candles, {len(self.bars)} bars>"
+
+
+def higher(candles, interval):
+    """The candles of a higher ``interval`` of the same symbol (``"4h"``,
+    ``"1d"``, ``"1w"``), made from ``candles`` and aligned to them: element
+    ``i`` is the newest ``interval`` candle that had closed by the close of
+    candle ``i``, never one still forming. See the module's doc."""
+    length, origin = _interval(interval)
+    names = ("open", "high", "low", "close", "volume")
+    columns = [getattr(candles, name) for name in names]
+    times = candles.time
+    n = len(times)
+    for name, column in zip(names, columns):
+        if len(column) != n:
+            raise ValueError(f"higher: {len(column)} {name} values for {n} times")
+    if _is_array(times):
+        return _higher_arrays(times, columns, interval, length, origin)
+    return _higher_lists(times, columns, interval, length, origin)
+
+
+def _base(interval, length, origin, steps, first_off_grid):
+    """The candles' own interval: their shortest step, which must divide
+    ``length``; ``first_off_grid(base)`` is the first candle not opening
+    on a whole one, or None."""
+    base = min(steps)
+    if length % base:
+        raise ValueError(
+            f"higher: {interval} is not a whole multiple of the candles' interval ({_interval_name(base)})"
+        )
+    off_grid = first_off_grid(base)
+    if off_grid is not None:
+        raise ValueError(
+            f"higher: candle {off_grid} does not open on a whole {_interval_name(base)} (UTC), "
+            f"so the candles cannot make up {interval} candles"
+        )
+    return base
+
+
+def _not_ascending(i):
+    return ValueError(f"higher: the candles' times must ascend (at candle {i})")
+
+
+# With one candle or none the candles' interval cannot be told: `base` 0
+# makes the newest closed higher candle the one before the candle's own,
+# and no higher candle is whole.
+
+
+def _higher_lists(times, columns, interval, length, origin):
+    ts = [operator.index(t) for t in times]
+    n = len(ts)
+    for i in range(1, n):
+        if ts[i] <= ts[i - 1]:
+            raise _not_ascending(i)
+    base = 0
+    if n >= 2:
+        steps = [b - a for a, b in zip(ts, ts[1:])]
+        base = _base(
+            interval, length, origin, steps,
+            lambda base: next((i for i, t in enumerate(ts) if (t - origin) % base), None),
+        )
+    names = ("open", "high", "low", "close", "volume")
+    opens, highs, lows, closes, volumes = (_floats(c, "higher", name) for c, name in zip(columns, names))
+    need = length // base if base else None
+
+    def extreme(values, pick):
+        return _NAN if any(math.isnan(v) for v in values) else pick(values)
+
+    bars = Bars([], [], [], [], [], [])
+    keys = []
+    start = 0
+    while start < n:
+        key = (ts[start] - origin) // length
+        end = start
+        while end < n and (ts[end] - origin) // length == key:
+            end += 1
+        if (key + 1) * length + origin > ts[-1] + base:
+            break  # still forming at the close of the last candle
+        if end - start == need:
+            values = (
+                opens[start],
+                extreme(highs[start:end], max),
+                extreme(lows[start:end], min),
+                closes[end - 1],
+                sum(volumes[start:end]),
+            )
+        else:
+            values = (_NAN,) * 5
+        keys.append(key)
+        bars.time.append(key * length + origin)
+        for column, value in zip((bars.open, bars.high, bars.low, bars.close, bars.volume), values):
+            column.append(value)
+        start = end
+
+    out = HigherCandles([], [], [], [], [], [])
+    at = []
+    j = 0
+    for t in ts:
+        key = (t + base - origin) // length - 1
+        while j < len(keys) and keys[j] < key:
+            j += 1
+        hit = j if j < len(keys) and keys[j] == key else -1
+        at.append(hit)
+        out.time.append(key * length + origin)
+        for column, bar_column in zip(
+            (out.open, out.high, out.low, out.close, out.volume),
+            (bars.open, bars.high, bars.low, bars.close, bars.volume),
+        ):
+            column.append(bar_column[hit] if hit >= 0 else _NAN)
+    out.interval, out.bars, out._at, out._like = interval, bars, at, None
+    return out
+
+
+def _higher_arrays(times, columns, interval, length, origin):
+    np = _np
+    if times.ndim != 1 or times.dtype.kind not in "iu":
+        raise TypeError(f"higher: time must be whole milliseconds, got dtype {times.dtype}")
+    t = times.astype(np.int64)
+    n = len(t)
+    steps = t[1:] - t[:-1]
+    if n >= 2 and not (steps > 0).all():
+        raise _not_ascending(int(np.flatnonzero(steps <= 0)[0]) + 1)
+    base = 0
+    if n >= 2:
+
+        def first_off_grid(base):
+            off = np.flatnonzero((t - origin) % base)
+            return int(off[0]) if len(off) else None
+
+        base = int(_base(interval, length, origin, [int(steps.min())], first_off_grid))
+    names = ("open", "high", "low", "close", "volume")
+    for column, name in zip(columns, names):
+        _floats_check(column, "higher", name)
+    opens, highs, lows, closes, volumes = (np.asarray(c, dtype=np.float64) for c in columns)
+
+    key = (t - origin) // length
+    if n:
+        starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+        ends = np.append(starts[1:], n)
+        # Reduced over every bucket, the forming one too, so that none
+        # reaches into the next; the forming one is dropped after.
+        bar_values = [
+            opens[starts],
+            np.maximum.reduceat(highs, starts),
+            np.minimum.reduceat(lows, starts),
+            closes[ends - 1],
+            np.add.reduceat(volumes, starts),
+        ]
+        bar_key = key[starts]
+        closed = (bar_key + 1) * length + origin <= t[-1] + base
+        whole = (ends - starts == (length // base if base else -1))[closed]
+        bar_key = bar_key[closed]
+        bar_values = [np.where(whole, v[closed], _NAN) for v in bar_values]
+    else:
+        bar_key = np.zeros(0, dtype=np.int64)
+        bar_values = [np.zeros(0) for _ in names]
+    bars = Bars(bar_key * length + origin, *bar_values)
+
+    wanted = (t + base - origin) // length - 1
+    j = np.searchsorted(bar_key, wanted)
+    hit = np.zeros(n, dtype=bool)
+    if len(bar_key):
+        hit = (j < len(bar_key)) & (bar_key[np.minimum(j, len(bar_key) - 1)] == wanted)
+    at = np.where(hit, j, len(bar_key))  # misses read the NaN after the last bar
+    out = HigherCandles(wanted * length + origin, *(np.append(v, _NAN)[at] for v in bar_values))
+    out.interval, out.bars, out._at, out._like = interval, bars, at, np
+    return out

@@ -9,7 +9,16 @@ little-endian u32 length and the payload:
   the protocol crate's ``judge`` module reads it.
 
 The child closes the pipe once the result is sent: that is how the
-supervisor knows the run is over. Nothing here is trusted by anyone: a
+supervisor knows the run is over.
+
+A backtest (``run(..., backtest=(window, confirm_max))``) calls
+``signals()`` once on all the candles and answers only its markers, as
+candle indices (``{"Ok": {"index", "side", "checked", "unconfirmed"}}``,
+see the protocol's ``judge`` module); its lines are never read. Then it
+re-checks signals the way a live run would have given them: for up to
+``confirm_max`` of the candles it signalled on, ``signals()`` again on
+only the ``window`` candles up to that one, on fresh copies; a signal not
+given again there is unconfirmed (it needed later candles). Nothing here is trusted by anyone: a
 script can reach this module and the pipe, so the server accepts from them
 only what a script could say itself (its result, or its own error).
 
@@ -25,6 +34,7 @@ pane gets one named after its key, a level without one takes the pane of
 the entry before it in the dict.
 """
 
+import bisect
 import builtins
 import gc
 import json
@@ -41,6 +51,7 @@ import unicodedata
 
 SCRIPT = "<script>"
 MAX_MARKERS = 10_000
+MAX_SIGNALS = 1_000_000
 MAX_LINES = 16
 MAX_LABEL = 64
 MAX_LEVELS = 16
@@ -180,6 +191,31 @@ class _Log:
     errors = "replace"
 
 
+class _Discard:
+    """sys.stdout and sys.stderr where nothing is kept."""
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        return len(text)
+
+    def writelines(self, lines):
+        for text in lines:
+            self.write(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        raise OSError("a script's output has no file descriptor")
+
+    encoding = "utf-8"
+    errors = "replace"
+
+
 class Candles:
     """The candles a script runs over: columns ``time``, ``open``, ``high``,
     ``low``, ``close``, ``volume`` (numpy arrays, ``time`` as int64
@@ -292,6 +328,17 @@ def _label(value, where):
 
 
 def _marker(i, marker, candles):
+    time, side, price, label = _marker_fields(i, marker, candles)
+    out = {"time": time, "side": side, "price": price}
+    if label is not None:
+        out["label"] = label
+    return out
+
+
+def _marker_fields(i, marker, candles=None):
+    """A marker's ``(time, side, price, label)``, checked; its time is
+    looked up in ``candles`` (a set of open times) unless that is None
+    (the caller looks all the times up at once)."""
     if isinstance(marker, _Marker):
         time, side, price, label = marker.time, marker.side, marker.price, marker.label
     elif isinstance(marker, dict):
@@ -320,13 +367,13 @@ def _marker(i, marker, candles):
         raise _Invalid(f"marker {i} ({side} at {time}): price is NaN")
     if math.isinf(price):
         raise _Invalid(f"marker {i} ({side} at {time}): price is infinite")
-    if time not in candles:
-        raise _Invalid(f"marker {i}: time {time} is not the open time of a candle (use c.time[i])")
-    out = {"time": time, "side": side, "price": price}
-    label = _label(label, f"marker {i}: label")
-    if label is not None:
-        out["label"] = label
-    return out
+    if candles is not None and time not in candles:
+        raise _Invalid(_not_a_candle(i, time))
+    return time, side, price, _label(label, f"marker {i}: label")
+
+
+def _not_a_candle(i, time):
+    return f"marker {i}: time {time} is not the open time of a candle (use c.time[i])"
 
 
 def _points(name, values, times):
@@ -473,9 +520,8 @@ def _drawings(entries, times):
     return lines, levels
 
 
-def _output(result, times):
-    """The script's return value as the protocol's Output; ``times`` are the
-    candles' open times as the job gave them."""
+def _parts(result):
+    """``(markers, lines)`` of what ``signals()`` returned."""
     if isinstance(result, dict):
         unknown = [k for k in result if k not in ("markers", "lines")]
         if unknown:
@@ -489,11 +535,17 @@ def _output(result, times):
         markers, lines = result
     else:
         raise _Invalid(f"signals() returned a {type(result).__name__}, expected (markers, lines)")
-
     if markers is None:
         markers = []
     if not isinstance(markers, (list, tuple)):
         raise _Invalid(f"markers must be a list, got {type(markers).__name__}")
+    return markers, lines
+
+
+def _output(result, times):
+    """The script's return value as the protocol's Output; ``times`` are the
+    candles' open times as the job gave them."""
+    markers, lines = _parts(result)
     if len(markers) > MAX_MARKERS:
         raise _Invalid(f"{len(markers)} markers: at most {MAX_MARKERS} fit on a chart")
     candles = set(times) if markers else set()
@@ -512,8 +564,10 @@ def _encode(value):
     return json.dumps(value, allow_nan=False, separators=(",", ":")).encode()
 
 
-def run(source, raw_columns, fd, output_limit, log_limit, memory_bytes):
-    """Runs ``source`` and sends its log and result to ``fd``. Never raises."""
+def run(source, raw_columns, fd, output_limit, log_limit, memory_bytes, backtest=None):
+    """Runs ``source`` and sends its log and result to ``fd``. Never raises.
+    ``backtest`` is None for a chart run, ``(window, confirm_max)`` for a
+    backtest."""
     pipe = _Pipe(fd)
     megabytes = memory_bytes / (1 << 20)
     out_of_memory = _encode(
@@ -525,7 +579,7 @@ def run(source, raw_columns, fd, output_limit, log_limit, memory_bytes):
     )
     log = _Log(pipe, log_limit)
     try:
-        answer = _run(source, raw_columns, log, output_limit)
+        answer = _run(source, raw_columns, log, output_limit, backtest)
         log.flush()
         pipe.send(b"R", answer)
     except MemoryError:
@@ -546,7 +600,7 @@ def run(source, raw_columns, fd, output_limit, log_limit, memory_bytes):
             pass
 
 
-def _run(source, raw_columns, log, output_limit):
+def _run(source, raw_columns, log, output_limit, backtest):
     if _numpy is not None:
         # The zygote's numpy generator would otherwise start every run in
         # the same state (`random` reseeds itself after a fork).
@@ -570,7 +624,11 @@ def _run(source, raw_columns, log, output_limit):
     except BaseException as exc:  # ValueError (null bytes), RecursionError (deep nesting)
         return _encode({"Err": _error("syntax", _describe(exc))})
 
-    candles = _columns(raw_columns)
+    if backtest is None:
+        candles = _columns(raw_columns)
+    else:
+        series = _Series(raw_columns)
+        candles = series.fresh(0, len(series))
     namespace = {"__name__": "__script__", "__builtins__": builtins}
     signals = None
     try:
@@ -583,26 +641,19 @@ def _run(source, raw_columns, log, output_limit):
         namespace.clear()
         raise
     except BaseException as exc:
-        frames = _user_frames(exc.__traceback__, lines)
-        message = _describe(exc)
+        error = _exception(exc, signals, lines)
         del exc
-        line = frames[-1]["line"] if frames else None
-        if line is None:
-            code_ = getattr(signals, "__code__", None)
-            if code_ is not None and code_.co_filename == SCRIPT:
-                line = code_.co_firstlineno
         namespace.clear()
-        return _encode({"Err": _error("exception", message, line, None, frames)})
+        return _encode({"Err": error})
 
-    try:
-        output = _output(result, memoryview(raw_columns[0]).cast("q").tolist())
-    except _Invalid as exc:
-        return _encode({"Err": _error("invalid_output", str(exc))})
-    except MemoryError:
-        raise
-    except BaseException as exc:
-        return _encode({"Err": _error("invalid_output", f"reading what signals() returned: {_describe(exc)}")})
-    answer = _encode({"Ok": output})
+    if backtest is None:
+        answer = _chart_answer(result, raw_columns)
+    else:
+        del candles
+        log.flush()
+        # The log is the first call's: re-checks would repeat it.
+        sys.stdout = sys.stderr = _Discard()
+        answer = _backtest(result, series, code, lines, *backtest)
     if len(answer) > output_limit:
         return _encode(
             {
@@ -613,3 +664,194 @@ def _run(source, raw_columns, log, output_limit):
             }
         )
     return answer
+
+
+def _exception(exc, signals, lines, prefix=""):
+    """The error of an exception the script raised: its message, and its
+    own frames and innermost line (or ``signals``' first)."""
+    frames = _user_frames(exc.__traceback__, lines)
+    message = prefix + _describe(exc)
+    line = frames[-1]["line"] if frames else None
+    if line is None:
+        code_ = getattr(signals, "__code__", None)
+        if code_ is not None and code_.co_filename == SCRIPT:
+            line = code_.co_firstlineno
+    return _error("exception", message, line, None, frames)
+
+
+def _chart_answer(result, raw_columns):
+    try:
+        output = _output(result, memoryview(raw_columns[0]).cast("q").tolist())
+    except _Invalid as exc:
+        return _encode({"Err": _error("invalid_output", str(exc))})
+    except MemoryError:
+        raise
+    except BaseException as exc:
+        return _encode({"Err": _error("invalid_output", f"reading what signals() returned: {_describe(exc)}")})
+    return _encode({"Ok": output})
+
+
+class _Series:
+    """A backtest's candles as the job gave them. The script never gets
+    these: each call gets fresh copies of a stretch of them (a script may
+    change its arrays in place)."""
+
+    def __init__(self, raw):
+        if _numpy is not None:
+            self.columns = [_numpy.frombuffer(raw[0], dtype="<i8")]
+            self.columns += [_numpy.frombuffer(b, dtype="<f8") for b in raw[1:]]
+            t = self.columns[0]
+            self.ascending = bool((t[1:] > t[:-1]).all())
+        else:
+            self.columns = [memoryview(raw[0]).cast("q")] + [memoryview(b).cast("d") for b in raw[1:]]
+            t = self.columns[0]
+            self.ascending = all(t[i] < t[i + 1] for i in range(len(t) - 1))
+        self.time = self.columns[0]
+        self._positions = None
+
+    def __len__(self):
+        return len(self.time)
+
+    def fresh(self, lo, hi):
+        """Candles ``lo`` to ``hi`` (exclusive), the script's own copies."""
+        if _numpy is not None:
+            return Candles(*(column[lo:hi].copy() for column in self.columns))
+        return Candles(*(column[lo:hi].tolist() for column in self.columns))
+
+    def locate(self, times):
+        """The index of the candle that opened at each time (a list of
+        ints), -1 where none did."""
+        n = len(self.time)
+        if n == 0:
+            return [-1] * len(times)
+        if self.ascending and _numpy is not None:
+            wanted = _numpy.array(times, dtype=_numpy.int64)
+            at = _numpy.searchsorted(self.time, wanted)
+            found = (at < n) & (self.time[_numpy.minimum(at, n - 1)] == wanted)
+            return _numpy.where(found, at, -1).tolist()
+        if self.ascending:
+            out = []
+            for t in times:
+                i = bisect.bisect_left(self.time, t)
+                out.append(i if i < n and self.time[i] == t else -1)
+            return out
+        if self._positions is None:
+            # The first candle of a time, should a series repeat one.
+            self._positions = {}
+            for i in range(n - 1, -1, -1):
+                self._positions[self.time[i]] = i
+        return [self._positions.get(t, -1) for t in times]
+
+    def when(self, i):
+        """Candle ``i``'s open time as ``2024-05-01 12:00 UTC``."""
+        ms = int(self.time[i])
+        try:
+            return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms // 1000))
+        except (OverflowError, OSError, ValueError):
+            return f"{ms} ms"
+
+
+_INT64 = range(-(1 << 63), 1 << 63)
+
+
+def _signals(result, series, lo=0, hi=None):
+    """The markers of what ``signals()`` returned as ``(index, side)``
+    lists, in the script's order, checked as a chart run's are (but not
+    capped at a chart's 10,000); each must be at one of candles ``lo`` to
+    ``hi`` (exclusive), the candles that call had. Lines are not read."""
+    if hi is None:
+        hi = len(series)
+    markers, _ = _parts(result)
+    if len(markers) > MAX_SIGNALS:
+        raise _Invalid(f"{len(markers)} signals: at most {MAX_SIGNALS} in a backtest")
+    times, sides = [], []
+    for i, marker in enumerate(markers):
+        t, side, _, _ = _marker_fields(i, marker)
+        if t not in _INT64:
+            raise _Invalid(_not_a_candle(i, t))
+        times.append(t)
+        sides.append(side)
+    index = series.locate(times)
+    for i, at in enumerate(index):
+        if not lo <= at < hi:
+            raise _Invalid(_not_a_candle(i, times[i]))
+    return index, sides
+
+
+def _to_confirm(candles, budget):
+    """Which of ``candles`` (distinct, ascending) to re-check: all of them
+    when they are at most ``budget``; else the newest quarter of the
+    budget (rounded up) and the rest spread evenly over the older ones."""
+    if len(candles) <= budget:
+        return list(candles)
+    newest = (budget + 3) // 4
+    older = candles[: len(candles) - newest]
+    rest = budget - newest
+    # The middle of each of `rest` equal stretches: distinct, as there are
+    # more older candles than picks.
+    picks = [older[(2 * j + 1) * len(older) // (2 * rest)] for j in range(rest)]
+    return picks + list(candles[len(candles) - newest :])
+
+
+def _backtest(result, series, code, lines, window, confirm_max):
+    """A backtest's answer: the signals of the first call, by candle index
+    (stably sorted, so the script's order holds on a candle), and which of
+    those re-checked live-style the script does not give again.
+
+    Each re-check runs the script's code afresh, as a live run does, so
+    what the first call left in the script's globals or its functions'
+    defaults (a cached result, say) cannot answer for a later one."""
+    try:
+        index, sides = _signals(result, series)
+    except _Invalid as exc:
+        return _encode({"Err": _error("invalid_output", str(exc))})
+    except MemoryError:
+        raise
+    except BaseException as exc:
+        return _encode({"Err": _error("invalid_output", f"reading what signals() returned: {_describe(exc)}")})
+    del result
+    if _numpy is not None:
+        order = _numpy.argsort(_numpy.array(index, dtype=_numpy.int64), kind="stable").tolist()
+    else:
+        order = sorted(range(len(index)), key=index.__getitem__)
+    index = [index[o] for o in order]
+    sides = "".join("b" if sides[o] == "buy" else "s" for o in order)
+    del order
+
+    candles = sorted(set(index))
+    checked = 0
+    unconfirmed = []
+    for k in _to_confirm(candles, confirm_max):
+        lo = max(0, k + 1 - window)
+        prefix = f"With the candles up to {series.when(k)} as the newest: "
+        namespace = {"__name__": "__script__", "__builtins__": builtins}
+        signals = None
+        try:
+            exec(code, namespace)
+            signals = namespace.get("signals")
+            if not callable(signals):
+                return _encode({"Err": _error("exception", prefix + "define a function signals(candles)")})
+            again = signals(series.fresh(lo, k + 1))
+        except MemoryError:
+            raise
+        except BaseException as exc:
+            error = _exception(exc, signals, lines, prefix)
+            del exc
+            return _encode({"Err": error})
+        try:
+            at, given = _signals(again, series, lo, k + 1)
+        except _Invalid as exc:
+            return _encode({"Err": _error("invalid_output", prefix + str(exc))})
+        except MemoryError:
+            raise
+        except BaseException as exc:
+            message = f"{prefix}reading what signals() returned: {_describe(exc)}"
+            return _encode({"Err": _error("invalid_output", message)})
+        del again
+        live = {side[0] for i, side in zip(at, given) if i == k}
+        first, last = bisect.bisect_left(index, k), bisect.bisect_right(index, k)
+        checked += last - first
+        unconfirmed.extend(p for p in range(first, last) if sides[p] not in live)
+    return _encode(
+        {"Ok": {"index": index, "side": sides, "checked": checked, "unconfirmed": unconfirmed}}
+    )

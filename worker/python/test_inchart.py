@@ -1,13 +1,14 @@
 # The inchart helper module against values worked out by hand (the
-# working is in the comments), and the runner's pane rules for what its
-# line(), histogram() and level() return. Runs as a signal script inside
+# working is in the comments), higher() (other intervals, never a candle
+# before it closes), and the runner's pane rules for what its line(),
+# histogram() and level() return. Runs as a signal script inside
 # the real sandbox (tests/functional.rs), with and without numpy; an
 # assertion failure comes back as an exception with its line.
 import math
 import sys
 
 import inchart
-from inchart import atr, bollinger, crossover, crossunder, ema, macd, rsi, sma
+from inchart import atr, bollinger, crossover, crossunder, ema, higher, macd, rsi, sma
 
 try:
     import numpy as np
@@ -105,6 +106,168 @@ def check(kind):
             raise AssertionError(f"no error: {message}")
 
 
+MINUTE = 60_000
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+MONDAY = 1_704_067_200_000  # 2024-01-01 00:00 UTC
+
+
+class Series:
+    def __init__(self, kind, time, open, high, low, close, volume):
+        self.time = np.array(time, dtype=np.int64) if kind is not list else list(time)
+        self.open, self.high, self.low, self.close, self.volume = (
+            kind([float(v) for v in column]) for column in (open, high, low, close, volume)
+        )
+
+    def __len__(self):
+        return len(self.time)
+
+    def head(self, n):
+        """The first n candles, as the script would have had them then."""
+        kind = list if isinstance(self.time, list) else np.array
+        return Series(kind, *(list(column[:n]) for column in (self.time, self.open, self.high, self.low, self.close, self.volume)))
+
+
+def raises(call, error, message):
+    try:
+        call()
+    except error as e:
+        assert str(e) == message, f"{e!s} != {message}"
+    else:
+        raise AssertionError(f"no error: {message}")
+
+
+def higher_by_hand(kind):
+    # Ten 15-minute candles from 00:30: the 00:00 hour has only two of its
+    # four (NaN), 01:00 and 02:00 are whole. Candle i: open i, high 10+i,
+    # low -i, close 100+i, volume 1.
+    c = Series(
+        kind,
+        [MONDAY + 30 * MINUTE + i * 15 * MINUTE for i in range(10)],
+        range(10), [10 + i for i in range(10)], [-i for i in range(10)], [100 + i for i in range(10)], [1] * 10,
+    )
+    h = higher(c, "1h")
+    # Candle 0 closes at 00:45: the newest closed hour is 23:00 the day
+    # before (not in the series). Candles 1-4 close from 01:00 to 01:45:
+    # the 00:00 hour, not whole. Candle 5 closes at 02:00: the 01:00 hour
+    # (candles 2-5) has just closed, until candle 9 closes at 03:00 with
+    # the 02:00 hour (candles 6-9).
+    assert list(h.time) == [MONDAY - HOUR] + [MONDAY] * 4 + [MONDAY + HOUR] * 4 + [MONDAY + 2 * HOUR], list(h.time)
+    same(h.open, [NAN] * 5 + [2.0] * 4 + [6.0], "higher open")
+    same(h.high, [NAN] * 5 + [15.0] * 4 + [19.0], "higher high")
+    same(h.low, [NAN] * 5 + [-5.0] * 4 + [-9.0], "higher low")
+    same(h.close, [NAN] * 5 + [105.0] * 4 + [109.0], "higher close")
+    same(h.volume, [NAN] * 5 + [4.0] * 4 + [4.0], "higher volume")
+    assert len(h) == 10 and h.interval == "1h"
+    # The hours themselves, up to the newest closed one.
+    assert list(h.bars.time) == [MONDAY, MONDAY + HOUR, MONDAY + 2 * HOUR], list(h.bars.time)
+    same(h.bars.close, [NAN, 105.0, 109.0], "bars close")
+    same(h.align([1.0, 2.0, 3.0]), [NAN, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 3.0], "align")
+    # Without candle 9, the 02:00 hour is still forming: no bar, not shown.
+    h = higher(c.head(9), "1h")
+    assert list(h.bars.time) == [MONDAY, MONDAY + HOUR] and list(h.time)[-1] == MONDAY + HOUR
+    # A missing candle leaves its hour NaN; the hours around it are whole.
+    kept = [i for i in range(12) if i != 4]
+    gap = Series(kind, [MONDAY + i * 15 * MINUTE for i in kept], kept, kept, kept, kept, [1] * 11)
+    same(higher(gap, "1h").bars.close, [3.0, NAN, 11.0], "hours around a gap")
+    # Whatever the kind of the candles, the same kind comes back.
+    if kind is list:
+        assert isinstance(h.close, list) and isinstance(h.time, list) and isinstance(h.align([1.0, 2.0]), list)
+    else:
+        assert h.close.dtype == np.float64 and h.time.dtype == np.int64 and h.align([1.0, 2.0]).dtype == np.float64
+
+
+def higher_weeks(kind):
+    # Daily candles from Thursday 2023-12-28: the week of Monday 25
+    # December is not whole; 1-7 and 8-14 January are, closing with the
+    # candles of Sunday 7 (index 10) and Sunday 14 (index 17).
+    start = MONDAY - 4 * DAY
+    c = Series(kind, [start + i * DAY for i in range(20)], range(20), range(20), range(20), range(20), [2] * 20)
+    w = higher(c, "1w")
+    assert all((t // DAY + 3) % 7 == 0 and t % DAY == 0 for t in w.bars.time), "weeks open on Mondays"
+    assert list(w.bars.time) == [MONDAY - 7 * DAY, MONDAY, MONDAY + 7 * DAY], list(w.bars.time)
+    same(w.close, [NAN] * 10 + [10.0] * 7 + [17.0] * 3, "weekly close")
+    same(w.open, [NAN] * 10 + [4.0] * 7 + [11.0] * 3, "weekly open")
+    same(w.volume, [NAN] * 10 + [14.0] * 7 + [14.0] * 3, "weekly volume")
+    same(higher(c, "2d").bars.close, [NAN] + [float(i) for i in range(2, 20, 2)], "two days")
+
+
+def higher_refusals(kind):
+    quarter = [MONDAY + i * 15 * MINUTE for i in range(8)]
+    c = Series(kind, quarter, range(8), range(8), range(8), range(8), range(8))
+    for interval, error, message in [
+        ("7m", ValueError, "higher: 7m is not a whole multiple of the candles' interval (15m)"),
+        ("1M", ValueError, "higher: '1M': months have no fixed length; use days or weeks ('1w')"),
+        ("4x", ValueError, "higher: interval '4x' must be a whole number and a unit, s, m, h, d or w (as '15m', '4h', '1d', '1w')"),
+        ("0h", ValueError, "higher: interval '0h' must be a whole number and a unit, s, m, h, d or w (as '15m', '4h', '1d', '1w')"),
+        (4, TypeError, "higher: interval must be a str such as '4h', got int"),
+    ]:
+        raises(lambda: higher(c, interval), error, message)
+    shifted = Series(kind, [t + 5 * MINUTE for t in quarter], range(8), range(8), range(8), range(8), range(8))
+    raises(
+        lambda: higher(shifted, "1h"), ValueError,
+        "higher: candle 0 does not open on a whole 15m (UTC), so the candles cannot make up 1h candles",
+    )
+    backwards = Series(kind, quarter[::-1], range(8), range(8), range(8), range(8), range(8))
+    raises(lambda: higher(backwards, "1h"), ValueError, "higher: the candles' times must ascend (at candle 1)")
+    # One candle: its interval cannot be told, nothing is whole.
+    one = higher(c.head(1), "1h")
+    assert list(one.time) == [MONDAY - HOUR] and math.isnan(one.close[0]) and len(one.bars) == 0
+    assert len(higher(c.head(0), "1h")) == 0
+
+
+def higher_never_looks_ahead(kind):
+    # A random walk of 15-minute candles with a gap: at every candle i,
+    # higher() of the candles up to i (all a live run would have had)
+    # equals higher() of them all, up to i; and the higher candle shown
+    # at i had closed by candle i's close.
+    import random
+
+    rng = random.Random(7)
+    times = [MONDAY + 45 * MINUTE + i * 15 * MINUTE for i in range(160)]
+    del times[70:75]
+    close = [100.0]
+    for _ in times[1:]:
+        close.append(close[-1] + rng.uniform(-1, 1))
+    opens = [close[0]] + close[:-1]
+    c = Series(
+        kind, times, opens, [max(o, x) + rng.random() for o, x in zip(opens, close)],
+        [min(o, x) - rng.random() for o, x in zip(opens, close)], close, [rng.uniform(1, 9) for _ in times],
+    )
+    for interval, length in (("1h", HOUR), ("4h", 4 * HOUR), ("15m", 15 * MINUTE)):
+        full = higher(c, interval)
+        trend = full.align(ema(full.bars.close, 3))
+        for i in range(1, len(c)):
+            assert full.time[i] + length <= c.time[i] + 15 * MINUTE, f"{interval} at {i}: shown before it closed"
+            past = higher(c.head(i + 1), interval)
+            for name in ("time", "open", "high", "low", "close", "volume"):
+                same(list(getattr(past, name)), list(getattr(full, name))[: i + 1], f"{interval} {name} up to {i}")
+            same(past.align(ema(past.bars.close, 3)), list(trend)[: i + 1], f"{interval} trend up to {i}")
+        assert sum(1 for v in full.close if not math.isnan(v)) > len(c) // 2, interval
+
+
+def trend_filter_example(kind):
+    """The module doc's 4h trend filter runs on a 15m chart."""
+    doc = inchart.__doc__.split("A 4h trend filter on a 15-minute chart::\n\n", 1)[1]
+    code = []
+    for line in doc.splitlines():
+        if line and not line.startswith("    "):
+            break
+        code.append(line[4:])
+    namespace = {}
+    exec("\n".join(code), namespace)
+    import random
+
+    rng = random.Random(3)
+    close = [100.0]
+    for _ in range(1999):
+        close.append(close[-1] + rng.uniform(-1, 1))
+    c = Series(kind, [MONDAY + i * 15 * MINUTE for i in range(2000)], close, close, close, close, [1] * 2000)
+    markers, lines = namespace["signals"](c)
+    assert markers and all(isinstance(m, inchart.Marker) for m in markers), markers
+    assert list(lines) == ["4h EMA 20"], list(lines)
+
+
 def drawings():
     line, histogram, level = inchart.line, inchart.histogram, inchart.level
     l = line([1.0], color="#f0b90b", pane="RSI")
@@ -184,6 +347,12 @@ def signals(c):
     check(list)
     if np is not None:
         check(np.array)
+    for kind in [list] + ([np.array] if np is not None else []):
+        higher_by_hand(kind)
+        higher_weeks(kind)
+        higher_refusals(kind)
+        higher_never_looks_ahead(kind)
+        trend_filter_example(kind)
     m = inchart.buy(c.time[0], 1.5, "x")
     assert (m.time, m.side, m.price, m.label) == (c.time[0], "buy", 1.5, "x")
     drawings()

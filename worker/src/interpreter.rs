@@ -10,8 +10,8 @@ use std::path::Path;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyModule, PyString, PyTuple};
-use worker_protocol::Limits;
 use worker_protocol::payload::Payload;
+use worker_protocol::{Limits, Mode};
 
 use crate::sandbox::{Error, Plan};
 
@@ -162,6 +162,11 @@ impl Interpreter {
         let output_limit = limits
             .output_bytes
             .min((worker_protocol::MAX_FRAME - worker_protocol::judge::ANSWER_OVERHEAD) as u64);
+        // None for a chart run, (window, confirm_max) for a backtest.
+        let backtest = match payload.mode {
+            Mode::Chart => None,
+            Mode::Backtest { window, confirm_max } => Some((window, confirm_max)),
+        };
         let args = (
             PyString::new(py, payload.source),
             columns,
@@ -169,6 +174,7 @@ impl Interpreter {
             output_limit,
             worker_protocol::MAX_LOG,
             limits.memory_bytes,
+            backtest,
         )
             .into_pyobject(py)?;
         Ok(Prepared { args })

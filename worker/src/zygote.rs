@@ -303,7 +303,7 @@ impl Zygote {
             let received = Instant::now();
             let ToWorker::Run { limits, payload_len } = worker_protocol::decode::<ToWorker>(&body)
                 .map_err(|e| Error::new(format!("job frame: {e}")))?;
-            if payload_len as usize > worker_protocol::MAX_FRAME {
+            if payload_len as usize > worker_protocol::MAX_PAYLOAD {
                 return Err(Error::new(format!("job frame: a payload of {payload_len} bytes")));
             }
             let (verdict, leftover) = self.run_job(py, &limits, payload_len as usize, received)?;
@@ -450,17 +450,19 @@ impl Zygote {
                 }
             }
             reseed_stack_canary();
-            let mut payload = vec![0u8; payload_len];
+            let mut bytes = vec![0u8; payload_len];
             let mut job = File::from(job);
-            job.read_exact(&mut payload)
+            job.read_exact(&mut bytes)
                 .map_err(|e| Error::new(format!("reading the payload: {e}")))?;
             drop(job);
-            let payload =
-                worker_protocol::payload::decode(&payload).map_err(|e| Error::new(e.to_string()))?;
+            let payload = worker_protocol::payload::decode(&bytes).map_err(|e| Error::new(e.to_string()))?;
             let prepared = self
                 .interpreter
                 .prepare(py, &payload, ANSWER_FD, limits)
                 .map_err(|e| Error::new(format!("preparing the run: {e}")))?;
+            // The runner's arguments hold their own copy: a backtest's
+            // candles (tens of megabytes) are not kept twice.
+            drop(bytes);
             // Measured once the run's arguments exist, so the allowance is
             // the script's own; read before Landlock takes /proc away.
             let address_space = sandbox::address_space_bytes()?;

@@ -388,8 +388,12 @@ fn a_malformed_job_frame_ends_the_worker_with_a_message() {
 fn malformed_payloads_are_refused_without_running() {
     let mut worker = Worker::start();
     // Ten candles announced, nine sent: the child refuses before any script.
-    let mut payload =
-        worker_protocol::payload::encode("def signals(c):\n    return [], {}\n", &series(10)).unwrap();
+    let mut payload = worker_protocol::payload::encode(
+        worker_protocol::Mode::Chart,
+        "def signals(c):\n    return [], {}\n",
+        &series(10),
+    )
+    .unwrap();
     payload.truncate(payload.len() - 8);
     let mut wire = encode(&ToWorker::Run {
         limits: generous(),

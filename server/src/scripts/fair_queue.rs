@@ -3,22 +3,91 @@
 //! runs hold at most `user_workers` workers at once, so a trader who floods
 //! the queue or submits endless loops delays only themselves; and each
 //! trader may have at most `user_queue` runs waiting, past which a run is
-//! refused at once.
+//! refused at once. Chart runs and backtests wait in the same queue (the
+//! pool bounds how many backtests may be in it at once).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use tokio::sync::oneshot;
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
 use uuid::Uuid;
-use worker_protocol::{Job, Report};
+use worker_protocol::{BacktestReport, Job, Report, RunError, Verdict};
 
 /// A run waiting for a worker.
 pub struct Pending {
     pub user: Uuid,
     pub job: Job,
-    pub reply: oneshot::Sender<Report>,
+    pub reply: Reply,
     pub queued_at: Instant,
+}
+
+/// Where a run's outcome goes, judged as its kind of run is.
+pub enum Reply {
+    Chart(oneshot::Sender<Report>),
+    /// A backtest holds its lane (see the pool) until it has been answered,
+    /// also when whoever asked for it has gone.
+    Backtest {
+        reply: oneshot::Sender<BacktestReport>,
+        lane: OwnedSemaphorePermit,
+    },
+}
+
+impl Reply {
+    /// Judges what the worker answered for `job` (`worker_protocol::judge`)
+    /// and sends it on, the wait before the run counted in its time.
+    /// Answers whether the run ended in an error.
+    pub fn judge(self, job: &Job, verdict: &Verdict, child_bytes: &[u8], waited_ms: u64) -> bool {
+        match self {
+            Reply::Chart(reply) => {
+                let mut report = worker_protocol::judge::report(job, verdict, child_bytes);
+                report.wall_ms += waited_ms;
+                let failed = report.result.is_err();
+                let _ = reply.send(report);
+                failed
+            }
+            Reply::Backtest { reply, lane } => {
+                let mut report = worker_protocol::judge::backtest(job, verdict, child_bytes);
+                drop(lane);
+                report.wall_ms += waited_ms;
+                let failed = report.result.is_err();
+                let _ = reply.send(report);
+                failed
+            }
+        }
+    }
+
+    /// Answers that the run did not happen, or ended, for `error`.
+    pub fn fail(self, error: RunError, wall_ms: u64) {
+        match self {
+            Reply::Chart(reply) => {
+                let _ = reply.send(Report {
+                    result: Err(error),
+                    log: String::new(),
+                    cpu_ms: 0,
+                    wall_ms,
+                });
+            }
+            Reply::Backtest { reply, .. } => {
+                let _ = reply.send(BacktestReport {
+                    result: Err(error),
+                    log: String::new(),
+                    cpu_ms: 0,
+                    wall_ms,
+                });
+            }
+        }
+    }
+
+    pub fn is_backtest(&self) -> bool {
+        matches!(self, Reply::Backtest { .. })
+    }
+
+    /// Whether nobody waits for this backtest any more (a chart run is
+    /// always run: its caller records it).
+    pub fn abandoned_backtest(&self) -> bool {
+        matches!(self, Reply::Backtest { reply, .. } if reply.is_closed())
+    }
 }
 
 /// Users take turns; see the module policy.
@@ -104,10 +173,12 @@ mod tests {
 
     fn pending(user: Uuid) -> (Pending, oneshot::Receiver<Report>) {
         let (reply, answer) = oneshot::channel();
+        let reply = Reply::Chart(reply);
         let job = Job {
             source: String::new(),
             candles: Default::default(),
             limits: Default::default(),
+            mode: Default::default(),
         };
         (
             Pending {

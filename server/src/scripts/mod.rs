@@ -30,7 +30,7 @@ use app::scripts::SeriesRef;
 use inchart_api::market::Candle;
 use inchart_api::scripts::{RunView, Trigger};
 use uuid::Uuid;
-use worker_protocol::{Columns, Job};
+use worker_protocol::{Columns, Job, Mode};
 
 use crate::config::ScriptSettings;
 use crate::market::newest::NewestCandles;
@@ -152,6 +152,7 @@ impl Scripts {
             source,
             candles: columns(&candles),
             limits: self.pool.limits(limits.script_cpu_ms),
+            mode: Mode::Chart,
         };
         let report = self.pool.run(user, job).await?;
         let times: Vec<i64> = candles.iter().map(|c| c.open_time).collect();

@@ -2,7 +2,10 @@
 //! this process.
 //!
 //! A fixed pool of warm workers takes runs from the
-//! [fair queue](super::fair_queue).
+//! [fair queue](super::fair_queue). Backtests take the same workers from
+//! the same queue, but at most half of the workers (at least one) run or
+//! wait for backtests at once: a long backtest never holds every worker
+//! while other traders' live runs wait.
 //!
 //! A worker confines itself before it says it is ready (see the worker's
 //! README) and runs each job in a fresh forked copy of its warm
@@ -19,12 +22,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-use tokio::sync::{Notify, oneshot, watch};
+use tokio::sync::{Notify, Semaphore, oneshot, watch};
 use uuid::Uuid;
 use worker_protocol::judge::ANSWER_OVERHEAD;
-use worker_protocol::{ErrorKind, FromWorker, Job, Report, RunError};
+use worker_protocol::{BacktestReport, ErrorKind, FromWorker, Job, Mode, Report, RunError, Verdict};
 
-use super::fair_queue::{FairQueue, Pending, lock};
+use super::fair_queue::{FairQueue, Pending, Reply, lock};
 
 use crate::config::ScriptSettings;
 use crate::platform::metrics::{Collect, Exposition, Histogram};
@@ -62,6 +65,10 @@ pub struct PoolStats {
     pub queued: AtomicUsize,
     /// From a run's arrival to its answer.
     pub run_time: Histogram,
+    /// Backtests answered (also counted in `runs`).
+    pub backtests: AtomicU64,
+    /// From a backtest's arrival to its answer.
+    pub backtest_time: Histogram,
 }
 
 impl Collect for PoolStats {
@@ -81,6 +88,11 @@ impl Collect for PoolStats {
                 "inchart_script_runs_refused_total",
                 "Runs refused because the user's queue was full.",
                 self.refused.load(Relaxed),
+            ),
+            (
+                "inchart_script_backtests_total",
+                "Backtests answered (also counted as runs).",
+                self.backtests.load(Relaxed),
             ),
             (
                 "inchart_script_workers_started_total",
@@ -107,8 +119,13 @@ impl Collect for PoolStats {
         );
         out.histogram(
             "inchart_script_run_seconds",
-            "From a run's arrival to its answer.",
+            "From a chart run's arrival to its answer.",
             &self.run_time,
+        );
+        out.histogram(
+            "inchart_script_backtest_seconds",
+            "From a backtest's arrival to its answer.",
+            &self.backtest_time,
         );
     }
 }
@@ -125,12 +142,16 @@ struct Inner {
     /// Why workers cannot start, while none can.
     broken: watch::Sender<Option<String>>,
     stats: Arc<PoolStats>,
+    /// One permit per backtest that may wait or run at once.
+    backtests: Arc<Semaphore>,
 }
 
 impl WorkerPool {
     pub fn new(settings: ScriptSettings) -> Self {
+        let backtests = Arc::new(Semaphore::new(Self::backtest_lanes(settings.workers)));
         Self {
             inner: Arc::new(Inner {
+                backtests,
                 settings,
                 queue: Mutex::new(FairQueue::default()),
                 wake: Notify::new(),
@@ -160,17 +181,73 @@ impl WorkerPool {
         self.inner.broken.borrow().clone()
     }
 
-    /// Runs `job` for `user` once a worker is free and it is their turn.
+    /// How many backtests may wait or run at once with `workers` workers:
+    /// half of them, at least one.
+    pub fn backtest_lanes(workers: usize) -> usize {
+        (workers / 2).max(1)
+    }
+
+    /// Runs `job` (a chart run) for `user` once a worker is free and it is
+    /// their turn.
     pub async fn run(&self, user: Uuid, job: Job) -> Result<Report, PoolError> {
+        debug_assert_eq!(
+            job.mode,
+            Mode::Chart,
+            "a backtest goes through WorkerPool::backtest"
+        );
         if let Some(reason) = self.unavailable() {
             return Err(PoolError::Unavailable(reason));
         }
         let (reply, answer) = oneshot::channel();
+        self.enqueue(user, job, Reply::Chart(reply), Instant::now())?;
+        let report = answer.await.map_err(|_| stopped())?;
+        // A run no worker took did not happen: it is not a run's outcome.
+        match &report.result {
+            Err(error) if error.kind == ErrorKind::Unavailable => {
+                Err(PoolError::Unavailable(error.message.clone()))
+            }
+            _ => Ok(report),
+        }
+    }
+
+    /// Runs `job` (in [`Mode::Backtest`], with the limits a backtest has)
+    /// for `user` on the same workers and fair queue as chart runs, once
+    /// one of the [backtest lanes](Self::backtest_lanes) is free, a worker
+    /// is free and it is their turn. Its time counts from this call. A
+    /// backtest keeps its lane until a worker has answered it, even if
+    /// this future is dropped; one dropped before a worker took it is not
+    /// run.
+    pub async fn backtest(&self, user: Uuid, job: Job) -> Result<BacktestReport, PoolError> {
+        debug_assert!(
+            matches!(job.mode, Mode::Backtest { .. }),
+            "a chart run goes through WorkerPool::run"
+        );
+        if let Some(reason) = self.unavailable() {
+            return Err(PoolError::Unavailable(reason));
+        }
+        let arrived = Instant::now();
+        let lane = Arc::clone(&self.inner.backtests)
+            .acquire_owned()
+            .await
+            .map_err(|_| stopped())?;
+        let (reply, answer) = oneshot::channel();
+        self.enqueue(user, job, Reply::Backtest { reply, lane }, arrived)?;
+        let report = answer.await.map_err(|_| stopped())?;
+        match &report.result {
+            Err(error) if error.kind == ErrorKind::Unavailable => {
+                Err(PoolError::Unavailable(error.message.clone()))
+            }
+            _ => Ok(report),
+        }
+    }
+
+    /// Queues a run, unless its user has as many waiting as they may.
+    fn enqueue(&self, user: Uuid, job: Job, reply: Reply, queued_at: Instant) -> Result<(), PoolError> {
         let pending = Pending {
             user,
             job,
             reply,
-            queued_at: Instant::now(),
+            queued_at,
         };
         let queued = lock(&self.inner.queue).push(pending, self.inner.settings.user_queue);
         if !queued {
@@ -182,16 +259,7 @@ impl WorkerPool {
         }
         self.inner.stats.queued.fetch_add(1, Relaxed);
         self.inner.wake.notify_one();
-        let report = answer
-            .await
-            .map_err(|_| PoolError::Unavailable("The script workers stopped; try again.".into()))?;
-        // A run no worker took did not happen: it is not a run's outcome.
-        match &report.result {
-            Err(error) if error.kind == ErrorKind::Unavailable => {
-                Err(PoolError::Unavailable(error.message.clone()))
-            }
-            _ => Ok(report),
-        }
+        Ok(())
     }
 
     /// The pool's workers, each a loop that starts a worker process and
@@ -246,40 +314,50 @@ impl WorkerPool {
             if worker.runs >= RUNS_PER_WORKER {
                 return true;
             }
-            let pending = self.next().await;
-            let user = pending.user;
-            let limits = pending.job.limits;
-            let waited = pending.queued_at.elapsed();
-            let outcome = worker.run(&pending.job, waited).await;
-            self.inner.stats.run_time.record(pending.queued_at.elapsed());
+            let Pending {
+                user,
+                job,
+                reply,
+                queued_at,
+            } = self.next().await;
+            if reply.abandoned_backtest() {
+                // Whoever asked has gone: the worker is free for others.
+                lock(&self.inner.queue).finished(user);
+                self.inner.stats.queued.fetch_sub(1, Relaxed);
+                self.inner.wake.notify_one();
+                continue;
+            }
+            let waited = queued_at.elapsed();
+            let outcome = worker.run(&job).await;
+            let stats = &self.inner.stats;
+            if reply.is_backtest() {
+                stats.backtests.fetch_add(1, Relaxed);
+                stats.backtest_time.record(queued_at.elapsed());
+            } else {
+                stats.run_time.record(queued_at.elapsed());
+            }
             lock(&self.inner.queue).finished(user);
-            self.inner.stats.queued.fetch_sub(1, Relaxed);
+            stats.queued.fetch_sub(1, Relaxed);
             // A user whose turn was held back may go now.
             self.inner.wake.notify_one();
-            self.inner.stats.runs.fetch_add(1, Relaxed);
+            stats.runs.fetch_add(1, Relaxed);
             match outcome {
-                Ok(report) => {
-                    if report.result.is_err() {
-                        self.inner.stats.failed.fetch_add(1, Relaxed);
+                Ok((verdict, child_bytes)) => {
+                    if reply.judge(&job, &verdict, &child_bytes, waited.as_millis() as u64) {
+                        stats.failed.fetch_add(1, Relaxed);
                     }
-                    let _ = pending.reply.send(report);
                 }
                 Err(error) => {
-                    self.inner.stats.failed.fetch_add(1, Relaxed);
+                    stats.failed.fetch_add(1, Relaxed);
                     tracing::warn!(
                         error = format!("{error:#}"),
                         "a script worker failed; replacing it"
                     );
-                    let report = Report {
-                        result: Err(RunError::new(
-                            ErrorKind::Crashed,
-                            "The script's worker stopped answering and was replaced.",
-                        )),
-                        log: String::new(),
-                        cpu_ms: 0,
-                        wall_ms: limits.wall_ms,
-                    };
-                    let _ = pending.reply.send(report);
+                    let error = RunError::new(
+                        ErrorKind::Crashed,
+                        "The script's worker stopped answering and was replaced.",
+                    );
+                    reply.fail(error, job.limits.wall_ms);
                     return false;
                 }
             }
@@ -319,12 +397,9 @@ impl WorkerPool {
         let reason = self.unavailable().unwrap_or_default();
         for pending in lock(&self.inner.queue).drain() {
             self.inner.stats.queued.fetch_sub(1, Relaxed);
-            let _ = pending.reply.send(Report {
-                result: Err(RunError::new(ErrorKind::Unavailable, reason.clone())),
-                log: String::new(),
-                cpu_ms: 0,
-                wall_ms: 0,
-            });
+            pending
+                .reply
+                .fail(RunError::new(ErrorKind::Unavailable, reason.clone()), 0);
         }
     }
 }
@@ -412,10 +487,10 @@ impl Worker {
         })
     }
 
-    /// Sends `job` and judges the answer (`worker_protocol::judge`): the
-    /// worker's verdict says how the run ended, the bytes its child wrote
-    /// are untrusted and read under caps.
-    async fn run(&mut self, job: &Job, waited: Duration) -> anyhow::Result<Report> {
+    /// Sends `job` and reads the answer: the worker's verdict (how the run
+    /// ended) and the bytes its child wrote, untrusted, for the judge
+    /// (`worker_protocol::judge`) to read under caps.
+    async fn run(&mut self, job: &Job) -> anyhow::Result<(Verdict, Vec<u8>)> {
         self.runs += 1;
         let wire = job.to_wire().context("while encoding a job")?;
         let deadline = Duration::from_millis(job.limits.wall_ms) + ANSWER_GRACE;
@@ -449,10 +524,7 @@ impl Worker {
         if let Some(why) = &verdict.sandbox_error {
             tracing::error!(why = %why.escape_debug(), "a run's sandbox could not be built");
         }
-        let mut report = worker_protocol::judge::report(job, &verdict, &child_bytes);
-        // The trader sees the time from asking to answer.
-        report.wall_ms += waited.as_millis() as u64;
-        Ok(report)
+        Ok((verdict, child_bytes))
     }
 
     /// Closes the worker's stdin, so it ends its zygote and removes its
@@ -483,4 +555,8 @@ async fn read_frame(stdout: &mut ChildStdout) -> anyhow::Result<FromWorker> {
         .await
         .context("while reading from the worker")?;
     Ok(worker_protocol::decode(&body)?)
+}
+
+fn stopped() -> PoolError {
+    PoolError::Unavailable("The script workers stopped; try again.".into())
 }

@@ -19,16 +19,34 @@
 //!   within the script, the log at [`MAX_LOG`] bytes; control, bidi and
 //!   invisible characters are replaced; the output is checked against the
 //!   series ([`Output::check`]).
+//! - A backtest's signals ([`backtest`]) are held to the series too: at
+//!   most [`MAX_SIGNALS`], by candle index, each index a candle of the
+//!   series, and the unconfirmed ones among them.
 //!
 //! The child's bytes are frames of a one-byte tag, a little-endian `u32`
 //! length and the payload: [`TAG_LOG`] (printed text) and one
 //! [`TAG_RESULT`] (JSON `{"Ok": Output}` or `{"Err": error}`), read with a
-//! cursor, at most [`MAX_ANSWER_FRAMES`] of them.
+//! cursor, at most [`MAX_ANSWER_FRAMES`] of them. A backtest's `Ok` holds
+//! its signals as columns, small enough for a million of them:
+//!
+//! ```text
+//! {"Ok": {"index": [12, 40, 40], "side": "bsb", "checked": 3, "unconfirmed": [1]}}
+//! ```
+//!
+//! `index` are candle indices, ascending; `side` one letter per signal
+//! (`b` buy, `s` sell); `checked` how many signals were re-checked;
+//! `unconfirmed` positions in the signal list, ascending.
+
+use std::fmt;
 
 use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
 use crate::check::{is_bidi_control, is_invisible};
-use crate::{ErrorKind, Frame, Job, Limits, MAX_LOG, Output, Report, RunError, Stop, Verdict};
+use crate::{
+    BacktestReport, ErrorKind, Frame, Job, Limits, MAX_LOG, MAX_SIGNALS, Output, Report, RunError, Side,
+    Signal, Signals, Stop, Verdict,
+};
 
 /// A child's printed text.
 pub const TAG_LOG: u8 = b'L';
@@ -110,34 +128,47 @@ impl Answer {
 pub fn report(job: &Job, verdict: &Verdict, child_bytes: &[u8]) -> Report {
     let answer = Answer::parse(child_bytes);
     Report {
-        result: outcome(job, verdict, &answer),
+        result: outcome(job, verdict, &answer).and_then(|result| chart_result(job, result)),
         log: answer.log_text(),
         cpu_ms: verdict.cpu_ms,
         wall_ms: verdict.wall_ms,
     }
 }
 
-fn failure(kind: ErrorKind, message: impl Into<String>) -> Result<Output, RunError> {
+/// The report of a backtest (a job in [`Mode::Backtest`](crate::Mode)):
+/// limits, time-outs and crashes as for [`report`], the signals read
+/// under caps and checked against the series.
+pub fn backtest(job: &Job, verdict: &Verdict, child_bytes: &[u8]) -> BacktestReport {
+    let answer = Answer::parse(child_bytes);
+    BacktestReport {
+        result: outcome(job, verdict, &answer).and_then(|result| backtest_result(job, result)),
+        log: answer.log_text(),
+        cpu_ms: verdict.cpu_ms,
+        wall_ms: verdict.wall_ms,
+    }
+}
+
+fn failure<T>(kind: ErrorKind, message: impl Into<String>) -> Result<T, RunError> {
     Err(RunError::new(kind, message))
 }
 
-fn cpu_limit(limits: &Limits) -> Result<Output, RunError> {
-    failure(
+fn cpu_limit(limits: &Limits) -> RunError {
+    RunError::new(
         ErrorKind::CpuLimit,
         format!("the script used more than its {} ms of CPU time", limits.cpu_ms),
     )
 }
 
-fn memory_limit(limits: &Limits) -> Result<Output, RunError> {
+fn memory_limit(limits: &Limits) -> RunError {
     let megabytes = limits.memory_bytes as f64 / f64::from(1 << 20);
-    failure(
+    RunError::new(
         ErrorKind::MemoryLimit,
         format!("MemoryError: the script used more than its {megabytes} MB of memory"),
     )
 }
 
-fn output_too_large(limits: &Limits) -> Result<Output, RunError> {
-    failure(
+fn output_too_large(limits: &Limits) -> RunError {
+    RunError::new(
         ErrorKind::OutputTooLarge,
         format!(
             "the script's answer is over the limit of {} bytes",
@@ -146,7 +177,9 @@ fn output_too_large(limits: &Limits) -> Result<Output, RunError> {
     )
 }
 
-fn outcome(job: &Job, verdict: &Verdict, answer: &Answer) -> Result<Output, RunError> {
+/// What the verdict alone decides, or else the child's result: its bytes,
+/// within the output limit.
+fn outcome<'a>(job: &Job, verdict: &Verdict, answer: &'a Answer) -> Result<&'a [u8], RunError> {
     let limits = &job.limits;
     if verdict.sandbox_error.is_some() {
         return failure(
@@ -159,8 +192,8 @@ fn outcome(job: &Job, verdict: &Verdict, answer: &Answer) -> Result<Output, RunE
         Some(Stop::Unwatchable) => {
             return failure(ErrorKind::Unavailable, "the worker could not watch the run");
         }
-        Some(Stop::Cpu) => return cpu_limit(limits),
-        Some(Stop::Wall) if cpu_exceeded => return cpu_limit(limits),
+        Some(Stop::Cpu) => return Err(cpu_limit(limits)),
+        Some(Stop::Wall) if cpu_exceeded => return Err(cpu_limit(limits)),
         Some(Stop::Wall) => {
             return failure(
                 ErrorKind::TimeLimit,
@@ -170,8 +203,8 @@ fn outcome(job: &Job, verdict: &Verdict, answer: &Answer) -> Result<Output, RunE
                 ),
             );
         }
-        Some(Stop::Output) => return output_too_large(limits),
-        Some(Stop::Memory) => return memory_limit(limits),
+        Some(Stop::Output) => return Err(output_too_large(limits)),
+        Some(Stop::Memory) => return Err(memory_limit(limits)),
         None => {}
     }
     if let Some(why) = answer.malformed {
@@ -182,9 +215,9 @@ fn outcome(job: &Job, verdict: &Verdict, answer: &Answer) -> Result<Output, RunE
     }
     if let Some(result) = &answer.result {
         if result.len() as u64 > limits.output_bytes {
-            return output_too_large(limits);
+            return Err(output_too_large(limits));
         }
-        return child_result(job, result);
+        return Ok(result);
     }
     let signal = match verdict.ending {
         crate::Ending::Signaled { signal } => Some(signal),
@@ -192,7 +225,7 @@ fn outcome(job: &Job, verdict: &Verdict, answer: &Answer) -> Result<Output, RunE
     };
     // SIGXCPU (24) is RLIMIT_CPU's soft limit; SIGKILL (9) past its hard one.
     if signal == Some(24) || (signal == Some(9) && cpu_exceeded) {
-        return cpu_limit(limits);
+        return Err(cpu_limit(limits));
     }
     match verdict.ending {
         crate::Ending::Signaled { signal } => {
@@ -219,8 +252,8 @@ fn outcome(job: &Job, verdict: &Verdict, answer: &Answer) -> Result<Output, RunE
 
 /// What a child may say of its script: a result or one of these errors.
 #[derive(Deserialize)]
-enum ChildResult {
-    Ok(Output),
+enum ChildResult<T> {
+    Ok(T),
     Err(ChildError),
 }
 
@@ -247,25 +280,118 @@ enum ChildKind {
     OutputTooLarge,
 }
 
-fn child_result(job: &Job, bytes: &[u8]) -> Result<Output, RunError> {
-    let result: ChildResult = match serde_json::from_slice(bytes) {
-        Ok(result) => result,
-        Err(_) => {
-            return failure(
-                ErrorKind::InvalidOutput,
-                "the script wrote to the sandbox's answer pipe (not an answer)",
-            );
+/// A backtest's signals as the child writes them (see the module doc).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChildSignals {
+    #[serde(deserialize_with = "at_most_signals")]
+    index: Vec<u32>,
+    side: String,
+    checked: u32,
+    #[serde(deserialize_with = "at_most_signals")]
+    unconfirmed: Vec<u32>,
+}
+
+/// A list of at most [`MAX_SIGNALS`] numbers, refused as soon as it is
+/// longer (before it is all in memory).
+fn at_most_signals<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u32>, D::Error> {
+    struct Capped;
+    impl<'de> Visitor<'de> for Capped {
+        type Value = Vec<u32>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "a list of at most {MAX_SIGNALS} numbers")
         }
-    };
-    let error = match result {
-        ChildResult::Ok(output) => {
-            return match output.check(&job.candles) {
-                Ok(()) => Ok(output),
-                Err(problem) => failure(ErrorKind::InvalidOutput, clean(&problem, MAX_MESSAGE, false)),
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u32>, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_SIGNALS));
+            while let Some(value) = seq.next_element()? {
+                if out.len() == MAX_SIGNALS {
+                    return Err(de::Error::custom("over the signal cap"));
+                }
+                out.push(value);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_seq(Capped)
+}
+
+fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<ChildResult<T>, RunError> {
+    serde_json::from_slice(bytes).map_err(|_| {
+        RunError::new(
+            ErrorKind::InvalidOutput,
+            "the script wrote to the sandbox's answer pipe (not an answer)",
+        )
+    })
+}
+
+fn chart_result(job: &Job, bytes: &[u8]) -> Result<Output, RunError> {
+    match parse::<Output>(bytes)? {
+        ChildResult::Ok(output) => match output.check(&job.candles) {
+            Ok(()) => Ok(output),
+            Err(problem) => failure(ErrorKind::InvalidOutput, clean(&problem, MAX_MESSAGE, false)),
+        },
+        ChildResult::Err(error) => Err(child_error(job, error)),
+    }
+}
+
+fn backtest_result(job: &Job, bytes: &[u8]) -> Result<Signals, RunError> {
+    match parse::<ChildSignals>(bytes)? {
+        ChildResult::Ok(signals) => signals
+            .check(job.candles.len())
+            .map_err(|problem| RunError::new(ErrorKind::InvalidOutput, problem)),
+        ChildResult::Err(error) => Err(child_error(job, error)),
+    }
+}
+
+impl ChildSignals {
+    /// The signals, if they hold together and fit a series of `candles`
+    /// candles. The runner sends nothing else; a message here means the
+    /// script wrote to the pipe itself.
+    fn check(self, candles: usize) -> Result<Signals, String> {
+        let invalid = |why: &str| Err(format!("the script wrote to the sandbox's answer pipe ({why})"));
+        if self.side.len() != self.index.len() {
+            return invalid("signals and sides do not pair up");
+        }
+        let mut signals = Vec::with_capacity(self.index.len());
+        for (&index, side) in self.index.iter().zip(self.side.bytes()) {
+            let side = match side {
+                b'b' => Side::Buy,
+                b's' => Side::Sell,
+                _ => return invalid("a side that is neither buy nor sell"),
             };
+            if index as usize >= candles {
+                return invalid("a signal after the last candle");
+            }
+            if signals.last().is_some_and(|last: &Signal| last.index > index) {
+                return invalid("signals out of order");
+            }
+            signals.push(Signal { index, side });
         }
-        ChildResult::Err(error) => error,
-    };
+        if self.checked as usize > signals.len() || self.unconfirmed.len() > self.checked as usize {
+            return invalid("more signals re-checked than given");
+        }
+        let mut unconfirmed = Vec::with_capacity(self.unconfirmed.len());
+        let mut previous = None;
+        for &at in &self.unconfirmed {
+            let Some(&signal) = signals.get(at as usize) else {
+                return invalid("an unconfirmed signal that was not given");
+            };
+            if previous.is_some_and(|p| p >= at) {
+                return invalid("unconfirmed signals out of order");
+            }
+            previous = Some(at);
+            unconfirmed.push(signal);
+        }
+        Ok(Signals {
+            signals,
+            checked: self.checked,
+            unconfirmed,
+        })
+    }
+}
+
+/// A script's own error, as the child reported it, bounded and cleaned.
+fn child_error(job: &Job, error: ChildError) -> RunError {
     let kind = match error.kind {
         ChildKind::MemoryLimit => return memory_limit(&job.limits),
         ChildKind::OutputTooLarge => return output_too_large(&job.limits),
@@ -286,7 +412,7 @@ fn child_result(job: &Job, bytes: &[u8]) -> Result<Output, RunError> {
         frame.text = clean(&frame.text, MAX_FRAME_TEXT, false);
     }
     let message = clean(&error.message, MAX_MESSAGE, true);
-    Err(RunError {
+    RunError {
         kind,
         message: if message.trim().is_empty() {
             "the script failed without a message".into()
@@ -299,7 +425,7 @@ fn child_result(job: &Job, bytes: &[u8]) -> Result<Output, RunError> {
             .filter(|&c| (1..=100_000).contains(&c))
             .map(|c| c as u32),
         traceback,
-    })
+    }
 }
 
 /// `text` with control and invisible characters replaced by U+FFFD
@@ -347,7 +473,7 @@ fn signal_name(signal: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Columns, Ending};
+    use crate::{Columns, Ending, Mode};
 
     fn frame(tag: u8, payload: &[u8]) -> Vec<u8> {
         let mut frame = vec![tag];
@@ -368,6 +494,7 @@ mod tests {
                 volume: vec![1.0; 2],
             },
             limits: Limits::default(),
+            mode: Mode::Chart,
         }
     }
 
@@ -528,5 +655,214 @@ mod tests {
         assert!(error.message.contains("marker 0: time 3"), "{}", error.message);
         // No answer at all.
         assert_eq!(kind(&clean_end, b""), ErrorKind::Crashed);
+    }
+
+    /// A backtest over `n` candles.
+    fn backtest_job(n: usize) -> Job {
+        Job {
+            candles: Columns {
+                time: (0..n as i64).collect(),
+                open: vec![1.0; n],
+                high: vec![1.0; n],
+                low: vec![1.0; n],
+                close: vec![1.0; n],
+                volume: vec![1.0; n],
+            },
+            mode: Mode::Backtest {
+                window: 100,
+                confirm_max: 10,
+            },
+            ..job()
+        }
+    }
+
+    fn signals(n: usize, answer: &str) -> Result<Signals, RunError> {
+        let clean_end = verdict(None, Ending::Closed, 1);
+        backtest(
+            &backtest_job(n),
+            &clean_end,
+            &frame(TAG_RESULT, answer.as_bytes()),
+        )
+        .result
+    }
+
+    #[test]
+    fn a_backtest_answers_its_signals_by_candle_index() {
+        let got = signals(
+            50,
+            r#"{"Ok":{"index":[3,17,17,49],"side":"bsbs","checked":3,"unconfirmed":[2]}}"#,
+        )
+        .unwrap();
+        let signal = |index, side| Signal { index, side };
+        assert_eq!(
+            got,
+            Signals {
+                signals: vec![
+                    signal(3, Side::Buy),
+                    signal(17, Side::Sell),
+                    signal(17, Side::Buy),
+                    signal(49, Side::Sell),
+                ],
+                checked: 3,
+                unconfirmed: vec![signal(17, Side::Buy)],
+            }
+        );
+        let none = signals(
+            50,
+            r#"{"Ok":{"index":[],"side":"","checked":0,"unconfirmed":[]}}"#,
+        );
+        assert_eq!(none, Ok(Signals::default()));
+    }
+
+    #[test]
+    fn a_backtest_is_judged_like_a_run_where_the_verdict_decides() {
+        let job = backtest_job(10);
+        let answer = frame(
+            TAG_RESULT,
+            br#"{"Ok":{"index":[1],"side":"b","checked":1,"unconfirmed":[]}}"#,
+        );
+        let kind = |verdict: &Verdict, bytes: &[u8]| backtest(&job, verdict, bytes).result.unwrap_err().kind;
+        assert_eq!(
+            kind(&verdict(Some(Stop::Cpu), Ending::Closed, 2000), &answer),
+            ErrorKind::CpuLimit
+        );
+        assert_eq!(
+            kind(&verdict(Some(Stop::Wall), Ending::Closed, 1), &answer),
+            ErrorKind::TimeLimit
+        );
+        assert_eq!(
+            kind(
+                &verdict(Some(Stop::Memory), Ending::Signaled { signal: 9 }, 1),
+                b""
+            ),
+            ErrorKind::MemoryLimit
+        );
+        assert_eq!(
+            kind(&verdict(Some(Stop::Output), Ending::Closed, 1), b""),
+            ErrorKind::OutputTooLarge
+        );
+        assert_eq!(
+            kind(&verdict(None, Ending::Signaled { signal: 11 }, 1), b""),
+            ErrorKind::Crashed
+        );
+        assert_eq!(kind(&verdict(None, Ending::Closed, 1), b""), ErrorKind::Crashed);
+        // A chart answer is not a backtest's.
+        let chart = frame(TAG_RESULT, br#"{"Ok":{"markers":[],"lines":[]}}"#);
+        assert_eq!(
+            kind(&verdict(None, Ending::Closed, 1), &chart),
+            ErrorKind::InvalidOutput
+        );
+        // The script's own errors keep their line; the limits keep the server's words.
+        let error = backtest(
+            &job,
+            &verdict(None, Ending::Closed, 1),
+            &frame(
+                TAG_RESULT,
+                br#"{"Err":{"kind":"exception","message":"With the candles up to x: E","line":2}}"#,
+            ),
+        )
+        .result
+        .unwrap_err();
+        assert_eq!((error.kind, error.line), (ErrorKind::Exception, Some(2)));
+        let error = backtest(
+            &job,
+            &verdict(None, Ending::Closed, 1),
+            &frame(TAG_RESULT, br#"{"Err":{"kind":"memory_limit","message":"mine"}}"#),
+        )
+        .result
+        .unwrap_err();
+        assert_eq!(
+            error.message,
+            "MemoryError: the script used more than its 256 MB of memory"
+        );
+        // Over the output limit, however well formed.
+        let mut small = job.clone();
+        small.limits.output_bytes = 10;
+        assert_eq!(
+            backtest(&small, &verdict(None, Ending::Closed, 1), &answer)
+                .result
+                .unwrap_err()
+                .kind,
+            ErrorKind::OutputTooLarge
+        );
+    }
+
+    #[test]
+    fn hostile_signals_are_refused() {
+        for (answer, why) in [
+            (
+                r#"{"Ok":{"index":[10],"side":"b","checked":0,"unconfirmed":[]}}"#,
+                "after the last candle",
+            ),
+            (
+                r#"{"Ok":{"index":[4294967295],"side":"b","checked":0,"unconfirmed":[]}}"#,
+                "after the last candle",
+            ),
+            (
+                r#"{"Ok":{"index":[-1],"side":"b","checked":0,"unconfirmed":[]}}"#,
+                "not an answer",
+            ),
+            (
+                r#"{"Ok":{"index":[1e3],"side":"b","checked":0,"unconfirmed":[]}}"#,
+                "not an answer",
+            ),
+            (
+                r#"{"Ok":{"index":[5,4],"side":"bb","checked":0,"unconfirmed":[]}}"#,
+                "out of order",
+            ),
+            (
+                r#"{"Ok":{"index":[5],"side":"x","checked":0,"unconfirmed":[]}}"#,
+                "neither buy nor sell",
+            ),
+            (
+                r#"{"Ok":{"index":[5],"side":"é","checked":0,"unconfirmed":[]}}"#,
+                "do not pair up",
+            ),
+            (
+                r#"{"Ok":{"index":[5],"side":"bs","checked":0,"unconfirmed":[]}}"#,
+                "do not pair up",
+            ),
+            (
+                r#"{"Ok":{"index":[5],"side":"b","checked":2,"unconfirmed":[]}}"#,
+                "re-checked",
+            ),
+            (
+                r#"{"Ok":{"index":[5],"side":"b","checked":0,"unconfirmed":[0]}}"#,
+                "re-checked",
+            ),
+            (
+                r#"{"Ok":{"index":[5,6],"side":"bb","checked":2,"unconfirmed":[2]}}"#,
+                "not given",
+            ),
+            (
+                r#"{"Ok":{"index":[5,6],"side":"bb","checked":2,"unconfirmed":[1,1]}}"#,
+                "out of order",
+            ),
+            (r#"{"Ok":{"index":[5],"side":"b","checked":0}}"#, "not an answer"),
+            (
+                r#"{"Ok":{"index":[5],"side":"b","checked":0,"unconfirmed":[],"lines":[]}}"#,
+                "not an answer",
+            ),
+        ] {
+            let error = signals(10, answer).unwrap_err();
+            assert_eq!(error.kind, ErrorKind::InvalidOutput, "{answer}");
+            assert!(error.message.contains(why), "{answer}: {}", error.message);
+        }
+    }
+
+    #[test]
+    fn a_backtest_answer_holds_at_most_a_million_signals() {
+        let n = 2_000_000;
+        let at_most = |count: usize| {
+            let index = vec!["1"; count].join(",");
+            let side = "b".repeat(count);
+            format!(r#"{{"Ok":{{"index":[{index}],"side":"{side}","checked":0,"unconfirmed":[]}}}}"#)
+        };
+        assert_eq!(
+            signals(n, &at_most(MAX_SIGNALS)).unwrap().signals.len(),
+            MAX_SIGNALS
+        );
+        let error = signals(n, &at_most(MAX_SIGNALS + 1)).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::InvalidOutput);
     }
 }

@@ -19,6 +19,12 @@
 //! alone; the child's bytes may only carry its script's own result or
 //! error, which is parsed under caps, bounded, and checked against the
 //! series with [`Output::check`].
+//!
+//! A job runs in one of two [`Mode`]s: a chart run answers markers and
+//! lines ([`Report`]); a backtest runs the script once over a long series
+//! and answers only its signals as candle indices, each re-checked as a
+//! live run would have seen it ([`BacktestReport`], judged by
+//! [`judge::backtest`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -29,9 +35,15 @@ pub mod utc;
 
 /// The largest frame either side accepts, in bytes.
 pub const MAX_FRAME: usize = 16 << 20;
+/// The largest payload (the script and its candles, 48 bytes a candle)
+/// a job may carry, in bytes: room for 1.5 million candles and more. A
+/// payload is not a frame: it follows its [`ToWorker::Run`] frame raw.
+pub const MAX_PAYLOAD: usize = 96 << 20;
 
 /// The most markers one run may return.
 pub const MAX_MARKERS: usize = 10_000;
+/// The most signals one backtest may return.
+pub const MAX_SIGNALS: usize = 1_000_000;
 /// The most lines one run may return.
 pub const MAX_LINES: usize = 16;
 /// The longest line name or marker label, in characters.
@@ -59,14 +71,39 @@ pub struct Job {
     pub source: String,
     pub candles: Columns,
     pub limits: Limits,
+    /// A chart run or a backtest.
+    #[serde(default)]
+    pub mode: Mode,
+}
+
+/// What a run is for, and so what it answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Mode {
+    /// Markers and lines to draw on a chart ([`Report`]).
+    #[default]
+    Chart,
+    /// The script's signals over the whole series, as candle indices
+    /// ([`BacktestReport`]). `signals()` is called once on all the
+    /// candles; then, for up to `confirm_max` of the candles it signalled
+    /// on, again on only the `window` candles a live run would have had
+    /// with that candle as the newest, and a signal it does not give
+    /// there too is unconfirmed (it needed candles after its own).
+    Backtest {
+        /// How many closed candles a live run of the script sees.
+        window: u32,
+        /// The most signal candles re-checked.
+        confirm_max: u32,
+    },
 }
 
 impl Job {
     /// The bytes that ask a worker to run this job: the [`ToWorker::Run`]
     /// frame, then the payload.
     pub fn to_wire(&self) -> Result<Vec<u8>, FrameError> {
-        let payload = payload::encode(&self.source, &self.candles)?;
-        let payload_len = u32::try_from(payload.len()).map_err(|_| FrameError::TooLarge(payload.len()))?;
+        let payload = payload::encode(self.mode, &self.source, &self.candles)?;
+        let payload_len =
+            u32::try_from(payload.len()).map_err(|_| FrameError::PayloadTooLarge(payload.len()))?;
         let mut wire = encode(&ToWorker::Run {
             limits: self.limits,
             payload_len,
@@ -254,6 +291,34 @@ pub struct Signal {
     pub side: Side,
 }
 
+/// What a backtest's script signalled over the whole series.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signals {
+    /// Every signal, by candle index; signals on the same candle in the
+    /// order the script gave them.
+    pub signals: Vec<Signal>,
+    /// How many of the signals were re-checked as a live run would have
+    /// seen them (every signal on each re-checked candle).
+    pub checked: u32,
+    /// The re-checked signals the script did not give again with only
+    /// the candles up to theirs: they needed later candles (look-ahead).
+    /// In the order of `signals`.
+    pub unconfirmed: Vec<Signal>,
+}
+
+/// How a backtest run went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BacktestReport {
+    pub result: Result<Signals, RunError>,
+    /// What the script printed, cut at [`MAX_LOG`] bytes.
+    #[serde(default)]
+    pub log: String,
+    /// CPU time the run used, in milliseconds.
+    pub cpu_ms: u64,
+    /// Time from receiving the job to answering, in milliseconds.
+    pub wall_ms: u64,
+}
+
 /// A named series of values drawn over the candles, such as a moving
 /// average. Candles without a value (an average's first candles) are left
 /// out.
@@ -374,10 +439,14 @@ pub enum ErrorKind {
 pub enum FrameError {
     #[error("frame of {0} bytes is over the {MAX_FRAME}-byte limit")]
     TooLarge(usize),
+    #[error("payload of {0} bytes is over the {MAX_PAYLOAD}-byte limit")]
+    PayloadTooLarge(usize),
     #[error("malformed frame: {0}")]
     Json(#[from] serde_json::Error),
     #[error("the job's candle columns have different lengths")]
     Ragged,
+    #[error("a backtest's window must be at least one candle")]
+    EmptyWindow,
 }
 
 /// Encodes a message as one frame: length, then JSON.

@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use worker_protocol::{
-    Columns, ErrorKind, FromWorker, Job, Limits, Output, Report, RunError, body_len, decode,
+    BacktestReport, Columns, ErrorKind, FromWorker, Job, Limits, Mode, Output, Report, RunError, Signals,
+    body_len, decode,
 };
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_inchart-worker");
@@ -180,6 +181,14 @@ impl Worker {
         worker_protocol::judge::report(&job, &verdict, &bytes)
     }
 
+    /// Sends a backtest and waits for its report.
+    pub fn backtest(&mut self, job: &Job) -> BacktestReport {
+        self.send(job);
+        let job = self.sent.pop_front().expect("no job was sent");
+        let (verdict, bytes) = self.verdict();
+        worker_protocol::judge::backtest(&job, &verdict, &bytes)
+    }
+
     /// Waits for a run's verdict; with it, the bytes its child wrote.
     pub fn verdict(&mut self) -> (worker_protocol::Verdict, Vec<u8>) {
         let mut bytes = Vec::new();
@@ -235,6 +244,27 @@ pub fn job(source: &str, candles: Columns, limits: Limits) -> Job {
         source: source.to_owned(),
         candles,
         limits,
+        mode: Mode::Chart,
+    }
+}
+
+/// A backtest whose live runs see `window` candles, re-checking at most
+/// `confirm_max` signal candles.
+pub fn backtest_job(source: &str, candles: Columns, limits: Limits, window: u32, confirm_max: u32) -> Job {
+    Job {
+        mode: Mode::Backtest { window, confirm_max },
+        ..job(source, candles, limits)
+    }
+}
+
+/// Limits of a backtest (the server sets its own): far more memory,
+/// time and output than a chart run's.
+pub fn backtest_limits() -> Limits {
+    Limits {
+        cpu_ms: 60_000,
+        wall_ms: 120_000,
+        memory_bytes: 1 << 30,
+        output_bytes: 16 << 20,
     }
 }
 
@@ -299,6 +329,22 @@ pub fn ok(report: &Report) -> &Output {
     match &report.result {
         Ok(output) => output,
         Err(error) => panic!("expected output, got {error:?} (log: {:?})", report.log),
+    }
+}
+
+/// A backtest's signals, or a panic that shows the error.
+pub fn signals(report: &BacktestReport) -> &Signals {
+    match &report.result {
+        Ok(signals) => signals,
+        Err(error) => panic!("expected signals, got {error:?} (log: {:?})", report.log),
+    }
+}
+
+/// A backtest's error, or a panic that shows its signals.
+pub fn err_of(report: &BacktestReport) -> &RunError {
+    match &report.result {
+        Err(error) => error,
+        Ok(signals) => panic!("expected an error, got {signals:?} (log: {:?})", report.log),
     }
 }
 
