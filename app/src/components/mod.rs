@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod chart;
+pub mod chart_backtest;
 pub mod chart_drawings;
 pub mod chart_layers;
 pub mod chart_panes;
