@@ -1,6 +1,7 @@
 //! Pieces shared by several pages.
 
 pub mod account;
+pub mod backtest;
 pub mod chart;
 pub mod chart_backtest;
 pub mod chart_drawings;
