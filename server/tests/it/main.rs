@@ -7,6 +7,7 @@
 
 mod accounts;
 mod api;
+mod backtests_browser;
 mod billing;
 mod browser;
 mod chart_tools;
