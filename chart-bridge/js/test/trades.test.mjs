@@ -260,13 +260,25 @@ test('goTo centres a time keeping the zoom, and reports the range like a scroll'
   assert.ok(Math.abs((r.early.range[0] + r.early.range[1]) / 2 - r.early.target) < 1, `${r.early.range}`)
 })
 
-test('screenshots: trades in both themes, one highlighted, and on a phone', async () => {
+test('screenshots: trades in both themes, one highlighted, with equity and drawdown panes, and on a phone', async () => {
   for (const theme of ['dark', 'light']) {
     await mount(theme)
     await page.evaluate(async () => {
       const h = TT.handle()
       h.setTrades(TT.trades(candles))
       h.highlightTrade(1)
+      // What the workbench puts under the candles: the equity with the
+      // starting capital as a level, and the drawdown as bars below zero.
+      let peak = 10000
+      const equity = candles.map((c, i) => [c[0], 10000 * (c[4] / candles[0][4])])
+      const drawdown = equity.map(([t, v]) => {
+        peak = Math.max(peak, v)
+        return [t, (100 * (v - peak)) / peak]
+      })
+      h.setPanes([
+        { name: 'Equity', series: [{ name: 'Equity', style: 'line', color: '#0A84FF', data: equity }], levels: [{ name: 'Start', value: 10000 }] },
+        { name: 'Drawdown %', series: [{ name: 'Drawdown', style: 'histogram', color: '#FF453A', data: drawdown }], levels: [] },
+      ])
       await T.settle()
     })
     await page.locator('#chart').screenshot({ path: `${OUT}trades-${theme}.png` })
