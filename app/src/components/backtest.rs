@@ -546,9 +546,21 @@ fn Progress(backtests: ScriptBacktests) -> impl IntoView {
                 view! { " "<a href=href>"See the plans"</a> }
             });
             let busy = (failure.status == 429).then_some(" Try again in a minute.");
+            // A poll that kept failing leaves a running backtest behind.
+            let running = backtests.current.with(|current| {
+                matches!(
+                    current.as_deref().map(|b| &b.status),
+                    Some(Status::Loading { .. } | Status::Running)
+                )
+            });
+            let lead = if running {
+                "The backtest's progress could not be read. "
+            } else {
+                "The backtest did not start. "
+            };
             return view! {
                 <div class="form-error backtest-refused" role="alert" data-status=failure.status>
-                    <strong>"The backtest did not start. "</strong>{failure.message.clone()}{busy}{upgrade}
+                    <strong>{lead}</strong>{failure.message.clone()}{busy}{upgrade}
                 </div>
             }
             .into_any();
@@ -1004,15 +1016,24 @@ mod browser {
                             return;
                         }
                         let id = backtest.id.clone();
-                        if !self.draft_known.get_untracked()
+                        // The form repeats the backtest shown: its settings
+                        // when the version's were not read, and its range
+                        // unless the trader typed one.
+                        let known = self.draft_known.get_untracked();
+                        if !known
                             || self
                                 .draft
                                 .with_untracked(|d| d.from.is_empty() && d.to.is_empty())
                         {
                             self.draft.update(|draft| {
-                                let settings = draft.settings().unwrap_or(backtest.settings);
+                                let settings = if known {
+                                    draft.settings().unwrap_or(backtest.settings)
+                                } else {
+                                    backtest.settings
+                                };
                                 *draft = SettingsDraft::new(&settings, &backtest.range);
                             });
+                            self.draft_known.set(true);
                         }
                         self.show(Arc::new(backtest));
                         if running {
@@ -1188,7 +1209,9 @@ mod browser {
                             _ => None,
                         };
                         let _ = self.history_note.try_set(note);
-                        let (a, b) = self.picked.get_untracked();
+                        let Some((a, b)) = self.picked.try_get_untracked() else {
+                            return;
+                        };
                         let known = |id: &Option<String>| {
                             id.as_ref().is_some_and(|id| done.iter().any(|s| &s.id == id))
                         };
