@@ -296,15 +296,38 @@ impl Figure {
     pub fn shown(&self) -> String {
         self.format.show(self.value)
     }
+
+    /// With a second reading under the value.
+    fn with(mut self, detail: String) -> Self {
+        self.detail = Some(detail);
+        self
+    }
 }
 
-/// The figures of a report, headline ones first in the order the design
-/// asks for (net profit, drawdown, win rate, profit factor, Sharpe,
-/// trades, buy and hold), then the rest.
-pub fn figures(report: &Report) -> Vec<Figure> {
-    use Better::{Higher, Lower, Neither};
-    use Format::*;
-    let figure = |id, label, value: Option<f64>, format, better, tone, headline| Figure {
+/// The figures a trader scans first, in the order the design asks for.
+pub const HEADLINE: [&str; 7] = [
+    "net_profit",
+    "max_drawdown",
+    "win_rate",
+    "profit_factor",
+    "sharpe",
+    "trades",
+    "buy_and_hold",
+];
+
+/// One figure; a gain or loss (a signed format) is coloured by its sign.
+fn figure(
+    id: &'static str,
+    label: &'static str,
+    value: Option<f64>,
+    format: Format,
+    better: Better,
+) -> Figure {
+    let tone = match format {
+        Format::SignedMoney | Format::SignedPercent => Tone::of(value),
+        _ => Tone::Plain,
+    };
+    Figure {
         id,
         label,
         value,
@@ -312,224 +335,97 @@ pub fn figures(report: &Report) -> Vec<Figure> {
         detail: None,
         better,
         tone,
-        headline,
-    };
-    let with = |mut figure: Figure, detail: String| {
-        figure.detail = Some(detail);
-        figure
-    };
-    let drawdown_pct = Some(-report.max_drawdown_pct.abs());
+        headline: HEADLINE.contains(&id),
+    }
+}
+
+/// The figures of a report, [`HEADLINE`] ones first, then the rest.
+pub fn figures(report: &Report) -> Vec<Figure> {
+    use Better::{Higher, Lower, Neither};
+    use Format::*;
+    let r = report;
+    let won_lost = format!("{} won, {} lost", r.winning, r.losing);
+    let per_trade = r
+        .expectancy_pct
+        .map(|pct| format!("{} per trade", signed_percent(pct)));
+    let expectancy = figure("expectancy", "Expectancy", r.expectancy, SignedMoney, Higher);
     vec![
-        with(
-            figure(
-                "net_profit",
-                "Net profit",
-                Some(report.net_profit),
-                SignedMoney,
-                Higher,
-                Tone::of(Some(report.net_profit)),
-                true,
-            ),
-            signed_percent(report.net_profit_pct),
-        ),
-        with(
-            figure(
-                "max_drawdown",
-                "Max drawdown",
-                drawdown_pct,
-                SignedPercent,
-                Higher,
-                Tone::of(drawdown_pct),
-                true,
-            ),
-            signed_money(-report.max_drawdown.abs()),
-        ),
-        with(
-            figure(
-                "win_rate",
-                "Win rate",
-                report.win_rate_pct,
-                Percent,
-                Higher,
-                Tone::Plain,
-                true,
-            ),
-            format!("{} won, {} lost", report.winning, report.losing),
-        ),
         figure(
-            "profit_factor",
-            "Profit factor",
-            report.profit_factor,
-            Ratio,
+            "net_profit",
+            "Net profit",
+            Some(r.net_profit),
+            SignedMoney,
             Higher,
-            Tone::Plain,
-            true,
-        ),
+        )
+        .with(signed_percent(r.net_profit_pct)),
         figure(
-            "sharpe",
-            "Sharpe",
-            report.sharpe,
-            Ratio,
+            "max_drawdown",
+            "Max drawdown",
+            Some(-r.max_drawdown_pct.abs()),
+            SignedPercent,
             Higher,
-            Tone::Plain,
-            true,
-        ),
+        )
+        .with(signed_money(-r.max_drawdown.abs())),
+        figure("win_rate", "Win rate", r.win_rate_pct, Percent, Higher).with(won_lost),
+        figure("profit_factor", "Profit factor", r.profit_factor, Ratio, Higher),
+        figure("sharpe", "Sharpe", r.sharpe, Ratio, Higher),
+        figure("trades", "Trades", Some(f64::from(r.trades)), Count, Neither),
         figure(
-            "trades",
-            "Trades",
-            Some(f64::from(report.trades)),
-            Count,
-            Neither,
-            Tone::Plain,
-            true,
-        ),
-        with(
-            figure(
-                "buy_and_hold",
-                "Buy & hold",
-                Some(report.buy_and_hold_pct),
-                SignedPercent,
-                Higher,
-                Tone::of(Some(report.buy_and_hold_pct)),
-                true,
-            ),
-            signed_money(report.buy_and_hold_profit),
-        ),
+            "buy_and_hold",
+            "Buy & hold",
+            Some(r.buy_and_hold_pct),
+            SignedPercent,
+            Higher,
+        )
+        .with(signed_money(r.buy_and_hold_profit)),
         figure(
             "gross_profit",
             "Gross profit",
-            Some(report.gross_profit),
-            Money,
+            Some(r.gross_profit),
+            SignedMoney,
             Higher,
-            Tone::of(Some(report.gross_profit)),
-            false,
         ),
         figure(
             "gross_loss",
             "Gross loss",
-            Some(report.gross_loss),
+            Some(r.gross_loss),
             SignedMoney,
             Higher,
-            Tone::of(Some(report.gross_loss)),
-            false,
         ),
-        figure(
-            "avg_win",
-            "Average win",
-            report.avg_win,
-            SignedMoney,
-            Higher,
-            Tone::of(report.avg_win),
-            false,
-        ),
-        figure(
-            "avg_loss",
-            "Average loss",
-            report.avg_loss,
-            SignedMoney,
-            Higher,
-            Tone::of(report.avg_loss),
-            false,
-        ),
-        figure(
-            "largest_win",
-            "Largest win",
-            report.largest_win,
-            SignedMoney,
-            Higher,
-            Tone::of(report.largest_win),
-            false,
-        ),
+        figure("avg_win", "Average win", r.avg_win, SignedMoney, Higher),
+        figure("avg_loss", "Average loss", r.avg_loss, SignedMoney, Higher),
+        figure("largest_win", "Largest win", r.largest_win, SignedMoney, Higher),
         figure(
             "largest_loss",
             "Largest loss",
-            report.largest_loss,
+            r.largest_loss,
             SignedMoney,
             Higher,
-            Tone::of(report.largest_loss),
-            false,
         ),
-        {
-            let expectancy = figure(
-                "expectancy",
-                "Expectancy",
-                report.expectancy,
-                SignedMoney,
-                Higher,
-                Tone::of(report.expectancy),
-                false,
-            );
-            match report.expectancy_pct {
-                Some(pct) => with(expectancy, format!("{} per trade", signed_percent(pct))),
-                None => expectancy,
-            }
+        match per_trade {
+            Some(detail) => expectancy.with(detail),
+            None => expectancy,
         },
         figure(
             "max_drawdown_duration",
             "Longest drawdown",
-            Some(report.max_drawdown_duration_ms as f64),
+            Some(r.max_drawdown_duration_ms as f64),
             Duration,
             Lower,
-            Tone::Plain,
-            false,
         ),
+        figure("sortino", "Sortino", r.sortino, Ratio, Higher),
+        figure("calmar", "Calmar", r.calmar, Ratio, Higher),
+        figure("cagr", "CAGR", r.cagr_pct, SignedPercent, Higher),
+        figure("exposure", "Exposure", Some(r.exposure_pct), Percent, Neither),
+        figure("fees", "Fees paid", Some(r.fees_paid), Money, Lower),
         figure(
-            "sortino",
-            "Sortino",
-            report.sortino,
-            Ratio,
-            Higher,
-            Tone::Plain,
-            false,
-        ),
-        figure(
-            "calmar",
-            "Calmar",
-            report.calmar,
-            Ratio,
-            Higher,
-            Tone::Plain,
-            false,
-        ),
-        figure(
-            "cagr",
-            "CAGR",
-            report.cagr_pct,
-            SignedPercent,
-            Higher,
-            Tone::of(report.cagr_pct),
-            false,
-        ),
-        figure(
-            "exposure",
-            "Exposure",
-            Some(report.exposure_pct),
-            Percent,
-            Neither,
-            Tone::Plain,
-            false,
-        ),
-        figure(
-            "fees",
-            "Fees paid",
-            Some(report.fees_paid),
+            "final_equity",
+            "Final equity",
+            Some(r.final_equity),
             Money,
-            Lower,
-            Tone::Plain,
-            false,
-        ),
-        with(
-            figure(
-                "final_equity",
-                "Final equity",
-                Some(report.final_equity),
-                Money,
-                Higher,
-                Tone::Plain,
-                false,
-            ),
-            format!("from {}", money(report.capital)),
-        ),
+            Higher,
+        )
+        .with(format!("from {}", money(r.capital))),
     ]
 }
 
@@ -855,23 +751,17 @@ mod tests {
 
     #[test]
     fn the_headline_figures_come_first_in_the_designs_order() {
-        let ids: Vec<_> = figures(&tests_support::report())
-            .into_iter()
-            .filter(|f| f.headline)
-            .map(|f| f.id)
-            .collect();
-        assert_eq!(
-            ids,
-            [
-                "net_profit",
-                "max_drawdown",
-                "win_rate",
-                "profit_factor",
-                "sharpe",
-                "trades",
-                "buy_and_hold"
-            ]
+        let all = figures(&tests_support::report());
+        let ids: Vec<_> = all.iter().filter(|f| f.headline).map(|f| f.id).collect();
+        assert_eq!(ids, HEADLINE);
+        assert!(
+            all[..HEADLINE.len()].iter().all(|f| f.headline),
+            "they come first"
         );
+        let tone = |id| all.iter().find(|f| f.id == id).map(|f| f.tone);
+        assert_eq!(tone("gross_loss"), Some(Tone::Down));
+        assert_eq!(tone("net_profit"), Some(Tone::Up));
+        assert_eq!(tone("win_rate"), Some(Tone::Plain));
     }
 
     #[test]
