@@ -3,8 +3,8 @@
 //! browser from the same code compiled to WebAssembly.
 
 pub mod account;
-#[cfg(feature = "hydrate")]
 pub mod api_client;
+pub mod backtests;
 pub mod billing;
 pub mod browser_store;
 pub mod components;

@@ -5,7 +5,8 @@
 //! `window.InChartChart`; this crate loads it on demand and wraps it in a
 //! small typed API: [`load`], [`Chart::mount`], then replace, upsert and
 //! prepend candles, set overlays, indicator panes ([`Pane`]) and price
-//! levels, follow another chart's crosshair and range, resize, theme and
+//! levels, a backtest's trades ([`TradeMark`], in [`trades`]), follow
+//! another chart's crosshair and range, go to a time, resize, theme and
 //! [`Chart::destroy`].
 //!
 //! The bundle is loaded lazily rather than from every page's `<head>`: only
@@ -26,8 +27,10 @@ use web_sys::HtmlElement;
 
 pub mod drawings;
 pub mod editor;
+pub mod trades;
 
 pub use editor::{Diagnostic, Editor};
+pub use trades::{TradeMark, TradeSide};
 
 /// Where the bundle is served from. The query string busts caches when the
 /// bundle changes with a release.

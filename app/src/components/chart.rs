@@ -13,8 +13,9 @@
 //! no more (the chart says so), or the plan's history ends.
 //!
 //! Scripts' runs are drawn by [`super::chart_panes`]: price-scale lines
-//! and markers over the candles, oscillators in panes under them. The
-//! drawing tools keep their drawings through [`super::chart_drawings`].
+//! and markers over the candles, oscillators in panes under them. A
+//! backtest's trades, equity and drawdown are [`super::chart_backtest`]'s.
+//! The drawing tools keep their drawings through [`super::chart_drawings`].
 //! Several charts on one page can share their crosshair and time range
 //! ([`ChartSync`]).
 
@@ -23,6 +24,7 @@ use std::collections::HashSet;
 use inchart_api::market::{Interval, Symbol};
 use leptos::prelude::*;
 
+use super::chart_backtest::BacktestLayer;
 use super::chart_drawings::DrawingHome;
 pub use super::chart_panes::LINE_COLOURS;
 use super::chart_panes::PaneView;
@@ -104,6 +106,9 @@ pub struct ChartExtras {
     /// Drawing tools, and where the drawings are kept.
     pub drawings: Option<DrawingHome>,
     pub sync: Option<ChartSync>,
+    /// A backtest: its trades over the candles, its equity and drawdown
+    /// in panes, and where the chart should look.
+    pub backtest: Option<BacktestLayer>,
 }
 
 /// The trading-vue-js chart of `symbol` at `interval`. `indicator` shows
@@ -198,6 +203,7 @@ mod browser {
     use wasm_bindgen::prelude::Closure;
 
     use super::{ChartExtras, ChartState, ChartSync, HISTORY_MARGIN, HistoryBadge, INITIAL_CANDLES};
+    use crate::components::chart_backtest::{self, BacktestLayer};
     use crate::components::chart_drawings;
     use crate::components::chart_panes::{PaneView, drawn_of};
     use crate::components::live_feed::socket::LiveSocket;
@@ -432,7 +438,7 @@ mod browser {
                     view.volume,
                 )
             });
-            let drawn = hidden.with(|hidden| {
+            let mut drawn = hidden.with(|hidden| {
                 signals.with(|runs| {
                     let on_screen: Vec<_> = runs
                         .iter()
@@ -446,6 +452,18 @@ mod browser {
                     drawn_of(&on_screen, &closed)
                 })
             });
+            if let Some(layer) = extras.backtest {
+                let panes = layer.shown.with(|shown| {
+                    shown
+                        .as_deref()
+                        .filter(|backtest| chart_backtest::drawn_on(backtest, &series.0, series.1))
+                        .map(chart_backtest::backtest_panes)
+                        .unwrap_or_default()
+                });
+                drawn
+                    .panes
+                    .extend(panes.into_iter().filter(|pane| !closed.contains(&pane.name)));
+            }
             if !ready {
                 return;
             }
@@ -462,6 +480,9 @@ mod browser {
 
         if let Some(sync) = extras.sync {
             follow_others(chart, state, sync);
+        }
+        if let Some(layer) = extras.backtest {
+            draw_backtest(chart, host, state, symbol, interval, layer);
         }
 
         Effect::new(move |_| {
@@ -516,6 +537,70 @@ mod browser {
                         chart.set_range(first, last);
                     }
                 });
+            }
+        });
+    }
+
+    /// Draws a backtest's trades on its own series, the trade the trader
+    /// points at stronger, and moves the view to each new focus (once the
+    /// chart is ready, when it comes while the series loads).
+    fn draw_backtest(
+        chart: Slot,
+        host: NodeRef<leptos::html::Div>,
+        state: RwSignal<ChartState>,
+        symbol: Signal<Symbol>,
+        interval: Signal<Interval>,
+        layer: BacktestLayer,
+    ) {
+        Effect::new(move |_| {
+            let ready = state.with(|s| *s == ChartState::Ready);
+            let (symbol, interval) = (symbol.get(), interval.get());
+            let marks = layer.shown.with(|shown| {
+                shown
+                    .as_deref()
+                    .filter(|backtest| chart_backtest::drawn_on(backtest, &symbol, interval))
+                    .map(chart_backtest::trade_marks)
+                    .unwrap_or_default()
+            });
+            if ready {
+                chart.with_value(|slot| {
+                    if let Some(chart) = slot {
+                        chart.set_trades(&marks);
+                        chart.highlight_trade(layer.highlight.get_untracked());
+                    }
+                });
+            }
+        });
+        Effect::new(move |_| {
+            let highlight = layer.highlight.get();
+            if state.with(|s| *s == ChartState::Ready) {
+                chart.with_value(|slot| {
+                    if let Some(chart) = slot {
+                        chart.highlight_trade(highlight);
+                    }
+                });
+            }
+        });
+        // The focus moved to last, so that a series loading again does not
+        // bring an old one back.
+        let applied = StoredValue::new_local(None::<u32>);
+        Effect::new(move |_| {
+            let ready = state.with(|s| *s == ChartState::Ready);
+            let Some(focus) = layer.focus.get() else { return };
+            if !ready || applied.get_value() == Some(focus.seq) {
+                return;
+            }
+            applied.set_value(Some(focus.seq));
+            chart.with_value(|slot| {
+                if let Some(chart) = slot {
+                    chart.go_to(focus.time);
+                }
+            });
+            // On a phone the chart may be above the fold: bring it in.
+            if let Some(element) = host.get_untracked() {
+                let options = web_sys::ScrollIntoViewOptions::new();
+                options.set_block(web_sys::ScrollLogicalPosition::Nearest);
+                element.scroll_into_view_with_scroll_into_view_options(&options);
             }
         });
     }

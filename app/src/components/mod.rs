@@ -1,7 +1,9 @@
 //! Pieces shared by several pages.
 
 pub mod account;
+pub mod backtest;
 pub mod chart;
+pub mod chart_backtest;
 pub mod chart_drawings;
 pub mod chart_layers;
 pub mod chart_panes;

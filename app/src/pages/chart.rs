@@ -114,6 +114,7 @@ pub fn ChartPage() -> impl IntoView {
                             None => DrawingHome::Browser,
                         }),
                         sync: None,
+                        backtest: None,
                     };
                     let carried = overview.symbols.clone();
                     let content = Memo::new(move |_| match parsed_symbol.get() {

@@ -223,6 +223,7 @@ pub fn ChartsPage() -> impl IntoView {
                                         None => DrawingHome::Browser,
                                     }),
                                     sync: Some(ChartSync { index, crosshair, time, cursor, range }),
+                                    backtest: None,
                                 };
                                 let indicator = indicators[index];
                                 let layers_csrf = csrf.clone();

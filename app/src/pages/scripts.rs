@@ -4,7 +4,9 @@
 //! Both render whole on the server. Without JavaScript the list, creating,
 //! deleting and saving work through plain forms; with it the workbench
 //! mounts a code editor over the text area, runs the script and draws its
-//! signals on the chart beside it.
+//! signals on the chart beside it, and backtests it: the report and the
+//! trades under the chart ([`crate::components::backtest`]), the trades,
+//! equity and drawdown on it.
 
 use inchart_api::market::{Interval, Symbol};
 use inchart_api::paths::chart_href;
@@ -16,7 +18,9 @@ use leptos_router::hooks::use_params_map;
 use crate::PageError;
 use crate::account::PageSession;
 use crate::components::account::{AccountLink, FlashNotice, Hidden, page_session};
-use crate::components::chart::{Chart, ChartSignals};
+use crate::components::backtest::{BacktestPanel, ScriptBacktests};
+use crate::components::chart::{Chart, ChartExtras, ChartSignals};
+use crate::components::chart_backtest::{DRAWDOWN_PANE, EQUITY_PANE};
 use crate::components::live_feed::FeedIndicator;
 use crate::scripts::{
     ErrorKind, RunView, ScriptSummary, Workbench, WorkbenchAnswer, get_scripts, get_workbench,
@@ -227,6 +231,26 @@ fn WorkbenchView(workbench: Workbench, session: PageSession) -> impl IntoView {
         attached.with(|list| list.iter().any(|a| a.symbol == s && a.interval == i))
     });
 
+    let backtests = ScriptBacktests::new(id.clone(), session.csrf.clone(), symbol, interval, version);
+    // Each backtest shown brings its equity and drawdown panes back, if the
+    // trader closed them on an earlier one.
+    let panes = crate::components::chart_panes::pane_view();
+    Effect::new(move |previous: Option<Option<String>>| {
+        let shown = backtests.current.with(|current| {
+            current
+                .as_deref()
+                .filter(|b| b.result.is_some())
+                .map(|b| b.id.clone())
+        });
+        if shown.is_some() && previous.as_ref() != Some(&shown) {
+            panes.update(|view| {
+                view.closed
+                    .retain(|name| name != EQUITY_PANE && name != DRAWDOWN_PANE)
+            });
+        }
+        shown
+    });
+
     let actions = Actions {
         id: id.clone(),
         csrf: session.csrf.clone(),
@@ -238,6 +262,7 @@ fn WorkbenchView(workbench: Workbench, session: PageSession) -> impl IntoView {
         signals,
         run_state,
         status,
+        backtests,
     };
     #[cfg(feature = "hydrate")]
     let editor = browser::mount_editor(editor_host, script.source.clone(), enhanced, actions.clone());
@@ -251,6 +276,14 @@ fn WorkbenchView(workbench: Workbench, session: PageSession) -> impl IntoView {
     let save_click = {
         let actions = actions.clone();
         move |_: leptos::ev::MouseEvent| actions.save(&editor)
+    };
+    let backtest_click = {
+        let actions = actions.clone();
+        move |_| actions.backtest(&editor)
+    };
+    let on_start = {
+        let actions = actions.clone();
+        Callback::new(move |_: ()| actions.backtest(&editor))
     };
     let live_click = {
         let actions = actions.clone();
@@ -292,6 +325,11 @@ fn WorkbenchView(workbench: Workbench, session: PageSession) -> impl IntoView {
                             }>"Save"</button>
                         <button type="button" class="button small primary" data-run="" disabled=move || busy() || !enhanced.get()
                             title="Run on chart (Ctrl+Enter)" on:click=run_click>"Run on chart"</button>
+                        <button type="button" class="button small" data-backtest=""
+                            disabled=move || busy() || !enhanced.get() || backtests.busy()
+                            title="Trade the script's signals over the chart's history" on:click=backtest_click>
+                            {move || if backtests.busy() { "Backtesting…" } else { "Backtest" }}
+                        </button>
                     </div>
                     <FlashNotice session=session.clone() form="script" />
                     <div class="editor-host" node_ref=editor_host></div>
@@ -325,7 +363,9 @@ fn WorkbenchView(workbench: Workbench, session: PageSession) -> impl IntoView {
                         {move || if live_here.get() { "Live: on" } else { "Run live" }}
                     </button>
                 </div>
-                <Chart symbol=symbol.into() interval=interval.into() indicator signals />
+                <Chart symbol=symbol.into() interval=interval.into() indicator signals
+                    extras=ChartExtras { panes: Some(panes), backtest: Some(backtests.layer()), ..ChartExtras::default() } />
+                <BacktestPanel backtests on_start />
             </section>
         </main>
     }
@@ -451,11 +491,13 @@ struct Actions {
     signals: ChartSignals,
     run_state: RwSignal<RunState>,
     status: RwSignal<String>,
+    backtests: ScriptBacktests,
 }
 
 #[cfg(not(feature = "hydrate"))]
 impl Actions {
     fn run(&self, _editor: &()) {}
+    fn backtest(&self, _editor: &()) {}
     fn save(&self, _editor: &()) {}
     fn toggle_live(&self, _on: bool) {}
 }
@@ -626,6 +668,30 @@ mod browser {
                         actions.run_state.set(RunState::Done(Box::new(run)));
                     }
                     Err(message) => actions.run_state.set(RunState::Failed(message)),
+                }
+            });
+        }
+
+        /// Saves, then backtests the newest version on the chart's series
+        /// and follows it to its report.
+        pub fn backtest(&self, slot: &EditorSlot) {
+            let backtests = self.backtests;
+            if backtests.busy() {
+                return;
+            }
+            let actions = self.clone();
+            let slot = *slot;
+            backtests.begin();
+            spawn_local(async move {
+                match actions.save_now(&slot).await {
+                    Ok(()) => backtests.start().await,
+                    Err(message) => backtests.refuse(crate::api_client::ApiFailure {
+                        status: 0,
+                        kind: None,
+                        field: None,
+                        message,
+                        upgrade: None,
+                    }),
                 }
             });
         }

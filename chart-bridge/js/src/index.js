@@ -10,6 +10,7 @@ import Vue from 'vue'
 import { TradingVue } from 'trading-vue-js'
 import { PaneOverlay, LevelsOverlay, LEVELS_TYPE, toPane, toLevels, volumePane, paneUi } from './panes.js'
 import { createDrawings } from './drawings.js'
+import { createTrades } from './trades.js'
 
 const FONT = '12px -apple-system, BlinkMacSystemFont, "Segoe UI", Inter, sans-serif'
 
@@ -206,6 +207,9 @@ function mount(el, options = {}) {
   })
   internalOnchart.set('drawings', [drawings.layer])
 
+  // A backtest's trades (trades.js): an internal overlay while there are any.
+  const trades = createTrades()
+
   const vm = new Vue({
     data: {
       id: `inchart-chart-${++nextId}`,
@@ -241,7 +245,7 @@ function mount(el, options = {}) {
           chartConfig: { DEFAULT_LEN: DEFAULT_VISIBLE },
           // Time labels in the viewer's local time (trading-vue defaults to UTC).
           timezone: -new Date().getTimezoneOffset() / 60,
-          overlays: CUSTOM_OVERLAYS.concat(drawings.overlay),
+          overlays: CUSTOM_OVERLAYS.concat(drawings.overlay, trades.overlay),
         },
         on: { 'range-changed': onRange },
       })
@@ -262,7 +266,12 @@ function mount(el, options = {}) {
   })
 
   function onRange() {
-    if (quiet || !rangeCallback) return
+    if (quiet) return
+    reportRange()
+  }
+
+  function reportRange() {
+    if (!rangeCallback) return
     // Panning emits on every mouse move; hand the host one call per frame.
     if (!rangeFrame) {
       rangeFrame = requestAnimationFrame(() => {
@@ -594,6 +603,46 @@ function mount(el, options = {}) {
     setRange(t0, t1) {
       if (!alive || !(Number.isFinite(t0) && Number.isFinite(t1) && t1 > t0)) return
       setRangeQuietly(+t0, +t1)
+    },
+
+    // ---- Backtest trades (trades.js) ----------------------------------
+
+    // Replaces the trades drawn on the price chart ([] removes them): each
+    // {side: 'long'|'short', entryTime, entryPrice, exitTime, exitPrice,
+    // pnl, closedAtEnd}. Trades with a missing number are left out.
+    setTrades(list) {
+      if (!alive) return
+      const any = trades.set(list)
+      const shown = internalOnchart.has('trades')
+      if (any !== shown) setInternalOnchart('trades', any ? [trades.entry] : [])
+    },
+
+    // The trades drawn (copies), in the order given, malformed ones left out.
+    trades() {
+      return alive ? trades.list() : []
+    },
+
+    // Draws the trade at `index` of the last setTrades list stronger, with
+    // its time span shaded (null: none).
+    highlightTrade(index) {
+      if (!alive) return
+      trades.highlight(index)
+    },
+
+    highlightedTrade() {
+      return alive ? trades.highlighted() : null
+    },
+
+    // Moves the view so that time t is in its middle, keeping the zoom.
+    // Reported to onRangeChange like a scroll by the trader: the host loads
+    // older candles when t is before the oldest one it has.
+    goTo(t) {
+      if (!alive || !Number.isFinite(+t)) return
+      const r = visibleRange()
+      if (!r) return
+      const half = (r[1] - r[0]) / 2
+      setRangeQuietly(+t - half, +t + half)
+      reportRange()
     },
 
     resize(width, height) {

@@ -107,10 +107,11 @@ test('1. mount with 1000 candles draws a candlestick chart', async () => {
   assert.equal(r.count, 1000)
   assert.deepEqual(r.last, r.expectedLast)
   assert.deepEqual(r.methods, [
-    'applyDrawingChange', 'candleCount', 'cursor', 'destroy', 'drawings', 'enableDrawings', 'lastCandle',
-    'onCursor', 'onPaneEvent', 'onRangeChange', 'overlays', 'paneLayout', 'panes', 'prependCandles', 'resize',
-    'setCandles', 'setCursor', 'setDrawings', 'setOverlays', 'setPaneHeights', 'setPanes', 'setPriceLevels',
-    'setRange', 'setTheme', 'setTitle', 'setVolume', 'upsertCandle', 'visibleRange',
+    'applyDrawingChange', 'candleCount', 'cursor', 'destroy', 'drawings', 'enableDrawings', 'goTo',
+    'highlightTrade', 'highlightedTrade', 'lastCandle', 'onCursor', 'onPaneEvent', 'onRangeChange', 'overlays',
+    'paneLayout', 'panes', 'prependCandles', 'resize', 'setCandles', 'setCursor', 'setDrawings', 'setOverlays',
+    'setPaneHeights', 'setPanes', 'setPriceLevels', 'setRange', 'setTheme', 'setTitle', 'setTrades', 'setVolume',
+    'trades', 'upsertCandle', 'visibleRange',
   ])
   assert.deepEqual(r.size, [900, 500], 'defaults to the container size')
   assert.equal(r.title, 'BTCUSDT · 1h')

@@ -8,6 +8,7 @@
 mod accounts;
 mod api;
 mod backtests;
+mod backtests_browser;
 mod billing;
 mod browser;
 mod chart_tools;
