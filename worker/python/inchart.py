@@ -299,22 +299,18 @@ def _ok(v):
 
 
 def _sma(xs, n):
+    # Each window summed on its own (exactly, with fsum): the average at a
+    # candle is the same bits whatever came before the window, as a live
+    # run (which sees fewer candles) and a backtest must agree.
     out = [_NAN] * len(xs)
-    total = 0.0
     missing = 0
     for i, v in enumerate(xs):
-        if math.isfinite(v):
-            total += v
-        else:
+        if not math.isfinite(v):
             missing += 1
-        if i >= n:
-            old = xs[i - n]
-            if math.isfinite(old):
-                total -= old
-            else:
-                missing -= 1
+        if i >= n and not math.isfinite(xs[i - n]):
+            missing -= 1
         if i >= n - 1 and missing == 0:
-            out[i] = total / n
+            out[i] = math.fsum(xs[i - n + 1 : i + 1]) / n
     return out
 
 
@@ -348,9 +344,14 @@ def _sma_array(x, n):
     if len(values) < n:
         return out
     missing = ~_np.isfinite(values)
-    sums = _np.concatenate(([0.0], _np.cumsum(_np.where(missing, 0.0, values))))
+    # Each window summed on its own, in the same order wherever the series
+    # starts: a running (cumulative) sum would carry rounding from every
+    # earlier candle, so a live run (which sees fewer candles) and a
+    # backtest could disagree in the last digits, and tip a near-tie
+    # cross. Integer counts of gaps are exact either way.
+    sums = _np.convolve(_np.where(missing, 0.0, values), _np.ones(n), "valid")
     gaps = _np.concatenate(([0], _np.cumsum(missing)))
-    window = (sums[n:] - sums[:-n]) / n
+    window = sums / n
     out[n - 1 :] = _np.where(gaps[n:] - gaps[:-n] == 0, window, _NAN)
     return out
 

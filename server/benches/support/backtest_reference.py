@@ -20,7 +20,7 @@ crosses above the SMA 21, a sell where it crosses below; long only, one
 bitcoin a trade, ``--fee-pct`` per side, each order filled at the
 next candle's open; a trade still open at the end is closed there and
 counted. The averages and crossings are computed exactly as the ``inchart``
-helper module computes them (a cumulative-sum SMA; ``a[i-1] <= b[i-1] and
+helper module computes them (each window summed on its own; ``a[i-1] <= b[i-1] and
 a[i] > b[i]``), so that a difference in the trades is the backtester's,
 never a rounding that tipped a near-tie the other way. Both are part of the
 timed call, as the script is part of InChart's run.
@@ -46,8 +46,7 @@ def sma(x, n):
     """The ``inchart`` helper's SMA of an array without NaN."""
     out = np.full(len(x), np.nan)
     if len(x) >= n:
-        sums = np.concatenate(([0.0], np.cumsum(x)))
-        out[n - 1 :] = (sums[n:] - sums[:-n]) / n
+        out[n - 1 :] = np.convolve(x, np.ones(n), "valid") / n
     return out
 
 
