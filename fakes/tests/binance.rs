@@ -283,6 +283,139 @@ async fn klines_start_end_and_limit_follow_binance() {
 }
 
 #[tokio::test]
+async fn deep_history_is_served_back_to_the_listing() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let listed_at = now - 3 * 365 * 86_400_000;
+    let fake = start_with(FakeBinanceConfig {
+        listed_at: Some(listed_at),
+        ..FakeBinanceConfig::default()
+    })
+    .await;
+    let listing = fake.first_open_time(&btc(), Interval::M1).unwrap();
+    assert_eq!(listing, Interval::M1.open_time_of(listed_at));
+    let open_times = |body: &Value| -> Vec<i64> {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row[0].as_i64().unwrap())
+            .collect()
+    };
+
+    // Backwards with endTime only: the 1000 candles opening at or before it.
+    let walk = fake.candles(&btc(), Interval::M1);
+    let end = walk[0].open_time - 1;
+    let (status, body) = get_json(
+        &fake,
+        &format!("/api/v3/klines?symbol=BTCUSDT&interval=1m&endTime={end}&limit=1000"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let page = open_times(&body);
+    assert_eq!(page.len(), 1000);
+    assert_eq!(*page.last().unwrap(), walk[0].open_time - MINUTE_MS);
+    assert!(page.windows(2).all(|w| w[1] - w[0] == MINUTE_MS));
+    // The deep candles join the walk: the last closes where the walk opens.
+    assert_eq!(decimal8(&body[999][4]), walk[0].open);
+    let truth = fake.history(&btc(), Interval::M1, page[0], walk[0].open_time);
+    assert_eq!(truth.len(), 1001);
+    for (row, candle) in body.as_array().unwrap().iter().zip(&truth) {
+        assert_eq!(row[0].as_i64().unwrap(), candle.open_time);
+        assert_eq!(decimal8(&row[1]), candle.open);
+        assert_eq!(decimal8(&row[2]), candle.high);
+        assert_eq!(decimal8(&row[3]), candle.low);
+        assert_eq!(decimal8(&row[4]), candle.close);
+        assert_eq!(decimal8(&row[5]), candle.volume);
+        assert_eq!(row[8].as_i64().unwrap(), candle.trades);
+    }
+
+    // startTime and endTime across the seam: the window, from the start.
+    let (start, end) = (
+        walk[0].open_time - 2 * MINUTE_MS,
+        walk[0].open_time + 2 * MINUTE_MS,
+    );
+    let (_, body) = get_json(
+        &fake,
+        &format!("/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime={start}&endTime={end}&limit=1000"),
+    )
+    .await;
+    assert_eq!(
+        open_times(&body),
+        (0..5).map(|i| start + i * MINUTE_MS).collect::<Vec<_>>()
+    );
+
+    // At the listing: what is left, then nothing.
+    let end = listing + 9 * MINUTE_MS;
+    let (_, body) = get_json(
+        &fake,
+        &format!("/api/v3/klines?symbol=BTCUSDT&interval=1m&endTime={end}&limit=1000"),
+    )
+    .await;
+    assert_eq!(
+        open_times(&body),
+        (0..10).map(|i| listing + i * MINUTE_MS).collect::<Vec<_>>()
+    );
+    let (status, body) = get_json(
+        &fake,
+        &format!(
+            "/api/v3/klines?symbol=BTCUSDT&interval=1m&endTime={}&limit=1000",
+            listing - 1
+        ),
+    )
+    .await;
+    assert_eq!((status, body), (200, serde_json::json!([])));
+    // From before the listing, forwards: from the listing.
+    let (_, body) = get_json(
+        &fake,
+        "/api/v3/klines?symbol=BTCUSDT&interval=1d&startTime=0&limit=2",
+    )
+    .await;
+    assert_eq!(
+        open_times(&body)[0],
+        fake.first_open_time(&btc(), Interval::D1).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_short_weight_window_is_stated_and_counted_as_binance_would() {
+    let fake = start_with(FakeBinanceConfig {
+        weight_limit_1m: 10,
+        weight_window: Duration::from_secs(2),
+        ..FakeBinanceConfig::default()
+    })
+    .await;
+    // Wait for a fresh window, so that the test does not straddle two.
+    let window_ms = 2_000;
+    let into = fake.now_ms().rem_euclid(window_ms);
+    tokio::time::sleep(Duration::from_millis(
+        u64::try_from(window_ms - into + 20).unwrap(),
+    ))
+    .await;
+    let (status, info) = get_json(&fake, "/api/v3/exchangeInfo?symbol=BTCUSDT").await;
+    assert_eq!(status, 429, "exchangeInfo alone weighs 20");
+    assert_eq!(info["code"], -1003);
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let response = get(&fake, "/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=1").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-mbx-used-weight-2s"], "2");
+    assert!(!response.headers().contains_key("x-mbx-used-weight-1m"));
+    let fake_limits = FakeBinance::start(FakeBinanceConfig {
+        weight_window: Duration::from_secs(10),
+        ..FakeBinanceConfig::default()
+    })
+    .await
+    .unwrap();
+    let (_, info) = get_json(&fake_limits, "/api/v3/exchangeInfo").await;
+    assert_eq!(
+        info["rateLimits"][0],
+        serde_json::json!({"rateLimitType": "REQUEST_WEIGHT", "interval": "SECOND", "intervalNum": 10, "limit": 6000})
+    );
+    assert_eq!(fake_limits.requests()[0].used_weight, 20);
+}
+
+#[tokio::test]
 async fn klines_errors_are_binances() {
     let fake = start().await;
     let cases = [

@@ -13,6 +13,7 @@ mod m20261126_000003_accounts;
 mod m20261127_000004_scripts;
 mod m20261128_000005_billing;
 mod m20261204_000006_charts;
+mod m20261204_000007_deep_history;
 mod m20261204_000008_backtests;
 
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_scripts::Migration),
             Box::new(m20261128_000005_billing::Migration),
             Box::new(m20261204_000006_charts::Migration),
+            Box::new(m20261204_000007_deep_history::Migration),
             Box::new(m20261204_000008_backtests::Migration),
         ]
     }

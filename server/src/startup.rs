@@ -25,6 +25,7 @@ use crate::charts::store::ChartStore;
 use crate::config::Settings;
 use crate::market::binance::rest::RestClient;
 use crate::market::candle_store::CandleStore;
+use crate::market::deep_history::{DeepHistory, HistorySettings};
 use crate::market::ingest::{IngestSettings, Ingestor};
 use crate::market::lease::Lease;
 use crate::market::metrics::FeedMetrics;
@@ -119,6 +120,17 @@ impl Application {
             filled: filled_sender,
         };
         let newest = NewestCandles::new(window.clone(), candles.clone());
+        let history = DeepHistory::new(
+            candles.clone(),
+            binance.clone(),
+            redis,
+            prefix,
+            HistorySettings {
+                lease_ttl: settings.lease_ttl,
+                ..HistorySettings::default()
+            },
+            feed_metrics.clone(),
+        );
         let market = Market::new(MarketParts {
             symbols: symbols.clone(),
             candles,
@@ -128,6 +140,7 @@ impl Application {
             binance,
             cache: cache.clone(),
             metrics: feed_metrics,
+            history,
         });
 
         let watchlists = Watchlists::new(

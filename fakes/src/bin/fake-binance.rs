@@ -1,6 +1,6 @@
 //! `fake-binance`: the fake Binance as a standalone server, so a developer
 //! can point InChart at it (`--listen 127.0.0.1:9100 --tick-ms 1000
-//! --symbols BTCUSDT,ETHUSDT`).
+//! --symbols BTCUSDT,ETHUSDT --listed-days 1000`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -28,9 +28,13 @@ struct Args {
         default_value = "BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT,XRPUSDT,DOGEUSDT,ADAUSDT,TRXUSDT,AVAXUSDT,LINKUSDT"
     )]
     symbols: Vec<String>,
-    /// Hours of REST history.
+    /// Hours of REST history kept as a walk (and streamed).
     #[arg(long, default_value_t = 48)]
     history_hours: u64,
+    /// Days since the symbols were listed: REST serves deep history back
+    /// to then (0: only the walk's hours).
+    #[arg(long, default_value_t = 0)]
+    listed_days: u64,
 }
 
 #[tokio::main]
@@ -44,9 +48,19 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .map(|raw| Symbol::parse(raw).with_context(|| format!("while reading --symbols: {raw:?}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("while reading the system clock")?
+        .as_millis();
+    let listed_days_ms = u128::from(args.listed_days) * 86_400_000;
+    let listed_at = (args.listed_days > 0)
+        .then(|| i64::try_from(now_ms.saturating_sub(listed_days_ms)))
+        .transpose()
+        .context("--listed-days is too far back")?;
     let config = FakeBinanceConfig {
         symbols,
         history: Duration::from_secs(args.history_hours * 3600),
+        listed_at,
         ..FakeBinanceConfig::default()
     };
     let fake = FakeBinance::start_on(config, args.listen).await?;

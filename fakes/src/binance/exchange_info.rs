@@ -167,12 +167,18 @@ fn symbol_entry(listing: &Listing) -> Value {
 }
 
 /// The whole response body.
-pub(super) fn body(server_time: i64, weight_limit_1m: u32, listings: &[Listing]) -> Value {
+pub(super) fn body(
+    server_time: i64,
+    weight_limit: u32,
+    weight_window_ms: i64,
+    listings: &[Listing],
+) -> Value {
+    let (interval, interval_num, _) = super::rest::window_names(weight_window_ms);
     json!({
         "timezone": "UTC",
         "serverTime": server_time,
         "rateLimits": [
-            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": weight_limit_1m},
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": interval, "intervalNum": interval_num, "limit": weight_limit},
             {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
             {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
             {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000}

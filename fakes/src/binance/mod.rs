@@ -9,6 +9,9 @@
 //!   walk seeded from its name, so two fakes started at the same instant agree.
 //! - History is gap-free: a candle that passes while nobody listens is still
 //!   generated, so REST serves every candle a real exchange would have.
+//! - Deep history costs nothing until asked for: candles older than
+//!   `history` (back to `listed_at`) are a pure function of their open time,
+//!   drawn when a request reaches them, and join the walk without a jump.
 //! - Everything a test can observe (`candles`, `requests`, connection counts)
 //!   is updated before the call that caused it returns.
 
@@ -38,16 +41,24 @@ use self::stream::Command;
 pub struct FakeBinanceConfig {
     /// The series served are every symbol × [`Interval::ALL`].
     pub symbols: Vec<Symbol>,
-    /// How far back REST history goes.
+    /// How far back the walk goes (its candles are kept, and streamed).
     pub history: Duration,
+    /// When the symbols were listed, in ms since the Unix epoch: REST serves
+    /// candles from then on, those older than `history` drawn on demand
+    /// (deep history). `None`, or a time within `history`: from `history` ago.
+    pub listed_at: Option<i64>,
     /// How often the server pings each stream (Binance: 20 s).
     pub ping_interval: Duration,
     /// A stream that does not answer a ping within this is dropped (Binance: 60 s).
     pub pong_timeout: Duration,
     /// A stream is closed at this age (Binance: 24 h).
     pub max_connection_age: Duration,
-    /// REQUEST_WEIGHT allowed per minute (Binance: 6000).
+    /// REQUEST_WEIGHT allowed per weight window (Binance: 6000 a minute).
     pub weight_limit_1m: u32,
+    /// The weight window, in whole seconds (Binance: a minute). Shorter
+    /// ones let a test see many windows; `exchangeInfo` and the
+    /// `X-MBX-USED-WEIGHT-<window>` header state it as Binance would.
+    pub weight_window: Duration,
     /// Between the `serverShutdown` event and the close frame (about 1 s).
     pub server_shutdown_grace: Duration,
 }
@@ -60,10 +71,12 @@ impl Default for FakeBinanceConfig {
                 .filter_map(|name| Symbol::parse(name).ok())
                 .collect(),
             history: Duration::from_secs(2 * 24 * 3600),
+            listed_at: None,
             ping_interval: Duration::from_secs(20),
             pong_timeout: Duration::from_secs(60),
             max_connection_age: Duration::from_secs(24 * 3600),
             weight_limit_1m: 6000,
+            weight_window: Duration::from_secs(60),
             server_shutdown_grace: Duration::from_secs(1),
         }
     }
@@ -101,6 +114,9 @@ pub struct RestRequest {
     pub status: u16,
     /// When the request arrived.
     pub at: Instant,
+    /// The weight window's REQUEST_WEIGHT once this request was counted
+    /// (what its `X-MBX-USED-WEIGHT` header said).
+    pub used_weight: u32,
 }
 
 type SeriesKey = (Symbol, Interval);
@@ -150,8 +166,8 @@ impl Streams {
 #[derive(Debug)]
 struct RestState {
     log: Vec<RestRequest>,
-    /// The fake-clock minute `used_weight` counts.
-    minute: i64,
+    /// The weight window (of the fake's clock) `used_weight` counts.
+    window: i64,
     used_weight: u32,
     /// Until when the client was told to back off (Retry-After).
     backoff_until: Option<Instant>,
@@ -182,6 +198,12 @@ impl Shared {
             .map(|since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
             .unwrap_or(0);
         wall + self.clock_offset_ms.load(Ordering::SeqCst)
+    }
+
+    fn weight_window_ms(&self) -> i64 {
+        i64::try_from(self.config.weight_window.as_millis())
+            .unwrap_or(60_000)
+            .max(1_000)
     }
 
     fn is_configured(&self, symbol: &Symbol) -> bool {
@@ -274,6 +296,10 @@ impl FakeBinance {
             !config.symbols.is_empty(),
             "the fake Binance needs at least one symbol"
         );
+        anyhow::ensure!(
+            config.weight_window >= Duration::from_secs(1) && config.weight_window.subsec_nanos() == 0,
+            "weight_window must be a whole number of seconds"
+        );
         for (name, value) in [
             ("ping_interval", config.ping_interval),
             ("pong_timeout", config.pong_timeout),
@@ -288,10 +314,12 @@ impl FakeBinance {
             .as_millis();
         let now = i64::try_from(wall_ms).context("while reading the system clock")?;
         let history_ms = i64::try_from(config.history.as_millis()).context("history is too long")?;
+        let walk_from = now - history_ms;
+        let listed_at = config.listed_at.map_or(walk_from, |at| at.min(walk_from));
         let mut market = BTreeMap::new();
         for symbol in &config.symbols {
             for interval in Interval::ALL {
-                let series = Series::generate(symbol.clone(), interval, now - history_ms, now);
+                let series = Series::generate(symbol.clone(), interval, walk_from, now).listed_at(listed_at);
                 market.insert((symbol.clone(), interval), series);
             }
         }
@@ -303,7 +331,7 @@ impl FakeBinance {
             streams: Mutex::new(Streams::default()),
             rest: Mutex::new(RestState {
                 log: Vec::new(),
-                minute: 0,
+                window: 0,
                 used_weight: 0,
                 backoff_until: None,
                 forced_429: 0,
@@ -383,11 +411,33 @@ impl FakeBinance {
     }
 
     /// The fake's truth for a series, ascending, the last candle forming.
-    /// Empty for a series the fake does not serve.
+    /// Empty for a series the fake does not serve. Deep history (before
+    /// `history`) is not included: see [`FakeBinance::history`].
     pub fn candles(&self, symbol: &Symbol, interval: Interval) -> Vec<Candle> {
         self.shared
             .with_series(symbol, interval, Series::candles)
             .unwrap_or_default()
+    }
+
+    /// The fake's truth for the candles of a series opening from `from` to
+    /// `to` (inclusive), deep history included, ascending: what paging
+    /// REST over that range gives.
+    pub fn history(&self, symbol: &Symbol, interval: Interval, from: i64, to: i64) -> Vec<Candle> {
+        self.shared
+            .with_series(symbol, interval, |series| {
+                series
+                    .between(Some(from), Some(to), usize::MAX)
+                    .into_iter()
+                    .map(|kline| kline.candle)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The open time of the first candle REST serves for a series (the
+    /// listing), or `None` for a series the fake does not serve.
+    pub fn first_open_time(&self, symbol: &Symbol, interval: Interval) -> Option<i64> {
+        self.shared.with_series(symbol, interval, Series::first_open_time)
     }
 
     /// Abruptly ends every stream: no close frame, the TCP connection just ends.
@@ -492,11 +542,12 @@ impl FakeBinance {
         self.shared.pongs_received.load(Ordering::SeqCst)
     }
 
-    /// REQUEST_WEIGHT used in the current minute of the fake's clock.
+    /// REQUEST_WEIGHT used in the current weight window of the fake's
+    /// clock (a minute unless `weight_window` says otherwise).
     pub fn used_weight_1m(&self) -> u32 {
-        let now_minute = self.now_ms().div_euclid(60_000);
+        let now_window = self.now_ms().div_euclid(self.shared.weight_window_ms());
         let rest = lock(&self.shared.rest);
-        if rest.minute == now_minute {
+        if rest.window == now_window {
             rest.used_weight
         } else {
             0

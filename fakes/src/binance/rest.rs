@@ -7,8 +7,14 @@
 //! - Every request is weighed and logged, whatever it is answered, so a test
 //!   can assert on exactly what a client sent and when.
 //! - The weight window is the current minute of the fake's clock (so
-//!   `advance` starts a new one); back-off windows are real time, because
-//!   clients sleep in real time. A 418 does not lengthen the back-off.
+//!   `advance` starts a new one), or the configured `weight_window`,
+//!   stated in `exchangeInfo` and named in the `X-MBX-USED-WEIGHT-<window>`
+//!   header as Binance names its windows (`1m`, `10s`); back-off windows
+//!   are real time, because clients sleep in real time. A 418 does not
+//!   lengthen the back-off.
+//! - Klines are served from the listing on: `startTime` and `endTime`
+//!   (either, both or neither) pick the candles as Binance does, deep
+//!   history drawn on demand.
 //! - Stricter than Binance where a client would be wrong to rely on more:
 //!   klines are served for the configured symbols only (other listed symbols
 //!   answer -1121) and for InChart's six intervals only (others answer -1120);
@@ -34,7 +40,22 @@ const LONG: &str = "^[0-9]{1,20}$";
 const SYMBOL_LIST: &str = r#"^\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\]$"#;
 
 const USED_WEIGHT: HeaderName = HeaderName::from_static("x-mbx-used-weight");
-const USED_WEIGHT_1M: HeaderName = HeaderName::from_static("x-mbx-used-weight-1m");
+
+/// A weight window as Binance states it: `("MINUTE", 1)` and `1m` for a
+/// minute, `("SECOND", 10)` and `10s` for ten seconds.
+pub(super) fn window_names(window_ms: i64) -> (&'static str, i64, String) {
+    let secs = (window_ms / 1000).max(1);
+    let (interval, letter, unit) = if secs % 86_400 == 0 {
+        ("DAY", 'd', 86_400)
+    } else if secs % 3_600 == 0 {
+        ("HOUR", 'h', 3_600)
+    } else if secs % 60 == 0 {
+        ("MINUTE", 'm', 60)
+    } else {
+        ("SECOND", 's', 1)
+    };
+    (interval, secs / unit, format!("{}{letter}", secs / unit))
+}
 
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -120,11 +141,12 @@ async fn weigh(State(shared): State<Arc<Shared>>, request: Request, next: Next) 
     let at = Instant::now();
     let now_ms = shared.now_ms();
     let limit = shared.config.weight_limit_1m;
+    let window_ms = shared.weight_window_ms();
     let (verdict, used) = {
         let mut rest = lock(&shared.rest);
-        let minute = now_ms.div_euclid(60_000);
-        if rest.minute != minute {
-            rest.minute = minute;
+        let window = now_ms.div_euclid(window_ms);
+        if rest.window != window {
+            rest.window = window;
             rest.used_weight = 0;
         }
         rest.used_weight = rest.used_weight.saturating_add(weight_of(&path));
@@ -143,9 +165,9 @@ async fn weigh(State(shared): State<Arc<Shared>>, request: Request, next: Next) 
                 Verdict::TooManyRequests { retry_after_secs }
             }
             _ if rest.used_weight > limit => {
-                let to_next_minute = (minute + 1) * 60_000 - now_ms;
+                let to_next_window = (window + 1) * window_ms - now_ms;
                 let retry_after_secs =
-                    ceil_secs(Duration::from_millis(u64::try_from(to_next_minute).unwrap_or(1)));
+                    ceil_secs(Duration::from_millis(u64::try_from(to_next_window).unwrap_or(1)));
                 rest.backoff_until = at.checked_add(Duration::from_secs(retry_after_secs));
                 Verdict::TooManyRequests { retry_after_secs }
             }
@@ -186,13 +208,17 @@ async fn weigh(State(shared): State<Arc<Shared>>, request: Request, next: Next) 
     };
     let headers = response.headers_mut();
     headers.insert(USED_WEIGHT, HeaderValue::from(used));
-    headers.insert(USED_WEIGHT_1M, HeaderValue::from(used));
+    let (_, _, label) = window_names(window_ms);
+    if let Ok(name) = HeaderName::from_bytes(format!("x-mbx-used-weight-{label}").as_bytes()) {
+        headers.insert(name, HeaderValue::from(used));
+    }
     let status = response.status().as_u16();
     lock(&shared.rest).log.push(RestRequest {
         path,
         query,
         status,
         at,
+        used_weight: used,
     });
     response
 }
@@ -265,21 +291,11 @@ async fn klines(
     let limit = usize::try_from(limit).unwrap_or(500);
     let rows = shared
         .with_series(&symbol, interval, |series| {
-            let in_range = |open_time: i64| {
-                start.is_none_or(|start| open_time >= start) && end.is_none_or(|end| open_time <= end)
-            };
-            let matching: Vec<_> = series
-                .klines()
+            series
+                .between(start, end, limit)
                 .iter()
-                .filter(|k| in_range(k.candle.open_time))
-                .collect();
-            // From startTime: the first `limit`; otherwise the most recent `limit`.
-            let chosen = if start.is_some() {
-                &matching[..limit.min(matching.len())]
-            } else {
-                &matching[matching.len().saturating_sub(limit)..]
-            };
-            chosen.iter().map(|kline| kline.rest_row()).collect::<Vec<_>>()
+                .map(|kline| kline.rest_row())
+                .collect::<Vec<_>>()
         })
         .ok_or_else(BinanceError::invalid_symbol)?;
     Ok(Json(Value::Array(rows)))
@@ -310,6 +326,7 @@ async fn exchange_info(
     Ok(Json(exchange_info::body(
         shared.now_ms(),
         shared.config.weight_limit_1m,
+        shared.weight_window_ms(),
         &symbols,
     )))
 }

@@ -1,9 +1,16 @@
-//! Where candles are stored: the `candles` table, in PostgreSQL or SQLite.
+//! Where candles are stored: the `candles` table, in PostgreSQL or SQLite,
+//! and where each series begins on the exchange (`candle_listings`).
 //!
 //! Policy: one row per (symbol, interval, open time). Writes are upserts, so
 //! writing the same candle twice (a forming candle, a replayed message, two
 //! instances) leaves one row holding the furthest-along values; a closed
-//! candle is final. Reads come back ascending by open time.
+//! candle is final. Reads come back ascending by open time. Candles are
+//! only ever deleted whole: all of them when the feed changes (the
+//! exchange's and simulated candles never mix), or one simulated series
+//! that fell out of date (drawn again on demand, identical). Deep history's
+//! reads and writes take each backend's fastest path ([`bulk`]).
+
+mod bulk;
 
 use anyhow::Context;
 use inchart_api::market::{Candle, FeedSource, Interval, Symbol};
@@ -12,6 +19,8 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, Set, TransactionTrait,
 };
+
+use crate::platform::clock::now_ms;
 
 use super::entity::{self, Column, Entity as Candles};
 
@@ -54,6 +63,54 @@ pub struct SeriesCandles<'a> {
     pub interval: Interval,
     pub candles: &'a [Candle],
 }
+
+/// A series' candles as columns, ascending by open time: what a backtest
+/// reads, a million at a time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CandleColumns {
+    /// Open times, in ms since the Unix epoch.
+    pub time: Vec<i64>,
+    pub open: Vec<f64>,
+    pub high: Vec<f64>,
+    pub low: Vec<f64>,
+    pub close: Vec<f64>,
+    pub volume: Vec<f64>,
+}
+
+impl CandleColumns {
+    fn with_capacity(candles: usize) -> Self {
+        Self {
+            time: Vec::with_capacity(candles),
+            open: Vec::with_capacity(candles),
+            high: Vec::with_capacity(candles),
+            low: Vec::with_capacity(candles),
+            close: Vec::with_capacity(candles),
+            volume: Vec::with_capacity(candles),
+        }
+    }
+
+    fn push(&mut self, time: i64, open: f64, high: f64, low: f64, close: f64, volume: f64) {
+        self.time.push(time);
+        self.open.push(open);
+        self.high.push(high);
+        self.low.push(low);
+        self.close.push(close);
+        self.volume.push(volume);
+    }
+
+    /// How many candles.
+    pub fn len(&self) -> usize {
+        self.time.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.time.is_empty()
+    }
+}
+
+/// The most columns' room reserved before a read: a wide range may hold
+/// few candles, and growing past this costs only a few copies.
+const RESERVE_AT_MOST: usize = 1 << 16;
 
 #[derive(Clone)]
 pub struct CandleStore {
@@ -180,6 +237,156 @@ impl CandleStore {
         Ok(candles)
     }
 
+    /// The candles of a series opening from `from` to `to` (inclusive), as
+    /// columns ascending by open time; with `closed_only`, without the
+    /// forming one. The fast read for a million candles (see [`bulk`]).
+    pub async fn columns(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+        from: i64,
+        to: i64,
+        closed_only: bool,
+    ) -> anyhow::Result<CandleColumns> {
+        if from > to {
+            return Ok(CandleColumns::default());
+        }
+        let span = to.min(now_ms()).saturating_sub(from) / interval.millis() + 1;
+        let room = usize::try_from(span).unwrap_or(0).min(RESERVE_AT_MOST);
+        let read = match &self.db {
+            DatabaseConnection::SqlxPostgresPoolConnection(_) => {
+                bulk::postgres_columns(
+                    self.db.get_postgres_connection_pool(),
+                    symbol,
+                    interval,
+                    (from, to),
+                    closed_only,
+                    room,
+                )
+                .await
+            }
+            DatabaseConnection::SqlxSqlitePoolConnection(_) => {
+                bulk::sqlite_columns(
+                    self.db.get_sqlite_connection_pool(),
+                    symbol,
+                    interval,
+                    (from, to),
+                    closed_only,
+                    room,
+                )
+                .await
+            }
+            _ => {
+                self.columns_by_rows(symbol, interval, (from, to), closed_only)
+                    .await
+            }
+        };
+        read.with_context(|| format!("while reading {symbol} {interval} candles as columns"))
+    }
+
+    /// [`CandleStore::columns`] through sea-orm's rows, for a connection
+    /// of no known backend.
+    async fn columns_by_rows(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+        (from, to): (i64, i64),
+        closed_only: bool,
+    ) -> anyhow::Result<CandleColumns> {
+        let mut query = Candles::find()
+            .filter(Column::Symbol.eq(symbol.as_str()))
+            .filter(Column::Interval.eq(interval.as_str()))
+            .filter(Column::OpenTime.between(from, to));
+        if closed_only {
+            query = query.filter(Column::Closed.eq(true));
+        }
+        let statement = query
+            .select_only()
+            .columns(CANDLE_COLUMNS[..6].iter().copied())
+            .order_by_asc(Column::OpenTime)
+            .build(self.db.get_database_backend());
+        let rows = self.db.query_all(statement).await?;
+        let mut columns = CandleColumns::with_capacity(rows.len());
+        for row in &rows {
+            columns.push(
+                row.try_get_by_index(0)?,
+                row.try_get_by_index(1)?,
+                row.try_get_by_index(2)?,
+                row.try_get_by_index(3)?,
+                row.try_get_by_index(4)?,
+                row.try_get_by_index(5)?,
+            );
+        }
+        Ok(columns)
+    }
+
+    /// Writes a page of a series' older history (closed candles, any
+    /// order) in one transaction, with the open time of the series' first
+    /// candle when the page reaches it, but only while `source` still owns
+    /// the store: a page fetched before a feed switch must not land among
+    /// the other feed's candles. Answers whether it was written.
+    pub async fn write_history(
+        &self,
+        source: FeedSource,
+        symbol: &Symbol,
+        interval: Interval,
+        candles: &[Candle],
+        listing: Option<i64>,
+    ) -> anyhow::Result<bool> {
+        let feed = feed::name(source);
+        let written = match &self.db {
+            DatabaseConnection::SqlxPostgresPoolConnection(_) => {
+                bulk::postgres_write(
+                    self.db.get_postgres_connection_pool(),
+                    feed,
+                    symbol,
+                    interval,
+                    candles,
+                    listing,
+                )
+                .await
+            }
+            DatabaseConnection::SqlxSqlitePoolConnection(_) => {
+                bulk::sqlite_write(
+                    self.db.get_sqlite_connection_pool(),
+                    feed,
+                    symbol,
+                    interval,
+                    candles,
+                    listing,
+                )
+                .await
+            }
+            _ => anyhow::bail!("deep history is stored in PostgreSQL or SQLite only"),
+        };
+        written.with_context(|| format!("while storing older {symbol} {interval} candles"))
+    }
+
+    /// The open time of the oldest stored candle of a series.
+    pub async fn oldest_open_time(&self, symbol: &Symbol, interval: Interval) -> anyhow::Result<Option<i64>> {
+        let oldest: Option<i64> = Candles::find()
+            .select_only()
+            .column(Column::OpenTime)
+            .filter(Column::Symbol.eq(symbol.as_str()))
+            .filter(Column::Interval.eq(interval.as_str()))
+            .order_by_asc(Column::OpenTime)
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .with_context(|| format!("while reading the oldest {symbol} {interval} candle"))?;
+        Ok(oldest)
+    }
+
+    /// The open time of a series' first candle on the exchange, once a
+    /// deep fetch has reached it (and the stored candles with it).
+    pub async fn listing(&self, symbol: &Symbol, interval: Interval) -> anyhow::Result<Option<i64>> {
+        let row = listing::Entity::find_by_id((symbol.to_string(), interval.as_str().to_string()))
+            .one(&self.db)
+            .await
+            .with_context(|| format!("while reading where {symbol} {interval} begins"))?;
+        Ok(row.map(|row| row.first_open_time))
+    }
+
     /// The open time of the newest stored candle of a series.
     pub async fn latest_open_time(&self, symbol: &Symbol, interval: Interval) -> anyhow::Result<Option<i64>> {
         let newest = Candles::find()
@@ -224,21 +431,27 @@ impl CandleStore {
             .with_context(|| format!("while counting {symbol} {interval} candles"))
     }
 
-    /// Deletes the candles of a series opening before `open_time`.
-    pub async fn delete_before(
-        &self,
-        symbol: &Symbol,
-        interval: Interval,
-        open_time: i64,
-    ) -> anyhow::Result<u64> {
-        let result = Candles::delete_many()
+    /// Deletes every candle of a series, and where it begins, in one
+    /// transaction. Only for simulated series (see the module policy).
+    pub async fn delete_series(&self, symbol: &Symbol, interval: Interval) -> anyhow::Result<u64> {
+        let transaction = self
+            .db
+            .begin()
+            .await
+            .context("while starting to delete a series")?;
+        let deleted = Candles::delete_many()
             .filter(Column::Symbol.eq(symbol.as_str()))
             .filter(Column::Interval.eq(interval.as_str()))
-            .filter(Column::OpenTime.lt(open_time))
-            .exec(&self.db)
+            .exec(&transaction)
             .await
-            .with_context(|| format!("while deleting old {symbol} {interval} candles"))?;
-        Ok(result.rows_affected)
+            .with_context(|| format!("while deleting {symbol} {interval} candles"))?
+            .rows_affected;
+        listing::Entity::delete_by_id((symbol.to_string(), interval.as_str().to_string()))
+            .exec(&transaction)
+            .await
+            .with_context(|| format!("while forgetting where {symbol} {interval} begins"))?;
+        transaction.commit().await.context("while deleting a series")?;
+        Ok(deleted)
     }
 
     /// The feed that wrote the stored candles, if any has.
@@ -263,18 +476,26 @@ impl CandleStore {
             return Ok(false);
         }
         let transaction = self.db.begin().await.context("while switching feeds")?;
+        if self.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+            // Waits for history pages being written (which hold the row
+            // shared), and makes later ones wait, then see the new feed.
+            transaction
+                .execute_unprepared("SELECT 1 FROM \"market_feed\" WHERE \"id\" = 1 FOR UPDATE")
+                .await
+                .context("while locking the feed")?;
+        }
         let deleted = Candles::delete_many()
             .exec(&transaction)
             .await
             .context("while deleting the other feed's candles")?
             .rows_affected;
-        let name = match source {
-            FeedSource::Simulated => "simulated",
-            FeedSource::Binance => "binance",
-        };
+        listing::Entity::delete_many()
+            .exec(&transaction)
+            .await
+            .context("while forgetting where the other feed's series begin")?;
         feed::Entity::insert(feed::ActiveModel {
             id: Set(feed::ROW),
-            source: Set(name.to_string()),
+            source: Set(feed::name(source).to_string()),
             changed_at: Set(now_ms),
         })
         .on_conflict(
@@ -301,6 +522,14 @@ mod feed {
 
     pub const ROW: i32 = 1;
 
+    /// A feed as the table names it.
+    pub fn name(source: inchart_api::market::FeedSource) -> &'static str {
+        match source {
+            inchart_api::market::FeedSource::Simulated => "simulated",
+            inchart_api::market::FeedSource::Binance => "binance",
+        }
+    }
+
     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
     #[sea_orm(table_name = "market_feed")]
     pub struct Model {
@@ -314,4 +543,277 @@ mod feed {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `candle_listings` table: where a series begins on the exchange.
+mod listing {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "candle_listings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub symbol: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub interval: String,
+        pub first_open_time: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::db::{Backend, scratch};
+
+    fn btc() -> Symbol {
+        Symbol::parse("BTCUSDT").unwrap_or_default()
+    }
+
+    /// `count` closed candles of 1m from `first`, each a little different.
+    fn closed(first: i64, count: usize) -> Vec<Candle> {
+        (0..count)
+            .map(|index| {
+                let price = 30_000.0 + (index % 977) as f64 * 0.25;
+                Candle {
+                    open_time: first + index as i64 * 60_000,
+                    open: price,
+                    high: price + 7.5,
+                    low: price - 3.125,
+                    close: price + 1.0,
+                    volume: 12.345_678 + (index % 13) as f64,
+                    trades: 100 + (index % 50) as i64,
+                    closed: true,
+                }
+            })
+            .collect()
+    }
+
+    fn as_columns(candles: &[Candle]) -> CandleColumns {
+        let mut columns = CandleColumns::default();
+        for c in candles {
+            columns.push(c.open_time, c.open, c.high, c.low, c.close, c.volume);
+        }
+        columns
+    }
+
+    async fn history_is_written_and_read_as_columns(backend: Backend) -> anyhow::Result<()> {
+        let scratch = scratch::fresh(backend).await?;
+        let store = CandleStore::new(scratch.db.clone());
+        let m1 = Interval::M1;
+        store.claim_for(FeedSource::Binance, 0).await?;
+        let start = 1_600_000_020_000 / 60_000 * 60_000;
+        let all = closed(start, 2_500);
+        // The live end: closed candles and a forming one, written by the feed.
+        let mut forming = all[2_499];
+        forming.closed = false;
+        store.upsert(&btc(), m1, &all[2_000..2_499]).await?;
+        store.upsert(&btc(), m1, &[forming]).await?;
+        assert_eq!(
+            store.oldest_open_time(&btc(), m1).await?,
+            Some(all[2_000].open_time)
+        );
+
+        // Older pages, newest first, as a deep fetch writes them; the last
+        // one reaches the listing.
+        for (page, listing) in [(&all[1_000..2_000], None), (&all[..1_000], Some(start))] {
+            assert!(
+                store
+                    .write_history(FeedSource::Binance, &btc(), m1, page, listing)
+                    .await?
+            );
+        }
+        assert_eq!(store.oldest_open_time(&btc(), m1).await?, Some(start));
+        assert_eq!(store.listing(&btc(), m1).await?, Some(start));
+
+        let every = store.columns(&btc(), m1, 0, i64::MAX, false).await?;
+        let mut expected = as_columns(&all[..2_499]);
+        expected.push(
+            forming.open_time,
+            forming.open,
+            forming.high,
+            forming.low,
+            forming.close,
+            forming.volume,
+        );
+        assert_eq!(every, expected);
+        let closed_only = store.columns(&btc(), m1, 0, i64::MAX, true).await?;
+        assert_eq!(closed_only, as_columns(&all[..2_499]), "without the forming one");
+        let window = store
+            .columns(&btc(), m1, all[10].open_time, all[19].open_time, true)
+            .await?;
+        assert_eq!(window, as_columns(&all[10..20]), "both ends included");
+        assert!(store.columns(&btc(), m1, 5, 4, true).await?.is_empty());
+        if backend == Backend::Sqlite {
+            // In chunks, one ending on the last candle, one on the forming.
+            let pool = scratch.db.get_sqlite_connection_pool();
+            for chunk in [7, 2_499, 2_500] {
+                let read = bulk::sqlite_columns_by(chunk, pool, &btc(), m1, (0, i64::MAX), false, 0).await?;
+                assert_eq!(read, every, "{chunk} rows at a time");
+            }
+        }
+        assert!(
+            store
+                .columns(&btc(), Interval::M5, 0, i64::MAX, false)
+                .await?
+                .is_empty()
+        );
+
+        // The store's rule holds for history pages too: a closed candle is
+        // final, a forming one gives way to its closed version.
+        let mut rewritten = all[5];
+        rewritten.close += 100.0;
+        let mut closing = forming;
+        closing.closed = true;
+        closing.close += 1.0;
+        assert!(
+            store
+                .write_history(FeedSource::Binance, &btc(), m1, &[rewritten, closing], None)
+                .await?
+        );
+        let read = store.columns(&btc(), m1, 0, i64::MAX, false).await?;
+        assert_eq!(read.close[5], all[5].close);
+        assert_eq!(read.close[2_499], closing.close);
+
+        // A page fetched for another feed is not written.
+        let elsewhere = closed(start - 1_000 * 60_000, 1_000);
+        assert!(
+            !store
+                .write_history(
+                    FeedSource::Simulated,
+                    &btc(),
+                    m1,
+                    &elsewhere,
+                    Some(elsewhere[0].open_time)
+                )
+                .await?
+        );
+        assert_eq!(store.oldest_open_time(&btc(), m1).await?, Some(start));
+        assert_eq!(store.listing(&btc(), m1).await?, Some(start));
+
+        // A series is deleted whole, with its listing; so is everything
+        // when the feed changes.
+        store
+            .write_history(FeedSource::Binance, &btc(), Interval::H1, &[], Some(0))
+            .await?;
+        assert!(store.delete_series(&btc(), m1).await? >= 2_500);
+        assert_eq!(store.listing(&btc(), m1).await?, None);
+        assert_eq!(store.listing(&btc(), Interval::H1).await?, Some(0));
+        store.claim_for(FeedSource::Simulated, 1).await?;
+        assert_eq!(store.listing(&btc(), Interval::H1).await?, None);
+        scratch.remove().await
+    }
+
+    #[tokio::test]
+    async fn postgres_history_is_written_and_read_as_columns() -> anyhow::Result<()> {
+        history_is_written_and_read_as_columns(Backend::Postgres).await
+    }
+
+    #[tokio::test]
+    async fn sqlite_history_is_written_and_read_as_columns() -> anyhow::Result<()> {
+        history_is_written_and_read_as_columns(Backend::Sqlite).await
+    }
+
+    /// `cargo test -p server --lib candle_store::tests::figures -- --ignored --nocapture`:
+    /// a million candles of one series, written as deep history writes
+    /// them (1000-candle pages, newest first) and as the feed's upsert
+    /// does, then read back as columns and as rows (BENCHMARKS.md).
+    /// `INCHART_FIGURES_ROWS` changes the count.
+    #[tokio::test]
+    #[ignore = "prints figures; minutes in a debug build"]
+    #[allow(clippy::print_stdout)]
+    async fn figures() -> anyhow::Result<()> {
+        let rows: usize = std::env::var("INCHART_FIGURES_ROWS")
+            .ok()
+            .and_then(|rows| rows.parse().ok())
+            .unwrap_or(1_000_000);
+        let eth = Symbol::parse("ETHUSDT")?;
+        let all = closed(1_500_000_000_000 / 60_000 * 60_000, rows);
+        let seconds = |since: std::time::Instant| since.elapsed().as_secs_f64();
+        // This process's CPU time (every thread, SQLite's workers too), in
+        // seconds: steadier than the wall clock on a busy machine.
+        let cpu = || -> f64 {
+            let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+            let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            let fields: Vec<&str> = after_name.split_whitespace().collect();
+            let ticks = |index: usize| {
+                fields
+                    .get(index)
+                    .and_then(|t| t.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+            };
+            (ticks(11) + ticks(12)) / 100.0
+        };
+        println!(
+            "{rows} candles of one series, {} build",
+            if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            }
+        );
+        for backend in [Backend::Postgres, Backend::Sqlite] {
+            let scratch = scratch::fresh(backend).await?;
+            let store = CandleStore::new(scratch.db.clone());
+            store.claim_for(FeedSource::Binance, 0).await?;
+
+            let started = std::time::Instant::now();
+            for page in all.chunks(1_000).rev() {
+                store
+                    .write_history(FeedSource::Binance, &btc(), Interval::M1, page, None)
+                    .await?;
+            }
+            println!(
+                "{backend:?}: write_history, 1000-candle pages: {:.2} s",
+                seconds(started)
+            );
+            let started = std::time::Instant::now();
+            for page in all.chunks(1_000).rev() {
+                store.upsert(&eth, Interval::M1, page).await?;
+            }
+            println!(
+                "{backend:?}: upsert (the feed's write), 1000-candle pages: {:.2} s",
+                seconds(started)
+            );
+            if backend == Backend::Postgres {
+                scratch.db.execute_unprepared("VACUUM ANALYZE candles").await?;
+            }
+            let mut reads = Vec::new();
+            for _ in 0..3 {
+                let (started, cpu_before) = (std::time::Instant::now(), cpu());
+                let columns = store.columns(&btc(), Interval::M1, 0, i64::MAX, true).await?;
+                reads.push((seconds(started), cpu() - cpu_before));
+                assert_eq!(columns.len(), rows);
+            }
+            reads.sort_by(|a, b| a.0.total_cmp(&b.0));
+            println!(
+                "{backend:?}: columns, best and worst of 3: {:.2} s, {:.2} s (this process's CPU: {:.2} s, {:.2} s)",
+                reads[0].0, reads[2].0, reads[0].1, reads[2].1
+            );
+            let (started, cpu_before) = (std::time::Instant::now(), cpu());
+            let by_rows = store
+                .range(
+                    &btc(),
+                    Interval::M1,
+                    CandleRange {
+                        start: Some(0),
+                        end: None,
+                        limit: rows as u64,
+                    },
+                )
+                .await?;
+            println!(
+                "{backend:?}: range (rows through sea-orm): {:.2} s (CPU {:.2} s)",
+                seconds(started),
+                cpu() - cpu_before
+            );
+            assert_eq!(by_rows.len(), rows);
+            scratch.remove().await?;
+        }
+        Ok(())
+    }
 }

@@ -2,9 +2,12 @@
 //! store and the live market, from Binance when it answers and from the
 //! simulated feed when it does not.
 //!
-//! Policy: the stored series has no gap. Before the stream's frames are
-//! applied, every series is read from REST from its newest stored candle on
-//! (from the configured depth when the store is empty or holds a hole), and
+//! Policy: the stored series has no gap, and nothing stored is deleted
+//! (deep history, fetched on demand, sits before the configured depth).
+//! Before the stream's frames are applied, every series is read from REST
+//! from its newest stored candle on (from the configured depth when the
+//! store is empty or holds a hole within it; from the newest stored candle
+//! however old, when it is older than the depth), and
 //! the stream is connected *before* that read, its frames waiting in their
 //! channel, so nothing falls between the two. The same happens after every
 //! reconnect and when an instance takes the lease over from a dead one. A
@@ -364,7 +367,11 @@ impl Ingestor {
         let oldest = interval.open_time_of(now.saturating_sub(depth));
         let latest = self.store.latest_open_time(symbol, interval).await?;
         let start = match latest {
-            Some(latest) if latest >= oldest => {
+            // Older than the depth (the feed was off a long time): read on
+            // from it, so that the series, and the history before it, has
+            // no hole.
+            Some(latest) if latest < oldest => latest,
+            Some(latest) => {
                 let held = self.store.count_between(symbol, interval, oldest, latest).await?;
                 let expected = (latest - oldest) / interval.millis() + 1;
                 if held == expected as u64 {
@@ -375,17 +382,13 @@ impl Ingestor {
                     oldest
                 }
             }
-            _ => oldest,
+            None => oldest,
         };
         let candles = self
             .rest
             .candles_since(symbol, interval, start)
             .await
             .with_context(|| format!("while reading {symbol} {interval} from Binance"))?;
-        if latest.is_some_and(|latest| latest < oldest) {
-            // Older candles would sit across a hole from the new ones.
-            self.store.delete_before(symbol, interval, oldest).await?;
-        }
         self.store.upsert(symbol, interval, &candles).await?;
         let key = SeriesKey::new(symbol, interval);
         if let Some(latest) = latest {
@@ -506,5 +509,76 @@ async fn write_pending(store: &CandleStore, pending: &mut HashMap<(SeriesKey, i6
             held = pending.len(),
             "could not store stream candles; retrying with the next batch"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use inchart_fakes::binance::{FakeBinance, FakeBinanceConfig};
+
+    use super::*;
+    use crate::platform::db::{Backend, scratch};
+
+    const DAY_MS: i64 = 86_400_000;
+
+    /// The feed was off for longer than the fill depth: the series is read
+    /// on from its newest stored candle, and the deep history before it
+    /// stays.
+    #[tokio::test]
+    async fn a_long_outage_leaves_no_hole_and_deletes_nothing() -> anyhow::Result<()> {
+        let btc = Symbol::parse("BTCUSDT")?;
+        let now = now_ms();
+        let fake = FakeBinance::start(FakeBinanceConfig {
+            symbols: vec![btc.clone()],
+            listed_at: Some(now - 100 * DAY_MS),
+            ..FakeBinanceConfig::default()
+        })
+        .await?;
+        let scratch = scratch::fresh(Backend::Sqlite).await?;
+        let store = CandleStore::new(scratch.db.clone());
+        store.claim_for(FeedSource::Binance, now).await?;
+        // Deep history and what the feed stored, up to ten days ago.
+        let stored = fake.history(&btc, Interval::H1, now - 60 * DAY_MS, now - 10 * DAY_MS);
+        store.upsert(&btc, Interval::H1, &stored).await?;
+
+        let metrics = Arc::new(Metrics::default());
+        let ingestor = Ingestor {
+            symbols: vec![btc.clone()],
+            settings: IngestSettings {
+                feed: FeedChoice::Binance,
+                stream_url: fake.ws_url(),
+                backfill: Duration::from_secs(2 * 86_400),
+                rollover: Duration::from_secs(3_600),
+                retry: Duration::from_secs(1),
+                window: 10,
+            },
+            store: store.clone(),
+            live: LiveMarket::new(None, "test", 10),
+            rest: RestClient::new(&fake.rest_url(), metrics.clone())?,
+            lease: Arc::new(Lease::new(None, "test", Duration::from_secs(1))),
+            simulated: SimulatedFeed::new(vec![btc.clone()], 10),
+            sim_tick: Duration::from_secs(1),
+            metrics,
+            filled: watch::channel(false).0,
+        };
+        ingestor.fill_series(&btc, Interval::H1).await?;
+
+        let every = store.columns(&btc, Interval::H1, 0, i64::MAX, true).await?;
+        assert_eq!(every.time.first(), stored.first().map(|candle| &candle.open_time));
+        assert!(
+            every
+                .time
+                .windows(2)
+                .all(|pair| pair[1] - pair[0] == Interval::H1.millis()),
+            "no hole"
+        );
+        let truth = fake.candles(&btc, Interval::H1);
+        let newest_closed = truth
+            .iter()
+            .rev()
+            .find(|candle| candle.closed)
+            .map(|candle| candle.open_time);
+        assert_eq!(every.time.last().copied(), newest_closed);
+        scratch.remove().await
     }
 }

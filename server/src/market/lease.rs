@@ -7,6 +7,9 @@
 //!
 //! Two holders at once (a stalled one that has not noticed yet) would be
 //! harmless: every write is an upsert that never undoes a newer one.
+//!
+//! Deep history takes one lease per series the same way
+//! ([`Lease::for_key`]), so that one instance fetches each series.
 
 use std::time::{Duration, Instant};
 
@@ -34,15 +37,24 @@ return 0
 pub struct Lease {
     redis: Option<ConnectionManager>,
     key: String,
+    /// What the lease is for, in the logs ("ingestion", "deep history").
+    purpose: &'static str,
     holder: String,
     ttl: Duration,
 }
 
 impl Lease {
+    /// The ingestion lease.
     pub fn new(redis: Option<&Redis>, prefix: &str, ttl: Duration) -> Self {
+        Self::for_key(redis, format!("{prefix}:ingest:lease"), "ingestion", ttl)
+    }
+
+    /// A lease on `key` (already under the deployment's prefix).
+    pub fn for_key(redis: Option<&Redis>, key: String, purpose: &'static str, ttl: Duration) -> Self {
         Self {
             redis: redis.map(Redis::connection),
-            key: format!("{prefix}:ingest:lease"),
+            key,
+            purpose,
             holder: format!("{}-{:016x}", std::process::id(), fastrand::u64(..)),
             ttl,
         }
@@ -66,7 +78,7 @@ impl Lease {
             .arg(self.ttl_millis())
             .query_async(&mut connection)
             .await
-            .context("while taking the ingestion lease")?;
+            .with_context(|| format!("while taking the {} lease", self.purpose))?;
         Ok(taken.is_some())
     }
 
@@ -90,11 +102,15 @@ impl Lease {
             match result {
                 Ok(1) => renewed = Instant::now(),
                 Ok(_) => {
-                    tracing::warn!("another instance holds the ingestion lease");
+                    tracing::warn!(
+                        purpose = self.purpose,
+                        key = self.key,
+                        "another instance holds the lease"
+                    );
                     return;
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "could not renew the ingestion lease");
+                    tracing::warn!(%error, purpose = self.purpose, key = self.key, "could not renew the lease");
                     if renewed.elapsed() >= self.ttl {
                         return;
                     }
@@ -113,7 +129,7 @@ impl Lease {
                 .invoke_async(&mut connection)
                 .await;
             if let Err(error) = result {
-                tracing::warn!(%error, "could not release the ingestion lease");
+                tracing::warn!(%error, purpose = self.purpose, key = self.key, "could not release the lease");
             }
         }
     }

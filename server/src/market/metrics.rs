@@ -1,5 +1,6 @@
 //! What an operator watches of the market feed: Binance's stream and REST
-//! traffic, the messages refused, and whether this instance ingests.
+//! traffic, the messages refused, whether this instance ingests, and the
+//! deep history it fetches.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 
@@ -16,6 +17,11 @@ pub struct FeedMetrics {
     pub binance_rate_limited: AtomicU64,
     /// 1 while this instance holds the ingestion lease.
     pub ingest_leader: AtomicI64,
+    /// Older candles stored by this instance's deep-history fetches.
+    pub history_candles: AtomicU64,
+    /// Deep-history fetches this instance runs now (it holds their series'
+    /// lease; instances that wait for another's fetch are not counted).
+    pub history_fetches: AtomicI64,
 }
 
 impl FeedMetrics {
@@ -89,6 +95,16 @@ impl Collect for FeedMetrics {
             "inchart_ingest_leader",
             "1 while this instance ingests.",
             self.ingest_leader.load(Relaxed),
+        );
+        out.counter(
+            "inchart_history_candles_fetched_total",
+            "Older candles this instance fetched and stored for deep history.",
+            self.history_candles.load(Relaxed),
+        );
+        out.gauge(
+            "inchart_history_fetches",
+            "Deep-history fetches this instance runs now.",
+            self.history_fetches.load(Relaxed),
         );
     }
 }

@@ -1,13 +1,15 @@
 //! Market data: where candles come from ([`binance`], [`simulated`], run by
 //! the [`ingest`]er holding the [`lease`]), where they are kept
 //! ([`candle_store`] for history, [`window`] for the recent window and its
-//! changes), how the newest are read ([`newest`]) and how they are served
+//! changes), how older ones are loaded on demand ([`deep_history`], for
+//! backtests), how the newest are read ([`newest`]) and how they are served
 //! ([`api`], [`symbols`], [`summary`] for the market pages; live charts
 //! are the [`stream`](crate::stream)'s).
 
 pub mod api;
 pub mod binance;
 pub mod candle_store;
+pub mod deep_history;
 pub mod entity;
 pub mod ingest;
 pub mod lease;
@@ -25,6 +27,7 @@ use inchart_api::market::{FeedStatus, Symbol};
 use self::api::LatestReads;
 use self::binance::rest::RestClient;
 use self::candle_store::CandleStore;
+use self::deep_history::DeepHistory;
 use self::metrics::FeedMetrics;
 use self::newest::NewestCandles;
 use self::window::LiveMarket;
@@ -109,6 +112,8 @@ pub struct MarketParts {
     pub binance: RestClient,
     pub cache: Cache,
     pub metrics: Arc<FeedMetrics>,
+    /// Older candles, loaded on demand (for backtests).
+    pub history: DeepHistory,
 }
 
 impl MarketParts {

@@ -50,7 +50,10 @@ impl SimulatedFeed {
 
     /// Fills every series so that its last `history` candles up to `now`
     /// are stored, writing only what is missing since the newest stored
-    /// candle (which is rewritten, as it may have been forming).
+    /// candle (which is rewritten, as it may have been forming). A series
+    /// whose newest candle is older than that is deleted first rather than
+    /// left across a hole: its candles are drawn again, the same, when deep
+    /// history asks for them.
     pub async fn fill(&self, store: &CandleStore, now_ms: i64) -> anyhow::Result<usize> {
         let mut written = 0;
         for symbol in &self.symbols {
@@ -58,7 +61,12 @@ impl SimulatedFeed {
                 let current = interval.open_time_of(now_ms);
                 let oldest = current - (i64::from(self.history) - 1) * interval.millis();
                 let from = match store.latest_open_time(symbol, interval).await? {
-                    Some(latest) => latest.clamp(oldest, current),
+                    Some(latest) if latest < oldest => {
+                        let deleted = store.delete_series(symbol, interval).await?;
+                        tracing::info!(%symbol, %interval, deleted, "the simulated series was out of date; drawn anew");
+                        oldest
+                    }
+                    Some(latest) => latest.min(current),
                     None => oldest,
                 };
                 let candles = candles_between(symbol, interval, from, current, now_ms);
@@ -315,6 +323,47 @@ mod tests {
             .fold((f64::MAX, f64::MIN), |(lo, hi), &c| (lo.min(c), hi.max(c)));
         assert!(max / min > 1.005, "the price moves");
         assert!(max / min < 2.0, "but like a market, not a lottery");
+    }
+
+    /// A series left out of date longer than the history kept is drawn
+    /// anew rather than left across a hole; others are only topped up.
+    #[tokio::test]
+    async fn an_out_of_date_series_is_drawn_anew() -> anyhow::Result<()> {
+        use crate::platform::db::{Backend, scratch};
+        use inchart_api::market::FeedSource;
+
+        let scratch = scratch::fresh(Backend::Sqlite).await?;
+        let store = CandleStore::new(scratch.db.clone());
+        let now = crate::platform::clock::now_ms();
+        store.claim_for(FeedSource::Simulated, now).await?;
+        let h1 = Interval::H1.millis();
+        let current = Interval::H1.open_time_of(now);
+        let stale = candles_between(&btc(), Interval::H1, current - 500 * h1, current - 300 * h1, now);
+        store.upsert(&btc(), Interval::H1, &stale).await?;
+        let recent = candles_between(&btc(), Interval::D1, current - 2 * 86_400_000, current, now);
+        store.upsert(&btc(), Interval::D1, &recent).await?;
+
+        SimulatedFeed::new(vec![btc()], 100).fill(&store, now).await?;
+        let h1_times = store
+            .columns(&btc(), Interval::H1, 0, i64::MAX, false)
+            .await?
+            .time;
+        assert_eq!(
+            h1_times.first(),
+            Some(&(current - 99 * h1)),
+            "the stale candles are gone"
+        );
+        assert_eq!(h1_times.len(), 100);
+        let d1_times = store
+            .columns(&btc(), Interval::D1, 0, i64::MAX, false)
+            .await?
+            .time;
+        assert_eq!(
+            d1_times.first(),
+            recent.first().map(|candle| &candle.open_time),
+            "kept"
+        );
+        scratch.remove().await
     }
 
     #[test]

@@ -136,3 +136,79 @@ mod tests {
         );
     }
 }
+
+/// Fresh, migrated databases for the crate's own tests, as `tests/it`
+/// makes them: a UUID-named PostgreSQL database (from
+/// `INCHART_TEST_POSTGRES_URL`) or a new SQLite file.
+#[cfg(test)]
+pub(crate) mod scratch {
+    use super::*;
+
+    /// A database of its own, dropped (PostgreSQL) or deleted (SQLite)
+    /// by [`Scratch::remove`].
+    pub struct Scratch {
+        pub db: DatabaseConnection,
+        name: String,
+        backend: Backend,
+    }
+
+    fn admin_url() -> String {
+        std::env::var("INCHART_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    }
+
+    pub async fn fresh(backend: Backend) -> anyhow::Result<Scratch> {
+        let name = format!(
+            "inchart_test_{:016x}{:016x}",
+            fastrand::u64(..),
+            fastrand::u64(..)
+        );
+        let url = match backend {
+            Backend::Postgres => {
+                let admin_url = admin_url();
+                let admin = Database::connect(&admin_url).await?;
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await?;
+                admin.close().await?;
+                let (base, _) = admin_url
+                    .rsplit_once('/')
+                    .context("the admin URL names a database")?;
+                format!("{base}/{name}")
+            }
+            Backend::Sqlite => format!(
+                "sqlite://{}?mode=rwc",
+                std::env::temp_dir().join(format!("{name}.db")).display()
+            ),
+        };
+        let db = connect(&SecretString::from(url)).await?;
+        migrate_up(&db).await?;
+        Ok(Scratch { db, name, backend })
+    }
+
+    impl Scratch {
+        pub async fn remove(self) -> anyhow::Result<()> {
+            self.db.close().await?;
+            match self.backend {
+                Backend::Postgres => {
+                    let admin = Database::connect(&admin_url()).await?;
+                    admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                            self.name
+                        ))
+                        .await?;
+                    admin.close().await?;
+                }
+                Backend::Sqlite => {
+                    for suffix in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(
+                            std::env::temp_dir().join(format!("{}.db{suffix}", self.name)),
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}

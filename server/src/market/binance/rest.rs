@@ -1,11 +1,15 @@
 //! Binance's REST market data: klines and exchange info.
 //!
 //! Policy: never risk an IP ban. Every request's weight is counted against
-//! the minute's budget (refreshed from `X-MBX-USED-WEIGHT-1M` on every
-//! answer); past [`BUDGET_SHARE`] of the limit the client waits for the next
-//! minute rather than send. A 429 or 418 stops every request until its
-//! `Retry-After` has passed, and the call is tried again after it.
+//! the weight window's budget (a minute on Binance; the limit and window
+//! are adopted from `exchangeInfo`, and the count refreshed from
+//! `X-MBX-USED-WEIGHT-1M` on every answer); past [`BUDGET_SHARE`] of the
+//! limit the client waits for the next window rather than send, and deep
+//! history's reads wait already past [`BACKGROUND_SHARE`], so that the live
+//! feed always finds weight left. A 429 or 418 stops every request until
+//! its `Retry-After` has passed, and the call is tried again after it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,15 +18,15 @@ use inchart_api::market::{Candle, Interval, Symbol};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
-use super::wire::{ExchangeInfo, KlineRow, Rejection};
+use super::wire::{ExchangeInfo, KlineRow, Rejection, WeightLimit};
 use crate::market::metrics::FeedMetrics as Metrics;
-use crate::platform::clock::{self, now_ms};
+use crate::platform::clock::now_ms;
 
-/// Binance's documented default; replaced by what `exchangeInfo` states.
-const DEFAULT_WEIGHT_PER_MINUTE: u32 = 6000;
-/// The share of the minute's weight the client allows itself, leaving room
-/// for clocks that disagree on when the minute starts.
+/// The share of the window's weight the client allows itself, leaving room
+/// for clocks that disagree on when the window starts.
 const BUDGET_SHARE: f64 = 0.8;
+/// The share deep history's reads may use: the rest is the live feed's.
+const BACKGROUND_SHARE: f64 = 0.5;
 /// Rows per klines request: Binance's maximum.
 pub const KLINES_PER_REQUEST: usize = 1000;
 const KLINES_WEIGHT: u32 = 2;
@@ -43,16 +47,42 @@ pub struct RestClient {
     /// a 429 comes back would arrive during the back-off, which is what
     /// gets an IP banned.
     in_flight: Arc<tokio::sync::Semaphore>,
+    /// Whether the exchange's own limit has been read from `exchangeInfo`.
+    limits_known: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
 }
 
-/// The minute's weight and any back-off the exchange asked for.
+/// The window's weight and any back-off the exchange asked for.
 #[derive(Debug)]
 struct Gate {
-    limit: u32,
-    minute: u64,
+    limit: WeightLimit,
+    /// The header reporting the window's weight (`x-mbx-used-weight-1m`).
+    used_header: String,
+    /// Which window `used` counts: the Unix time divided by its length.
+    window: i64,
     used: u32,
     blocked_until: Option<Instant>,
+}
+
+impl Gate {
+    fn window_ms(&self) -> i64 {
+        i64::try_from(self.limit.window.as_millis())
+            .unwrap_or(60_000)
+            .max(1)
+    }
+}
+
+/// One page of a series' older history ([`RestClient::history_before`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryPage {
+    /// Closed candles, checked, ascending.
+    pub candles: Vec<Candle>,
+    /// The open time of the oldest row Binance sent (kept or not): where
+    /// the next page ends.
+    pub oldest_row: Option<i64>,
+    /// Binance sent less than a full page: it has nothing older, this
+    /// is the series' beginning (its listing).
+    pub reached_listing: bool,
 }
 
 impl RestClient {
@@ -67,12 +97,14 @@ impl RestClient {
             http,
             base: Arc::from(base.trim_end_matches('/')),
             gate: Arc::new(Mutex::new(Gate {
-                limit: DEFAULT_WEIGHT_PER_MINUTE,
-                minute: clock::now_secs() as u64 / 60,
+                limit: WeightLimit::DEFAULT,
+                used_header: WeightLimit::DEFAULT.used_weight_header(),
+                window: now_ms() / 60_000,
                 used: 0,
                 blocked_until: None,
             })),
             in_flight: Arc::new(tokio::sync::Semaphore::new(1)),
+            limits_known: Arc::new(AtomicBool::new(false)),
             metrics,
         })
     }
@@ -84,10 +116,35 @@ impl RestClient {
             .await?;
         let info: ExchangeInfo =
             serde_json::from_slice(&body).context("exchangeInfo is not in Binance's shape")?;
-        if let Some(limit) = info.weight_per_minute() {
-            self.lock().limit = limit;
+        if let Some(limit) = info.weight_limit() {
+            let mut gate = self.lock();
+            if gate.limit != limit {
+                tracing::info!(
+                    limit = limit.limit,
+                    window_ms = limit.window.as_millis() as u64,
+                    "adopting Binance's request weight limit"
+                );
+                gate.limit = limit;
+                gate.used_header = limit.used_weight_header();
+                gate.window = now_ms() / gate.window_ms();
+            }
+            self.limits_known.store(true, Ordering::Relaxed);
         }
         Ok(info)
+    }
+
+    /// Reads the exchange's weight limit once (before a long run of
+    /// requests); until it answers, Binance's default is assumed.
+    pub async fn learn_limits(&self) {
+        if self.limits_known.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Err(error) = self.exchange_info().await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "could not read Binance's weight limit; assuming its default"
+            );
+        }
     }
 
     /// Up to [`KLINES_PER_REQUEST`] klines of a series from `start` on,
@@ -107,6 +164,60 @@ impl RestClient {
         let body = self.get("/api/v3/klines", &query, KLINES_WEIGHT).await?;
         serde_json::from_slice(&body)
             .with_context(|| format!("{symbol} {interval} klines are not in Binance's shape"))
+    }
+
+    /// Up to [`KLINES_PER_REQUEST`] klines of a series opening at or before
+    /// `end`, the most recent of them, ascending (`endTime` without
+    /// `startTime`). A background read: it leaves weight to the live feed.
+    pub async fn klines_until(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+        end: i64,
+    ) -> anyhow::Result<Vec<KlineRow>> {
+        let query = [
+            ("symbol", symbol.to_string()),
+            ("interval", interval.as_str().to_string()),
+            ("endTime", end.to_string()),
+            ("limit", KLINES_PER_REQUEST.to_string()),
+        ];
+        let body = self
+            .get_with_share("/api/v3/klines", &query, KLINES_WEIGHT, BACKGROUND_SHARE)
+            .await?;
+        serde_json::from_slice(&body)
+            .with_context(|| format!("{symbol} {interval} klines are not in Binance's shape"))
+    }
+
+    /// One page of a series' history opening before `before`, read
+    /// backwards ([`RestClient::klines_until`]). Rows that fail the checks,
+    /// that are out of order, or whose time is not over yet are dropped
+    /// (the bad ones counted).
+    pub async fn history_before(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+        before: i64,
+    ) -> anyhow::Result<HistoryPage> {
+        let rows = self.klines_until(symbol, interval, before - 1).await?;
+        let over_by = now_ms() - CLOCK_SLACK_MS;
+        let mut candles: Vec<Candle> = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let in_order = candles.last().is_none_or(|last| row.open_time() > last.open_time);
+            if !in_order || row.open_time() >= before {
+                self.metrics.binance_rejected(Rejection::BadTime);
+                continue;
+            }
+            match row.to_candle(interval, true) {
+                Ok(candle) if candle.open_time + interval.millis() <= over_by => candles.push(candle),
+                Ok(_) => {}
+                Err(rejection) => self.metrics.binance_rejected(rejection),
+            }
+        }
+        Ok(HistoryPage {
+            candles,
+            oldest_row: rows.iter().map(KlineRow::open_time).min(),
+            reached_listing: rows.len() < KLINES_PER_REQUEST,
+        })
     }
 
     /// Every candle of a series from `start` up to the forming one. A row
@@ -156,6 +267,18 @@ impl RestClient {
     }
 
     async fn get(&self, path: &str, query: &[(&str, String)], weight: u32) -> anyhow::Result<Vec<u8>> {
+        self.get_with_share(path, query, weight, BUDGET_SHARE).await
+    }
+
+    /// A request that waits for the next window once `share` of this one's
+    /// weight is used.
+    async fn get_with_share(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        weight: u32,
+        share: f64,
+    ) -> anyhow::Result<Vec<u8>> {
         let url = format!("{}{path}", self.base);
         for attempt in 1..=ATTEMPTS {
             let _turn = self
@@ -163,7 +286,7 @@ impl RestClient {
                 .acquire()
                 .await
                 .context("the Binance client is shut down")?;
-            self.wait_for_budget(weight).await;
+            self.wait_for_budget(weight, share).await;
             self.metrics.binance_rest_request();
             let response = self
                 .http
@@ -209,23 +332,27 @@ impl RestClient {
         bail!("Binance {path} kept asking us to back off ({ATTEMPTS} attempts)")
     }
 
-    /// Sleeps until a request of `weight` fits: after any back-off, and in
-    /// the next minute when this one's budget is spent. Then counts it.
-    async fn wait_for_budget(&self, weight: u32) {
+    /// Sleeps until a request of `weight` fits in `share` of the window's
+    /// limit: after any back-off, and in the next window when this one's
+    /// budget is spent. Then counts it.
+    async fn wait_for_budget(&self, weight: u32, share: f64) {
         loop {
             let wait = {
                 let mut gate = self.lock();
                 let now = Instant::now();
-                let minute = clock::now_secs() as u64 / 60;
-                if minute != gate.minute {
-                    gate.minute = minute;
+                let now_ms = now_ms();
+                let window_ms = gate.window_ms();
+                let window = now_ms / window_ms;
+                if window != gate.window {
+                    gate.window = window;
                     gate.used = 0;
                 }
-                let budget = (f64::from(gate.limit) * BUDGET_SHARE) as u32;
+                let budget = (f64::from(gate.limit.limit) * share) as u32;
                 match gate.blocked_until {
                     Some(until) if until > now => until - now,
                     _ if gate.used + weight > budget => {
-                        clock::until_next_minute() + Duration::from_millis(50)
+                        let to_next = (window + 1) * window_ms - now_ms;
+                        Duration::from_millis(u64::try_from(to_next).unwrap_or(0)) + Duration::from_millis(50)
                     }
                     _ => {
                         gate.blocked_until = None;
@@ -239,13 +366,13 @@ impl RestClient {
     }
 
     fn note_weight(&self, headers: &HeaderMap) {
+        let mut gate = self.lock();
         let used = headers
-            .get("x-mbx-used-weight-1m")
+            .get(gate.used_header.as_str())
             .and_then(|value| value.to_str().ok())
             .and_then(|text| text.parse::<u32>().ok());
         if let Some(used) = used {
-            let mut gate = self.lock();
-            gate.minute = clock::now_secs() as u64 / 60;
+            gate.window = now_ms() / gate.window_ms();
             gate.used = used;
         }
     }

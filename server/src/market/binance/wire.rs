@@ -218,17 +218,53 @@ pub struct ExchangeSymbol {
     pub quote_asset: String,
 }
 
+/// The request weight allowed per window, as the exchange states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WeightLimit {
+    pub limit: u32,
+    pub window: std::time::Duration,
+}
+
+impl WeightLimit {
+    /// Binance's default: 6000 a minute.
+    pub const DEFAULT: WeightLimit = WeightLimit {
+        limit: 6000,
+        window: std::time::Duration::from_secs(60),
+    };
+
+    /// The header that reports the weight used in this window:
+    /// `x-mbx-used-weight-1m` for a minute, `…-10s` for ten seconds.
+    pub fn used_weight_header(&self) -> String {
+        let secs = self.window.as_secs().max(1);
+        let (unit, letter) = [(86_400, 'd'), (3_600, 'h'), (60, 'm'), (1, 's')]
+            .into_iter()
+            .find(|(unit, _)| secs.is_multiple_of(*unit))
+            .unwrap_or((1, 's'));
+        format!("x-mbx-used-weight-{}{letter}", secs / unit)
+    }
+}
+
 impl ExchangeInfo {
-    /// The request weight allowed per minute, when the exchange states it.
-    pub fn weight_per_minute(&self) -> Option<u32> {
+    /// The request weight limit, when the exchange states one (the
+    /// shortest window, if it states several).
+    pub fn weight_limit(&self) -> Option<WeightLimit> {
         self.rate_limits
             .iter()
-            .find(|limit| {
-                limit.rate_limit_type == "REQUEST_WEIGHT"
-                    && limit.interval == "MINUTE"
-                    && limit.interval_num == 1
+            .filter(|limit| limit.rate_limit_type == "REQUEST_WEIGHT" && limit.interval_num > 0)
+            .filter_map(|limit| {
+                let unit = match limit.interval.as_str() {
+                    "SECOND" => 1,
+                    "MINUTE" => 60,
+                    "HOUR" => 3_600,
+                    "DAY" => 86_400,
+                    _ => return None,
+                };
+                Some(WeightLimit {
+                    limit: limit.limit,
+                    window: std::time::Duration::from_secs(unit * u64::from(limit.interval_num)),
+                })
             })
-            .map(|limit| limit.limit)
+            .min_by_key(|limit| limit.window)
     }
 }
 
@@ -372,6 +408,27 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(parse_stream_frame(text, &carried), Err(expected), "{text}");
         }
+    }
+
+    #[test]
+    fn the_weight_limit_and_its_header_are_read_from_exchange_info() {
+        let info: ExchangeInfo = serde_json::from_str(
+            r#"{"rateLimits":[
+                {"rateLimitType":"ORDERS","interval":"SECOND","intervalNum":10,"limit":100},
+                {"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":6000}],
+                "symbols":[]}"#,
+        )
+        .unwrap();
+        let limit = info.weight_limit().unwrap();
+        assert_eq!(limit, WeightLimit::DEFAULT);
+        assert_eq!(limit.used_weight_header(), "x-mbx-used-weight-1m");
+        let short = WeightLimit {
+            limit: 10,
+            window: std::time::Duration::from_secs(2),
+        };
+        assert_eq!(short.used_weight_header(), "x-mbx-used-weight-2s");
+        let none: ExchangeInfo = serde_json::from_str(r#"{"symbols":[]}"#).unwrap();
+        assert_eq!(none.weight_limit(), None);
     }
 
     #[test]
