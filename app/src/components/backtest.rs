@@ -364,6 +364,7 @@ pub fn BacktestPanel(backtests: ScriptBacktests, on_start: Callback<()>) -> impl
             </div>
         </section>
     }
+    .into_any()
 }
 
 /// The settings, collapsed to one sentence until opened.
@@ -525,6 +526,9 @@ fn SettingsPanel(backtests: ScriptBacktests, on_start: Callback<()>) -> impl Int
             </form>
         </details>
     }
+    // Erased: the form's type nested in the workbench's is past the
+    // compiler's depth limit in the browser build.
+    .into_any()
 }
 
 /// Starting, loading candles, running; or why it failed or was refused.
