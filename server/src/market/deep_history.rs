@@ -436,6 +436,8 @@ impl DeepHistory {
         let _running = Gauge::up(&self.shared.metrics);
         let started = Instant::now();
         tracing::info!(%symbol, %interval, ?source, anchor, goal = goal.load(Ordering::SeqCst), "fetching older candles");
+        // Replaces any earlier fetch's progress for the others to follow.
+        self.publish(key, progress, goal.load(Ordering::SeqCst)).await;
         let mut fetched_total = 0_usize;
         let mut pending: Option<Page> = None;
         loop {
