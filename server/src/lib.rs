@@ -33,7 +33,8 @@
 //! `scripts/on_close.rs`); a live run, like a change to a drawing, reaches
 //! the trader's open charts through `platform/user_bus.rs`; candles are
 //! stored in
-//! `market/candle_store.rs`; the sandbox is confined in the worker crate's
+//! `market/candle_store.rs`, and older ones loaded on demand by
+//! `market/deep_history.rs`; the sandbox is confined in the worker crate's
 //! `sandbox.rs`.
 
 pub mod auth;

@@ -718,6 +718,79 @@ mod tests {
         history_is_written_and_read_as_columns(Backend::Sqlite).await
     }
 
+    /// The deep-history migration goes down and up again on both backends,
+    /// keeping the candles; on SQLite it clusters them by key and back.
+    async fn deep_history_migration_keeps_the_candles(backend: Backend) -> anyhow::Result<()> {
+        use migrations::{Migrator, MigratorTrait};
+        let scratch = scratch::fresh(backend).await?;
+        let store = CandleStore::new(scratch.db.clone());
+        let candles = closed(1_600_000_020_000 / 60_000 * 60_000, 1_200);
+        store.upsert(&btc(), Interval::M1, &candles).await?;
+        let names: Vec<String> = Migrator::migrations()
+            .iter()
+            .map(|migration| migration.name().to_string())
+            .collect();
+        let at = names
+            .iter()
+            .position(|name| name == "m20261204_000007_deep_history")
+            .context("the migration is listed")?;
+        let clustered = || async {
+            let row = scratch
+                .db
+                .query_one(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Sqlite,
+                    "SELECT sql FROM sqlite_master WHERE name = 'candles'",
+                ))
+                .await?
+                .context("the candles table exists")?;
+            anyhow::Ok(row.try_get::<String>("", "sql")?.contains("WITHOUT ROWID"))
+        };
+        if backend == Backend::Sqlite {
+            assert!(clustered().await?);
+        }
+        Migrator::down(&scratch.db, Some(u32::try_from(names.len() - at)?)).await?;
+        assert_eq!(
+            store
+                .range(
+                    &btc(),
+                    Interval::M1,
+                    CandleRange {
+                        start: Some(0),
+                        end: None,
+                        limit: 5_000
+                    }
+                )
+                .await?,
+            candles
+        );
+        assert!(
+            store.listing(&btc(), Interval::M1).await.is_err(),
+            "no candle_listings table"
+        );
+        if backend == Backend::Sqlite {
+            assert!(!clustered().await?);
+        }
+        Migrator::up(&scratch.db, None).await?;
+        assert_eq!(
+            store.columns(&btc(), Interval::M1, 0, i64::MAX, true).await?,
+            as_columns(&candles)
+        );
+        if backend == Backend::Sqlite {
+            assert!(clustered().await?);
+        }
+        scratch.remove().await
+    }
+
+    #[tokio::test]
+    async fn postgres_deep_history_migration_keeps_the_candles() -> anyhow::Result<()> {
+        deep_history_migration_keeps_the_candles(Backend::Postgres).await
+    }
+
+    #[tokio::test]
+    async fn sqlite_deep_history_migration_keeps_the_candles() -> anyhow::Result<()> {
+        deep_history_migration_keeps_the_candles(Backend::Sqlite).await
+    }
+
     /// `cargo test -p server --lib candle_store::tests::figures -- --ignored --nocapture`:
     /// a million candles of one series, written as deep history writes
     /// them (1000-candle pages, newest first) and as the feed's upsert

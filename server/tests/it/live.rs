@@ -596,3 +596,15 @@ async fn a_symbol_binance_refuses_does_not_hold_the_others_back() {
     assert_eq!(ready["market"]["feed"], "live");
     assert!(series(&app, &eth(), Interval::M1, "").await.candles.is_empty());
 }
+
+/// Deep history is wired into the application with the feed's metrics:
+/// an operator sees the candles it fetched and the fetches running.
+#[tokio::test]
+async fn deep_history_is_watched_with_the_feed() {
+    let fake = fake_binance(FakeBinanceConfig::default()).await;
+    let app = spawn_live(Db::Sqlite, CacheKind::Memory, &fake, &[]).await;
+    let text = metrics(&app).await;
+    assert_eq!(metric(&text, "inchart_history_candles_fetched_total "), 0.0);
+    assert_eq!(metric(&text, "inchart_history_fetches "), 0.0);
+    assert!(text.contains("# TYPE inchart_history_fetches gauge"));
+}
