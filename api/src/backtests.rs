@@ -131,13 +131,18 @@ pub struct BacktestRequest {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Status {
     /// Older candles are being fetched from the exchange.
-    Loading { have: u64, want: u64 },
+    Loading {
+        have: u64,
+        want: u64,
+    },
     /// The script runs and its signals are traded.
     Running,
     Done,
     /// The script failed, or its signals could not be traded as they
     /// would be live; `message` says why, for the trader.
-    Failed { message: String },
+    Failed {
+        message: String,
+    },
 }
 
 /// A backtest as the API answers it.

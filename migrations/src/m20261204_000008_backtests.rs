@@ -72,8 +72,18 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Backtests::Settings).text().not_null())
                     // loading, running, done or failed.
                     .col(ColumnDef::new(Backtests::State).string_len(8).not_null())
-                    .col(ColumnDef::new(Backtests::Have).big_integer().not_null().default(0))
-                    .col(ColumnDef::new(Backtests::Want).big_integer().not_null().default(0))
+                    .col(
+                        ColumnDef::new(Backtests::Have)
+                            .big_integer()
+                            .not_null()
+                            .default(0),
+                    )
+                    .col(
+                        ColumnDef::new(Backtests::Want)
+                            .big_integer()
+                            .not_null()
+                            .default(0),
+                    )
                     // Why it failed, for the trader.
                     .col(ColumnDef::new(Backtests::Message).text().null())
                     // The `Outcome` as JSON, once done.
@@ -120,7 +130,11 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(BacktestSettings::ScriptId).uuid().not_null())
                     .col(ColumnDef::new(BacktestSettings::Version).integer().not_null())
                     .col(ColumnDef::new(BacktestSettings::Settings).text().not_null())
-                    .col(ColumnDef::new(BacktestSettings::UpdatedAt).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(BacktestSettings::UpdatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .primary_key(
                         Index::create()
                             .col(BacktestSettings::ScriptId)

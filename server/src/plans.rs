@@ -140,9 +140,9 @@ impl Allowance {
             Action::StartBacktest => ("backtests", "backtests", "an hour"),
             _ => ("runs", "script runs", "a minute"),
         };
-        let more = self.upgrade_to.map_or_else(String::new, |pro| {
-            format!(", or upgrade to Pro for {pro} {per}")
-        });
+        let more = self
+            .upgrade_to
+            .map_or_else(String::new, |pro| format!(", or upgrade to Pro for {pro} {per}"));
         ApiError::PlanRate {
             limit,
             message: format!(

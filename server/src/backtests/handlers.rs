@@ -80,15 +80,21 @@ async fn start(
     let newest = backtests
         .newest_closed(&symbol, wanted.interval)
         .await?
-        .ok_or_else(|| ApiError::Unavailable("This series has no closed candles yet; try again soon.".into()))?;
+        .ok_or_else(|| {
+            ApiError::Unavailable("This series has no closed candles yet; try again soon.".into())
+        })?;
     let reach = plans.check(Some(user), Action::Backtest { candles: 0 }).await?;
     let (first, last, count) = resolve(wanted.range, wanted.interval, newest, reach.limit)
         .map_err(|message| ApiError::invalid("range", message))?;
-    plans.check(Some(user), Action::Backtest { candles: count }).await?;
+    plans
+        .check(Some(user), Action::Backtest { candles: count })
+        .await?;
     if backtests.unfinished(user).await? >= AT_ONCE {
         return Err(ApiError::Throttled {
             retry_after: Duration::from_secs(5),
-            message: format!("{AT_ONCE} backtests of yours are still running; start another once one is done."),
+            message: format!(
+                "{AT_ONCE} backtests of yours are still running; start another once one is done."
+            ),
         });
     }
     // Counted once it would start, so that a mistyped range does not
@@ -131,7 +137,12 @@ async fn list(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let script = script_id(&id)?;
-    if backtests.scripts.runnable(signed_in.user, script, None).await?.is_none() {
+    if backtests
+        .scripts
+        .runnable(signed_in.user, script, None)
+        .await?
+        .is_none()
+    {
         return Err(script_not_found());
     }
     Ok(Json(backtests.store.list(signed_in.user, script, LISTED).await?).into_response())

@@ -41,9 +41,9 @@ use worker_protocol::{BacktestReport, Columns, Job, Mode, RunError, Signal, Sign
 use crate::market::Market;
 use crate::market::deep_history::{Loading, Progress};
 use crate::platform::clock::now_ms;
+use crate::scripts::Runnable;
 use crate::scripts::Scripts;
 use crate::scripts::pool::PoolError;
-use crate::scripts::Runnable;
 use store::{BacktestStore, NewBacktest};
 
 /// The earliest candle a backtest reaches: Binance's first trading day.
@@ -197,7 +197,10 @@ impl Backtests {
             .columns(&start.symbol, start.interval, start.first, start.last, true)
             .await
             .map_err(|error| {
-                tracing::error!(error = format!("{error:#}"), "could not read a backtest's candles");
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "could not read a backtest's candles"
+                );
                 "The candles could not be read; try again.".to_string()
             })?;
         if candles.time.is_empty() {
@@ -212,11 +215,7 @@ impl Backtests {
             close: candles.close,
             volume: candles.volume,
         };
-        let window = self
-            .scripts
-            .settings
-            .candles
-            .min(start.limits.history_candles);
+        let window = self.scripts.settings.candles.min(start.limits.history_candles);
         let job = Job {
             source: start.runnable.source.clone(),
             // The engine trades on the same candles once the worker is done.
@@ -241,10 +240,7 @@ impl Backtests {
                 PoolError::Busy(message) | PoolError::Unavailable(message) => message,
             })?;
         let BacktestReport {
-            result,
-            log,
-            cpu_ms,
-            ..
+            result, log, cpu_ms, ..
         } = report;
         let signals = result.map_err(|error| script_failed(&error))?;
         check_live(&signals, &columns.time, window)?;
@@ -293,7 +289,10 @@ impl Backtests {
             .ensure(&start.symbol, start.interval, start.first)
             .await
             .map_err(|error| {
-                tracing::error!(error = format!("{error:#}"), "could not load a backtest's history");
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "could not load a backtest's history"
+                );
                 "The older candles could not be loaded; try again.".to_string()
             })?;
         let mut written = Instant::now() - PROGRESS_EVERY;
@@ -352,8 +351,10 @@ impl Backtests {
             }
             None => loop {
                 // Another instance runs it: its status is in the database.
-                tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + Duration::from_millis(250)))
-                    .await;
+                tokio::time::sleep_until(
+                    deadline.min(tokio::time::Instant::now() + Duration::from_millis(250)),
+                )
+                .await;
                 let moved = self
                     .store
                     .status(id)
@@ -478,7 +479,10 @@ mod tests {
             ..honest
         };
         let message = check_live(&peeking, &times, 1000).unwrap_err();
-        assert!(message.starts_with("Look-ahead: the script's buy at 1970-01-01 03:00"), "{message}");
+        assert!(
+            message.starts_with("Look-ahead: the script's buy at 1970-01-01 03:00"),
+            "{message}"
+        );
         assert!(message.contains("1 of the 1 signals"), "{message}");
     }
 }

@@ -185,9 +185,8 @@ impl BacktestStore {
             .one(&self.db)
             .await
             .context("while reading a backtest's status")?;
-        Ok(model.map(|(state, have, want, message, updated)| {
-            (status_of(&state, have, want, message), updated)
-        }))
+        Ok(model
+            .map(|(state, have, want, message, updated)| (status_of(&state, have, want, message), updated)))
     }
 
     /// The user's newest backtests of a script, newest first.
@@ -264,7 +263,10 @@ impl BacktestStore {
         saved_settings::Entity::insert(row)
             .on_conflict(
                 OnConflict::columns([saved_settings::Column::ScriptId, saved_settings::Column::Version])
-                    .update_columns([saved_settings::Column::Settings, saved_settings::Column::UpdatedAt])
+                    .update_columns([
+                        saved_settings::Column::Settings,
+                        saved_settings::Column::UpdatedAt,
+                    ])
                     .to_owned(),
             )
             .exec_without_returning(&self.db)

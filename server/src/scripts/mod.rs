@@ -88,7 +88,12 @@ impl Scripts {
     /// A version of one of the user's scripts, ready to run: the newest
     /// when `version` is `None`; `None` when there is no such script or
     /// version.
-    pub async fn runnable(&self, user: Uuid, id: Uuid, version: Option<u32>) -> anyhow::Result<Option<Runnable>> {
+    pub async fn runnable(
+        &self,
+        user: Uuid,
+        id: Uuid,
+        version: Option<u32>,
+    ) -> anyhow::Result<Option<Runnable>> {
         self.store.runnable(user, id, version).await
     }
 

@@ -125,14 +125,23 @@ async fn a_moving_average_cross_is_traded_and_reported() {
     assert!(close(-deepest, number(&report["max_drawdown_pct"])), "{report}");
 
     // Re-opening shows it without running again.
-    let (status, list) = api(&ann, Method::GET, &format!("/api/v1/scripts/{script}/backtests"), None).await;
+    let (status, list) = api(
+        &ann,
+        Method::GET,
+        &format!("/api/v1/scripts/{script}/backtests"),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list[0]["id"], done["id"]);
     assert_eq!(list[0]["trades"], trades.len());
     let (_, again) = api(
         &ann,
         Method::GET,
-        &format!("/api/v1/scripts/{script}/backtests/{}", done["id"].as_str().unwrap()),
+        &format!(
+            "/api/v1/scripts/{script}/backtests/{}",
+            done["id"].as_str().unwrap()
+        ),
         None,
     )
     .await;
@@ -143,7 +152,10 @@ async fn a_moving_average_cross_is_traded_and_reported() {
     let (status, _) = api(
         &bob,
         Method::GET,
-        &format!("/api/v1/scripts/{script}/backtests/{}", done["id"].as_str().unwrap()),
+        &format!(
+            "/api/v1/scripts/{script}/backtests/{}",
+            done["id"].as_str().unwrap()
+        ),
         None,
     )
     .await;
@@ -179,10 +191,18 @@ async fn the_signals_on_the_newest_candles_are_those_a_live_run_gives() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["time"].as_i64().unwrap(), m["side"].as_str().unwrap().to_string()))
+        .map(|m| {
+            (
+                m["time"].as_i64().unwrap(),
+                m["side"].as_str().unwrap().to_string(),
+            )
+        })
         .filter(|(time, _)| *time >= since)
         .collect();
-    assert!(marked.len() >= 4, "the cross marks the newest 300 hours: {marked:?}");
+    assert!(
+        marked.len() >= 4,
+        "the cross marks the newest 300 hours: {marked:?}"
+    );
 
     // ...is what the backtest trades there: filled at each signal's close,
     // long and short, reversing, so that every marker is an order.
@@ -242,7 +262,10 @@ async fn a_script_that_peeks_at_the_future_is_refused() {
     let done = backtest(&ann, &broken, json!({ "symbol": "BTCUSDT", "interval": "1h" })).await;
     assert_eq!(done["status"]["state"], "failed");
     let message = done["status"]["message"].as_str().unwrap();
-    assert!(message.contains("Line 2") && message.contains("ZeroDivisionError"), "{message}");
+    assert!(
+        message.contains("Line 2") && message.contains("ZeroDivisionError"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -269,7 +292,13 @@ async fn plans_bound_backtests_and_settings_are_kept_with_the_version() {
     )
     .await;
     assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("at most 500 candles"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 500 candles"),
+        "{body}"
+    );
     // Settings a trader could not mean: 400 naming the field.
     let (status, body) = api(
         &ann,
@@ -341,5 +370,11 @@ async fn plans_bound_backtests_and_settings_are_kept_with_the_version() {
     )
     .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("2 backtests an hour"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 backtests an hour"),
+        "{body}"
+    );
 }
