@@ -341,16 +341,19 @@ impl Backtests {
         };
         let local = lock(&self.running).get(&id).map(watch::Sender::subscribe);
         if finished(&backtest.status) || wait.is_zero() {
-            return Ok(Some(self.interrupted(backtest, updated, local.is_some())));
+            return Ok(Some(self.current(backtest, updated, local.as_ref())));
         }
-        let was = backtest.status.clone();
         let deadline = tokio::time::Instant::now() + wait;
         match local {
             Some(mut status) => {
+                // This instance runs it: its own status is newer than the
+                // database's (progress is written down once a second).
+                let was = status.borrow_and_update().clone();
                 let _ = tokio::time::timeout_at(deadline, status.wait_for(|now| *now != was)).await;
             }
             None => loop {
                 // Another instance runs it: its status is in the database.
+                let was = &backtest.status;
                 tokio::time::sleep_until(
                     deadline.min(tokio::time::Instant::now() + Duration::from_millis(250)),
                 )
@@ -359,7 +362,7 @@ impl Backtests {
                     .store
                     .status(id)
                     .await?
-                    .is_none_or(|(status, updated)| status != was || updated < now_ms() - STALE_MS);
+                    .is_none_or(|(status, updated)| status != *was || updated < now_ms() - STALE_MS);
                 if moved || tokio::time::Instant::now() >= deadline {
                     break;
                 }
@@ -368,20 +371,42 @@ impl Backtests {
         let Some((backtest, updated)) = self.store.get(user, script, id).await? else {
             return Ok(None);
         };
-        let here = lock(&self.running).contains_key(&id);
-        Ok(Some(self.interrupted(backtest, updated, here)))
+        let local = lock(&self.running).get(&id).map(watch::Sender::subscribe);
+        Ok(Some(self.current(backtest, updated, local.as_ref())))
     }
 
-    /// A backtest left loading or running by an instance that stopped
-    /// reads as failed.
-    fn interrupted(&self, mut backtest: Backtest, updated: i64, here: bool) -> Backtest {
-        if !finished(&backtest.status) && !here && updated < now_ms() - STALE_MS {
-            backtest.status = Status::Failed {
-                message: "This backtest was interrupted (the server restarted); run it again.".into(),
-            };
+    /// A stored backtest with where it is now: this instance's own status
+    /// while it runs it here (an end is taken from the database, which
+    /// has it first, with the outcome); interrupted when it was left by
+    /// an instance that stopped.
+    fn current(
+        &self,
+        mut backtest: Backtest,
+        updated: i64,
+        local: Option<&watch::Receiver<Status>>,
+    ) -> Backtest {
+        match local {
+            Some(status) => {
+                let now = status.borrow().clone();
+                if !finished(&backtest.status) && !finished(&now) {
+                    backtest.status = now;
+                }
+                backtest
+            }
+            None => interrupted(backtest, updated),
         }
-        backtest
     }
+}
+
+/// A backtest left loading or running by an instance that stopped reads
+/// as failed.
+fn interrupted(mut backtest: Backtest, updated: i64) -> Backtest {
+    if !finished(&backtest.status) && updated < now_ms() - STALE_MS {
+        backtest.status = Status::Failed {
+            message: "This backtest was interrupted (the server restarted); run it again.".into(),
+        };
+    }
+    backtest
 }
 
 fn finished(status: &Status) -> bool {
