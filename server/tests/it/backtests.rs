@@ -10,8 +10,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::accounts::Visitor;
-use crate::helpers::{CacheKind, Db, TestApp, spawn_app_with};
-use crate::scripts::{api, create};
+use crate::helpers::{CacheKind, Db, spawn_app_with};
+use crate::scripts::{api, create, signed_up};
 
 const HOUR: i64 = 3_600_000;
 
@@ -21,13 +21,6 @@ const FREE: (&str, &str) = (
     "INCHART_FREE_LIMITS",
     "scripts=20,live=1,watchlist=10,history=2000,cpu=1s,backtest=1500,backtests=20,backtest_cpu=10s",
 );
-
-async fn signed_up(app: &TestApp, email: &str) -> Visitor {
-    let visitor = Visitor::new(app).await;
-    let response = visitor.sign_up(email).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    visitor
-}
 
 /// Starts a backtest and waits for it to end; the finished backtest.
 async fn backtest(visitor: &Visitor, script: &str, body: Value) -> Value {

@@ -43,7 +43,7 @@ pub async fn api(visitor: &Visitor, method: Method, path: &str, body: Option<Val
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-async fn signed_up(app: &TestApp, email: &str) -> Visitor {
+pub(crate) async fn signed_up(app: &TestApp, email: &str) -> Visitor {
     let visitor = Visitor::new(app).await;
     let response = visitor.sign_up(email).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
