@@ -19,11 +19,13 @@
 //! - [`stream`]: the `/ws` protocol.
 //! - [`scripts`]: a signal script's run, as the API and `/ws` report it.
 //! - [`backtests`]: a strategy backtest: settings, report, trades.
+//! - [`alerts`]: alerts, their firings and deliveries, push subscriptions.
 //! - [`charts`]: drawings, the scripts a chart shows, layouts of several
 //!   charts.
 //! - [`error`]: the body of every API error.
 //! - [`paths`]: the addresses of pages more than one side links to.
 
+pub mod alerts;
 pub mod backtests;
 pub mod charts;
 pub mod error;
