@@ -185,3 +185,24 @@ setup_reference() {
   fi
   export INCHART_REFERENCE_SITE="$site"
 }
+
+# The official Standard Webhooks library (PyPI), which the tests' webhook
+# receiver checks every signature with: our signing is held to an
+# implementation that is not ours. Needs setup_python first. Exports
+# INCHART_WEBHOOKS_SITE (put it on PYTHONPATH).
+INCHART_STANDARDWEBHOOKS_VERSION="1.0.0"
+setup_webhook_reference() {
+  [ -n "${PYO3_PYTHON:-}" ] || { echo "setup_webhook_reference needs setup_python first" >&2; exit 1; }
+  local site="$HOME/.cache/inchart/python-ref/standardwebhooks-$INCHART_STANDARDWEBHOOKS_VERSION"
+  if [ ! -f "$site/.inchart-complete" ]; then
+    log "installing standardwebhooks $INCHART_STANDARDWEBHOOKS_VERSION (the webhook tests' verifier)"
+    rm -rf "$site"
+    "$PYO3_PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+      --no-warn-conflicts --target "$site" \
+      "standardwebhooks==$INCHART_STANDARDWEBHOOKS_VERSION" "attrs==26.1.0" "python-dateutil==2.9.0.post0" \
+      "Deprecated==1.3.1" "httpx==0.28.1"
+    touch "$site/.inchart-complete"
+  fi
+  export INCHART_WEBHOOKS_SITE="$site"
+}
+

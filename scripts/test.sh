@@ -9,6 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_rust
 setup_python
 setup_reference
+setup_webhook_reference
 setup_test_services
 setup_chart_bundle
 

@@ -16,7 +16,15 @@ pub const MAX_TEMPLATE: usize = 4096;
 pub const MAX_WEBHOOK_URL: usize = 2048;
 /// The placeholders a webhook template may use, each written `{{name}}`.
 pub const PLACEHOLDERS: [&str; 9] = [
-    "symbol", "interval", "time", "price", "side", "label", "script", "alert_id", "firing_id",
+    "symbol",
+    "interval",
+    "time",
+    "price",
+    "side",
+    "label",
+    "script",
+    "alert_id",
+    "firing_id",
 ];
 
 /// Which of a script's markers fire its alert.

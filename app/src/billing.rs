@@ -47,6 +47,13 @@ pub struct Limits {
     pub backtests_per_hour: u32,
     /// CPU time one backtest's script may use, in milliseconds.
     pub backtest_cpu_ms: u32,
+    /// Alerts an account keeps active at once.
+    pub alerts: u32,
+    /// Alert firings an account may have in a day (UTC).
+    pub alert_firings_per_day: u32,
+    /// Whether alerts may call webhooks (email and browser push are on
+    /// every plan).
+    pub webhooks: bool,
 }
 
 /// How often a price is charged.

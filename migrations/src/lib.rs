@@ -15,6 +15,7 @@ mod m20261128_000005_billing;
 mod m20261204_000006_charts;
 mod m20261204_000007_deep_history;
 mod m20261204_000008_backtests;
+mod m20261204_000009_alerts;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000006_charts::Migration),
             Box::new(m20261204_000007_deep_history::Migration),
             Box::new(m20261204_000008_backtests::Migration),
+            Box::new(m20261204_000009_alerts::Migration),
         ]
     }
 }

@@ -95,6 +95,66 @@ pub struct Settings {
     pub billing: BillingSettings,
     /// Quick Look news from Marketaux.
     pub news: NewsSettings,
+    /// Alerts: webhooks, retries and browser push.
+    pub alerts: AlertSettings,
+}
+
+/// How alerts are delivered.
+#[derive(Debug, Clone)]
+pub struct AlertSettings {
+    /// `INCHART_ALERTS_ALLOW_LOOPBACK`: `yes` lets webhooks reach this
+    /// machine (tests, self-hosting); private and link-local addresses
+    /// stay refused.
+    pub allow_loopback: bool,
+    /// `INCHART_WEBHOOK_TIMEOUT`: the longest a webhook may take to answer.
+    pub webhook_timeout: Duration,
+    /// `INCHART_ALERT_RETRY_BASE`: the wait before the first retry,
+    /// doubled on every further one (with jitter), up to an hour.
+    pub retry_base: Duration,
+    /// `INCHART_ALERT_RETRY_FOR`: how long a delivery is retried.
+    pub retry_for: Duration,
+    /// `INCHART_VAPID_PRIVATE_KEY`: the key that signs browser pushes (a
+    /// P-256 scalar, base64url). Unset, one is made and kept in the
+    /// database, shared by every instance.
+    pub vapid_private_key: Option<SecretString>,
+    /// `INCHART_VAPID_SUBJECT`: who push services may contact
+    /// (`mailto:` the mail sender by default).
+    pub vapid_subject: String,
+}
+
+impl AlertSettings {
+    fn read(
+        get: &impl Fn(&str) -> Option<String>,
+        duration: &impl Fn(&str, &str) -> anyhow::Result<Duration>,
+        mail_from: &str,
+    ) -> anyhow::Result<Self> {
+        let allow_loopback = match get("INCHART_ALERTS_ALLOW_LOOPBACK").as_deref() {
+            None | Some("no") => false,
+            Some("yes") => true,
+            Some(other) => bail!("INCHART_ALERTS_ALLOW_LOOPBACK must be yes or no (got {other:?})"),
+        };
+        let webhook_timeout = duration("INCHART_WEBHOOK_TIMEOUT", "5s")?;
+        if !(Duration::from_millis(100)..=Duration::from_secs(30)).contains(&webhook_timeout) {
+            bail!("INCHART_WEBHOOK_TIMEOUT must be between 100ms and 30s");
+        }
+        let retry_base = duration("INCHART_ALERT_RETRY_BASE", "10s")?;
+        if !(Duration::from_millis(50)..=Duration::from_secs(3600)).contains(&retry_base) {
+            bail!("INCHART_ALERT_RETRY_BASE must be between 50ms and 1h");
+        }
+        let retry_for = duration("INCHART_ALERT_RETRY_FOR", "24h")?;
+        let address = mail_from
+            .rsplit_once('<')
+            .map_or(mail_from, |(_, rest)| rest.trim_end_matches('>'))
+            .trim();
+        Ok(Self {
+            allow_loopback,
+            webhook_timeout,
+            retry_base,
+            retry_for,
+            vapid_private_key: get("INCHART_VAPID_PRIVATE_KEY").map(SecretString::from),
+            vapid_subject: get("INCHART_VAPID_SUBJECT").unwrap_or_else(|| format!("mailto:{address}")),
+        })
+    }
 }
 
 /// Where news comes from and how sparingly it is asked for.
@@ -167,11 +227,12 @@ pub struct ScriptSettings {
 #[derive(Debug, Clone)]
 pub struct BillingSettings {
     /// `INCHART_FREE_LIMITS`: `scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=20,drawings=50,`
-    /// `backtest=2000,backtests=10,backtest_cpu=10s` (candles a backtest trades over, backtests an
-    /// hour, a backtest's CPU time).
+    /// `backtest=2000,backtests=10,backtest_cpu=10s,alerts=5,firings=100,webhooks=no` (candles a
+    /// backtest trades over, backtests an hour, a backtest's CPU time, active alerts, alert firings
+    /// a day, whether alerts call webhooks).
     pub free: Limits,
     /// `INCHART_PRO_LIMITS`: `scripts=50,live=10,watchlist=100,history=20000,cpu=4s,runs=120,drawings=2000,`
-    /// `backtest=1100000,backtests=120,backtest_cpu=60s`.
+    /// `backtest=1100000,backtests=120,backtest_cpu=60s,alerts=500,firings=10000,webhooks=yes`.
     pub pro: Limits,
     /// Stripe, when `INCHART_STRIPE_SECRET_KEY` is set.
     pub stripe: Option<StripeSettings>,
@@ -316,6 +377,10 @@ impl Settings {
                 .into(),
             log_format,
             metrics_token: get("INCHART_METRICS_TOKEN").map(SecretString::from),
+            alerts: {
+                let from = get("INCHART_MAIL_FROM").unwrap_or_else(|| "InChart <no-reply@localhost>".into());
+                AlertSettings::read(&get, &duration, &from)?
+            },
             auth: AuthSettings::read(&get, &duration, listen)?,
             scripts: ScriptSettings::read(&get, &duration)?,
             billing: BillingSettings::read(&get)?,
@@ -418,9 +483,9 @@ impl Settings {
 
 impl BillingSettings {
     pub const FREE: &str = "scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=20,drawings=50,\
-                            backtest=2000,backtests=10,backtest_cpu=10s";
+                            backtest=2000,backtests=10,backtest_cpu=10s,alerts=5,firings=100,webhooks=no";
     pub const PRO: &str = "scripts=50,live=10,watchlist=100,history=20000,cpu=4s,runs=120,drawings=2000,\
-                           backtest=1100000,backtests=120,backtest_cpu=60s";
+                           backtest=1100000,backtests=120,backtest_cpu=60s,alerts=500,firings=10000,webhooks=yes";
 
     fn read(get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         // `runs`, `drawings` and the backtests' came later: a setting
@@ -527,12 +592,14 @@ impl NewsSettings {
 /// `scripts=3,live=1,watchlist=10,history=2000,cpu=1s,runs=20,drawings=50`:
 /// the first five keys always, `runs` (script runs a minute), `drawings`
 /// (kept per account), `backtest` (candles a backtest trades over),
-/// `backtests` (an hour) and `backtest_cpu` unless `defaults` stand in
-/// for them.
+/// `backtests` (an hour), `backtest_cpu`, `alerts` (active at once),
+/// `firings` (alert firings a day) and `webhooks` (`yes` or `no`) unless
+/// `defaults` stand in for them.
 fn parse_limits(text: &str, defaults: Option<Limits>) -> anyhow::Result<Limits> {
     let (mut scripts, mut live, mut watchlist, mut history, mut cpu) = (None, None, None, None, None);
     let (mut runs, mut drawings) = (None, None);
     let (mut backtest, mut backtests, mut backtest_cpu) = (None, None, None);
+    let (mut alerts, mut firings, mut webhooks) = (None, None, None);
     for part in text.split(',').map(str::trim).filter(|part| !part.is_empty()) {
         let (key, value) = part
             .split_once('=')
@@ -552,6 +619,16 @@ fn parse_limits(text: &str, defaults: Option<Limits>) -> anyhow::Result<Limits> 
             "drawings" => &mut drawings,
             "backtest" => &mut backtest,
             "backtests" => &mut backtests,
+            "alerts" => &mut alerts,
+            "firings" => &mut firings,
+            "webhooks" => {
+                webhooks = Some(match value.trim() {
+                    "yes" => true,
+                    "no" => false,
+                    other => bail!("webhooks must be yes or no (got {other:?})"),
+                });
+                continue;
+            }
             "backtest_cpu" => {
                 let millis = parse_duration(value)
                     .with_context(|| format!("backtest_cpu must be a duration like 10s (got {value:?})"))?
@@ -575,7 +652,7 @@ fn parse_limits(text: &str, defaults: Option<Limits>) -> anyhow::Result<Limits> 
             other => {
                 bail!(
                     "unknown limit {other:?} (scripts, live, watchlist, history, cpu, runs, drawings, \
-                     backtest, backtests, backtest_cpu)"
+                     backtest, backtests, backtest_cpu, alerts, firings, webhooks)"
                 )
             }
         };
@@ -612,6 +689,18 @@ fn parse_limits(text: &str, defaults: Option<Limits>) -> anyhow::Result<Limits> 
     let backtest_cpu_ms = backtest_cpu
         .or(defaults.map(|limits| limits.backtest_cpu_ms))
         .context("backtest_cpu is missing")?;
+    let alerts = alerts
+        .or(defaults.map(|limits| limits.alerts))
+        .context("alerts is missing")?;
+    if alerts > 1_000_000 {
+        bail!("alerts must be at most 1000000 (got {alerts})");
+    }
+    let alert_firings_per_day = firings
+        .or(defaults.map(|limits| limits.alert_firings_per_day))
+        .context("firings is missing")?;
+    let webhooks = webhooks
+        .or(defaults.map(|limits| limits.webhooks))
+        .context("webhooks is missing")?;
     Ok(Limits {
         scripts: scripts.context("scripts is missing")?,
         live_scripts: live.context("live is missing")?,
@@ -623,6 +712,9 @@ fn parse_limits(text: &str, defaults: Option<Limits>) -> anyhow::Result<Limits> 
         backtest_candles,
         backtests_per_hour,
         backtest_cpu_ms,
+        alerts,
+        alert_firings_per_day,
+        webhooks,
     })
 }
 
@@ -810,6 +902,9 @@ mod tests {
                 backtest_candles: 2000,
                 backtests_per_hour: 10,
                 backtest_cpu_ms: 10_000,
+                alerts: 5,
+                alert_firings_per_day: 100,
+                webhooks: false,
             }
         );
         assert!(billing.pro.scripts > billing.free.scripts);

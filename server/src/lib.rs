@@ -21,6 +21,7 @@
 //!     scripts             signal scripts: store, fair queue, worker pool, live runs, signals, chart layers
 //!  8  stream              `/ws`: live candles and signals to charts
 //!     backtests           a script's signals traded over a range: deep history, report, trades
+//!     alerts              a script's signal or a price level, delivered by webhook, email, push
 //!  9  state               AppState and its sub-states
 //! 10  ops, site, usage    operator endpoints; robots and sitemap; plan beside usage
 //! 11  router              every route and layer
@@ -35,8 +36,10 @@
 //! stored in
 //! `market/candle_store.rs`, and older ones loaded on demand by
 //! `market/deep_history.rs`; the sandbox is confined in the worker crate's
-//! `sandbox.rs`.
+//! `sandbox.rs`; an alert fires in `alerts/watch.rs` and is delivered in
+//! `alerts/deliver.rs`.
 
+pub mod alerts;
 pub mod auth;
 pub mod backtests;
 pub mod billing;

@@ -51,6 +51,10 @@ pub enum Action {
     Backtest { candles: u32 },
     /// Starting a backtest (counted against the backtests an hour).
     StartBacktest,
+    /// Keeping one more alert active.
+    KeepAlert,
+    /// An alert that calls a webhook (a plan allows them or not).
+    Webhook,
 }
 
 /// What a plan allows for an action.
@@ -128,6 +132,21 @@ impl Allowance {
                 "backtests",
                 format!("Your {plan} plan starts at most {have} backtests an hour."),
             ),
+            Action::KeepAlert => (
+                "alerts",
+                format!(
+                    "Your {plan} plan keeps {have} alerts active. Pause or delete one first{}.",
+                    upgrade("")
+                ),
+            ),
+            Action::Webhook => (
+                "webhooks",
+                format!(
+                    "Webhooks are not on your {plan} plan: alerts go by email and browser push{}.",
+                    self.upgrade_to
+                        .map_or_else(String::new, |_| ", or upgrade to Pro for signed webhooks".into())
+                ),
+            ),
         };
         ApiError::PlanLimit { limit, message }
     }
@@ -192,6 +211,8 @@ impl Plans {
             Action::Draw => limits.drawings,
             Action::Backtest { .. } => limits.backtest_candles,
             Action::StartBacktest => limits.backtests_per_hour,
+            Action::KeepAlert => limits.alerts,
+            Action::Webhook => u32::from(limits.webhooks),
         };
         let limits = self.billing.limits(plan);
         let limit = pick(limits);
@@ -211,6 +232,7 @@ impl Plans {
                 _,
             ) if candles > limit => Err(allowance.refused()),
             (Action::Backtest { candles }, _) if candles > limit => Err(allowance.refused()),
+            (Action::Webhook, _) if limit == 0 => Err(allowance.refused()),
             (Action::StartRun, Some(user)) => self
                 .count(&format!("scripts:runs:{user}"), RUN_WINDOW, &allowance)
                 .await

@@ -29,7 +29,7 @@ use crate::market::summary::MarketReader;
 use crate::scripts::pages::ScriptReader;
 use crate::state::AppState;
 use crate::usage::BillingReader;
-use crate::{auth, backtests, billing, charts, market, ops, scripts, site, stream, usage, watchlist};
+use crate::{alerts, auth, backtests, billing, charts, market, ops, scripts, site, stream, usage, watchlist};
 
 /// What the pages are told of the market, read anew for every request so
 /// that the feed's status is current.
@@ -102,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .merge(scripts::handlers::routes())
         .merge(scripts::layers::routes())
         .merge(backtests::handlers::routes())
+        .merge(alerts::handlers::routes())
         .merge(charts::handlers::routes())
         .merge(billing::handlers::routes())
         .merge(watchlist::handlers::routes())
@@ -116,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(auth, auth::csrf::middleware));
 
     site.merge(billing::webhook::routes())
+        .merge(alerts::handlers::unsubscribe_routes())
         .with_state(state)
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn(revalidate_assets))

@@ -15,6 +15,8 @@ use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::alerts::store::AlertStore;
+use crate::alerts::{self, Alerts};
 use crate::auth::{AccountCloser, Auth};
 use crate::backtests::Backtests;
 use crate::backtests::store::BacktestStore;
@@ -166,7 +168,21 @@ impl Application {
             window.clone(),
         );
         registry.register(scripts.pool.stats());
-        let backtests = Backtests::new(BacktestStore::new(connection), scripts.clone(), market.clone());
+        let backtests = Backtests::new(
+            BacktestStore::new(connection.clone()),
+            scripts.clone(),
+            market.clone(),
+        );
+        let alerts = Alerts::new(
+            AlertStore::new(connection),
+            plans.clone(),
+            symbols.clone(),
+            scripts.clone(),
+            auth.clone(),
+            settings.alerts.clone(),
+            &settings.auth.public_url,
+        )
+        .await?;
 
         let stream_metrics = Arc::new(StreamMetrics::default());
         registry.register(stream_metrics.clone());
@@ -174,6 +190,7 @@ impl Application {
         // Subscribed before anything runs, so the hub misses nothing.
         let events = window.subscribe();
         let closes = window.subscribe();
+        let prices = window.subscribe();
         let mut background = vec![
             ingestor.run().boxed(),
             window.clone().listen().boxed(),
@@ -183,6 +200,10 @@ impl Application {
             user_bus.listen().boxed(),
             scripts::on_close::rerun_attached(scripts.clone(), cache.clone(), closes).boxed(),
             scripts.clone().housekeeping().boxed(),
+            alerts::watch::watch(alerts.clone(), prices, scripts.live_runs()).boxed(),
+            alerts.clone().sweep().boxed(),
+            alerts.clone().record_attempts().boxed(),
+            alerts.clone().housekeeping().boxed(),
         ];
         background.extend(scripts.pool.workers());
 
@@ -206,6 +227,7 @@ impl Application {
             plans,
             scripts,
             backtests,
+            alerts,
             news,
             watchlists,
             charts,

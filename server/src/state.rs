@@ -10,6 +10,7 @@ use leptos::config::LeptosOptions;
 use secrecy::SecretString;
 use tokio::sync::watch;
 
+use crate::alerts::Alerts;
 use crate::auth::Auth;
 use crate::backtests::Backtests;
 use crate::billing::Billing;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub scripts: Scripts,
     /// Strategy backtests of the scripts.
     pub backtests: Backtests,
+    /// Alerts and their deliveries.
+    pub alerts: Alerts,
     /// Quick Look news.
     pub news: News,
     pub watchlists: Watchlists,

@@ -172,12 +172,14 @@ fn UsageSection(view: BillingView) -> impl IntoView {
             <ul class="usage-list">{meters}</ul>
             <p class="muted small">
                 {format!(
-                    "Charts and scripts read up to {history} of history. Each script run may use {} of CPU time, and you may start {} a minute. Backtests trade over up to {} and use up to {} of CPU time; you may start {} an hour.",
+                    "Charts and scripts read up to {history} of history. Each script run may use {} of CPU time, and you may start {} a minute. Backtests trade over up to {} and use up to {} of CPU time; you may start {} an hour. Alerts fire up to {} a day{}.",
                     cpu_time(limits.script_cpu_ms),
                     plural(limits.runs_per_minute, "run", "runs"),
                     plural(limits.backtest_candles, "candle", "candles"),
                     cpu_time(limits.backtest_cpu_ms),
                     plural(limits.backtests_per_hour, "backtest", "backtests"),
+                    plural(limits.alert_firings_per_day, "time", "times"),
+                    if limits.webhooks { ", by email, browser push and webhook" } else { ", by email and browser push (webhooks are on Pro)" },
                 )}
             </p>
         </section>
@@ -410,6 +412,9 @@ mod tests {
                 backtest_candles: 2000,
                 backtests_per_hour: 10,
                 backtest_cpu_ms: 10_000,
+                alerts: 5,
+                alert_firings_per_day: 100,
+                webhooks: false,
             },
             usage: Usage::default(),
             subscription,
@@ -529,6 +534,9 @@ mod rendered {
                 backtest_candles: 1_100_000,
                 backtests_per_hour: 120,
                 backtest_cpu_ms: 60_000,
+                alerts: 500,
+                alert_firings_per_day: 10_000,
+                webhooks: true,
             },
             usage: Usage {
                 scripts: 2,

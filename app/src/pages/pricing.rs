@@ -238,6 +238,16 @@ pub fn limit_lines(limits: &Limits) -> Vec<String> {
             plural(limits.backtest_candles, "candle", "candles")
         ),
         plural(limits.backtests_per_hour, "backtest an hour", "backtests an hour"),
+        format!(
+            "{} ({}), by email and browser push{}",
+            plural(limits.alerts, "active alert", "active alerts"),
+            plural(limits.alert_firings_per_day, "firing a day", "firings a day"),
+            if limits.webhooks {
+                " and signed webhooks"
+            } else {
+                ""
+            }
+        ),
     ]
 }
 
@@ -365,6 +375,9 @@ mod tests {
             backtest_candles: 2000,
             backtests_per_hour: 10,
             backtest_cpu_ms: 10_000,
+            alerts: 5,
+            alert_firings_per_day: 100,
+            webhooks: false,
         };
         assert_eq!(
             limit_lines(&free),
@@ -413,6 +426,9 @@ mod rendered {
             backtest_candles: 2000,
             backtests_per_hour: 10,
             backtest_cpu_ms: 10_000,
+            alerts: 5,
+            alert_firings_per_day: 100,
+            webhooks: false,
         };
         let price = |cadence, amount| PriceView {
             cadence,

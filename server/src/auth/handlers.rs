@@ -167,6 +167,7 @@ async fn send_link(auth: &Auth, user: &User, purpose: EmailPurpose) -> anyhow::R
         subject: subject.to_string(),
         body: format!("{lead}\n\n{link}\n\n— InChart\n"),
         link,
+        unsubscribe: None,
     });
     Ok(())
 }

@@ -7,7 +7,8 @@
 //! whether an account exists.
 
 use anyhow::Context;
-use lettre::message::{Mailbox, header::ContentType};
+use lettre::message::Mailbox;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -29,6 +30,22 @@ pub struct Mail {
     pub body: String,
     /// The link the message is for, logged when mail is off.
     pub link: String,
+    /// A one-click unsubscribe link (RFC 8058), for mail a trader asked
+    /// for (alerts), sent as `List-Unsubscribe`.
+    pub unsubscribe: Option<String>,
+}
+
+/// What the SMTP server said to a message.
+#[derive(Debug, Clone)]
+pub enum MailAnswer {
+    /// Accepted: "250 2.0.0 Ok: queued as …".
+    Accepted(String),
+    /// Mail is off (no `INCHART_SMTP_URL`): the message went to the log.
+    Logged,
+    /// A transient refusal or no connection: worth trying again.
+    Transient(String),
+    /// A permanent refusal (a 5xx).
+    Permanent(String),
 }
 
 impl Mailer {
@@ -67,6 +84,36 @@ impl Mailer {
         });
     }
 
+    /// Sends `mail` now and answers what the server said, for mail whose
+    /// delivery is recorded (alerts).
+    pub async fn send_with_answer(&self, mail: &Mail) -> MailAnswer {
+        let Mailer::Smtp { transport, from } = self else {
+            tracing::info!(
+                subject = mail.subject,
+                link = mail.link,
+                "mail is off (no INCHART_SMTP_URL)"
+            );
+            return MailAnswer::Logged;
+        };
+        let message = match build(from, mail) {
+            Ok(message) => message,
+            Err(error) => return MailAnswer::Permanent(format!("{error:#}")),
+        };
+        match transport.send(message).await {
+            Ok(response) => MailAnswer::Accepted(
+                format!(
+                    "{} {}",
+                    response.code(),
+                    response.message().collect::<Vec<_>>().join(" ")
+                )
+                .trim()
+                .to_string(),
+            ),
+            Err(error) if error.is_permanent() => MailAnswer::Permanent(error.to_string()),
+            Err(error) => MailAnswer::Transient(error.to_string()),
+        }
+    }
+
     pub async fn send(&self, mail: &Mail) -> anyhow::Result<()> {
         match self {
             Mailer::Log => {
@@ -78,13 +125,7 @@ impl Mailer {
                 Ok(())
             }
             Mailer::Smtp { transport, from } => {
-                let message = Message::builder()
-                    .from(from.clone())
-                    .to(mail.to.parse().context("while reading the recipient")?)
-                    .subject(&mail.subject)
-                    .header(ContentType::TEXT_PLAIN)
-                    .body(mail.body.clone())
-                    .context("while building the message")?;
+                let message = build(from, mail)?;
                 transport
                     .send(message)
                     .await
@@ -94,4 +135,26 @@ impl Mailer {
             }
         }
     }
+}
+
+fn build(from: &Mailbox, mail: &Mail) -> anyhow::Result<Message> {
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .to(mail.to.parse().context("while reading the recipient")?)
+        .subject(&mail.subject)
+        .header(ContentType::TEXT_PLAIN);
+    if let Some(link) = &mail.unsubscribe {
+        builder = builder
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!("<{link}>"),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".to_string(),
+            ));
+    }
+    builder
+        .body(mail.body.clone())
+        .context("while building the message")
 }

@@ -129,6 +129,11 @@ const KEEP_ENDED: Duration = Duration::from_secs(24 * 3600);
 impl Auth {
     /// Deletes ended sessions and spent mail tokens, every hour while the
     /// app runs (every instance may; the deletes do not mind).
+    /// The address mail to `user` goes to; `None` once the account is gone.
+    pub async fn email_of(&self, user: uuid::Uuid) -> anyhow::Result<Option<String>> {
+        Ok(self.store.user(user).await?.map(|user| user.email))
+    }
+
     pub async fn housekeeping(self) {
         let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
         loop {

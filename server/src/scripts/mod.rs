@@ -54,6 +54,22 @@ pub struct Scripts {
     pub plans: Plans,
     newest: NewestCandles,
     window: LiveMarket,
+    /// Live runs this instance made, for whoever acts on their signals
+    /// (alerts): each run is made by one instance, which tells its own.
+    live_runs: tokio::sync::broadcast::Sender<Arc<LiveRun>>,
+}
+
+/// A live run on a closed candle, as this instance made it.
+#[derive(Debug)]
+pub struct LiveRun {
+    pub user: Uuid,
+    pub script: Uuid,
+    pub script_name: String,
+    pub series: SeriesRef,
+    /// The open time of the closed candle it ran on.
+    pub candle_time: i64,
+    /// Its markers on that candle: the new ones.
+    pub markers: Vec<inchart_api::scripts::Marker>,
 }
 
 /// Which candles a run sees: the newest `count` closed candles, up to and
@@ -74,7 +90,9 @@ impl Scripts {
         window: LiveMarket,
     ) -> Self {
         let pool = WorkerPool::new(settings.clone());
+        let (live_runs, _) = tokio::sync::broadcast::channel(1024);
         Self {
+            live_runs,
             settings: Arc::new(settings),
             store,
             pool,
@@ -95,6 +113,28 @@ impl Scripts {
         version: Option<u32>,
     ) -> anyhow::Result<Option<Runnable>> {
         self.store.runnable(user, id, version).await
+    }
+
+    /// Every live run this instance makes from now on.
+    pub fn live_runs(&self) -> tokio::sync::broadcast::Receiver<Arc<LiveRun>> {
+        self.live_runs.subscribe()
+    }
+
+    /// Tells this instance's listeners of a live run.
+    pub(crate) fn tell_live_run(&self, run: LiveRun) {
+        // No listener (alerts off) is not a fault.
+        let _ = self.live_runs.send(Arc::new(run));
+    }
+
+    /// The names of the user's scripts, by id.
+    pub async fn names_of(&self, user: Uuid) -> anyhow::Result<std::collections::HashMap<Uuid, String>> {
+        Ok(self
+            .store
+            .list(user)
+            .await?
+            .into_iter()
+            .filter_map(|script| Some((Uuid::parse_str(&script.id).ok()?, script.name)))
+            .collect())
     }
 
     /// The feed's status now, for the pages.

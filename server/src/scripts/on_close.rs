@@ -118,6 +118,25 @@ async fn run_live(
         Ok(run) => run,
         Err(PoolError::Busy(reason) | PoolError::Unavailable(reason)) => anyhow::bail!(reason),
     };
+    let markers = run.result.as_ref().map_or_else(
+        |_| Vec::new(),
+        |output| {
+            output
+                .markers
+                .iter()
+                .filter(|marker| marker.time == open_time)
+                .cloned()
+                .collect()
+        },
+    );
+    scripts.tell_live_run(super::LiveRun {
+        user,
+        script,
+        script_name: runnable.name.clone(),
+        series: series.clone(),
+        candle_time: open_time,
+        markers,
+    });
     scripts
         .bus
         .publish(SignalEvent {
