@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Each top-level module's layer, as the crate's module doc draws them.
-const LAYERS: [(&str, u32); 19] = [
+const LAYERS: [(&str, u32); 20] = [
     ("config", 0),
     ("platform", 1),
     ("web", 2),
@@ -20,6 +20,7 @@ const LAYERS: [(&str, u32); 19] = [
     ("scripts", 7),
     ("stream", 8),
     ("backtests", 8),
+    ("alerts", 8),
     ("state", 9),
     ("ops", 10),
     ("site", 10),

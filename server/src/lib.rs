@@ -20,6 +20,7 @@
 //!     charts              a trader's drawings (synchronised to their tabs) and chart layout
 //!     scripts             signal scripts: store, fair queue, worker pool, live runs, signals, chart layers
 //!  8  stream              `/ws`: live candles and signals to charts
+//!     alerts              a price level or a signal to a trader: webhook, email, browser push
 //!     backtests           a script's signals traded over a range: deep history, report, trades
 //!  9  state               AppState and its sub-states
 //! 10  ops, site, usage    operator endpoints; robots and sitemap; plan beside usage
@@ -37,6 +38,7 @@
 //! `market/deep_history.rs`; the sandbox is confined in the worker crate's
 //! `sandbox.rs`.
 
+pub mod alerts;
 pub mod auth;
 pub mod backtests;
 pub mod billing;
