@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod alerts_push;
 mod api;
 mod backtests;
 mod backtests_browser;
