@@ -94,6 +94,17 @@ setup_style() {
   (cd "$style" && npm run --silent build)
 }
 
+# The mock push service the alerts' push test sends to: web-push-testing
+# from npm (pinned in fakes/push-service/package-lock.json), which checks
+# VAPID and decrypts with http_ece. Exports INCHART_PUSH_SERVICE_BIN, the
+# script that starts it (`node "$INCHART_PUSH_SERVICE_BIN"`).
+setup_push_service() {
+  command -v npm >/dev/null || apt_install nodejs npm
+  local dir="$INCHART_ROOT/fakes/push-service"
+  npm_ci_once "$dir" "the mock push service (web-push-testing)"
+  export INCHART_PUSH_SERVICE_BIN="$dir/serve.js"
+}
+
 # PostgreSQL, Redis and Chromium for the tests; started when not running.
 setup_test_services() {
   apt_install postgresql redis-server chromium chromium-driver procps

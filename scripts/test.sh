@@ -12,6 +12,7 @@ setup_reference
 setup_webhook_reference
 setup_test_services
 setup_chart_bundle
+setup_push_service
 
 cd "$INCHART_ROOT"
 log "cargo fmt --check"

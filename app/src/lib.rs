@@ -13,6 +13,7 @@ pub mod markets;
 pub mod news;
 pub mod page_error;
 pub mod pages;
+pub mod push;
 pub mod scripts;
 pub mod seo;
 pub mod theme;

@@ -283,7 +283,7 @@ impl Alerts {
                     }
                 }
                 PushOutcome::Retry { retry_after, .. } => retry = Some(retry_after),
-                PushOutcome::Refused { .. } => {}
+                PushOutcome::Refused { .. } | PushOutcome::Unsendable { .. } => {}
             }
         }
         let outcome = format!("{} browser(s): {}", subscriptions.len(), outcomes.join("; "));

@@ -484,6 +484,8 @@ impl Alerts {
                 "A push service is reached over https.",
             ));
         }
+        push::check_subscription(subscription)
+            .map_err(|error| ApiError::invalid("endpoint", format!("{error:#}")))?;
         let key_ok = |raw: &str, len: usize| {
             URL_SAFE_NO_PAD
                 .decode(raw.trim_end_matches('='))
