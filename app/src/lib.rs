@@ -3,6 +3,7 @@
 //! browser from the same code compiled to WebAssembly.
 
 pub mod account;
+pub mod alerts;
 pub mod api_client;
 pub mod backtests;
 pub mod billing;
