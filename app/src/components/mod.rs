@@ -1,6 +1,8 @@
 //! Pieces shared by several pages.
 
 pub mod account;
+pub mod alert_form;
+pub mod alert_push_shim;
 pub mod backtest;
 pub mod chart;
 pub mod chart_backtest;

@@ -27,15 +27,18 @@ use crate::scripts::{
 };
 use crate::theme::ThemeToggle;
 
-/// The header of the script pages.
+/// The header of the trader's own tools (scripts, alerts); `current`
+/// names the page's own link (`scripts`, `alerts`).
 #[component]
-fn ScriptsHeader() -> impl IntoView {
+pub fn ScriptsHeader(current: &'static str) -> impl IntoView {
+    let here = move |page: &'static str| (page == current).then_some("page");
     view! {
         <header class="site-header">
             <a class="brand" href="/">"InChart"</a>
             <nav class="site-nav" aria-label="Site">
                 <a href=chart_href(&Symbol::default(), Interval::default())>"Charts"</a>
-                <a href="/scripts" aria-current="page">"Scripts"</a>
+                <a href="/scripts" aria-current=here("scripts")>"Scripts"</a>
+                <a href="/alerts" aria-current=here("alerts")>"Alerts"</a>
                 <AccountLink />
             </nav>
             <ThemeToggle />
@@ -49,7 +52,7 @@ pub fn ScriptsPage() -> impl IntoView {
     view! {
         <Title text="Your scripts · InChart" />
         <Meta name="robots" content="noindex" />
-        <ScriptsHeader />
+        <ScriptsHeader current="scripts" />
         <main class="page scripts-page">
             <Suspense fallback=|| view! { <p class="muted" aria-busy="true">"Loading your scripts…"</p> }>
                 {move || Suspend::new(async move {
@@ -161,7 +164,7 @@ pub fn WorkbenchPage() -> impl IntoView {
                     }
                     Ok(WorkbenchAnswer::NotFound) => view! {
                         <Title text="No such script · InChart" />
-                        <ScriptsHeader />
+                        <ScriptsHeader current="scripts" />
                         <main class="page narrow">
                             <h1>"No such script"</h1>
                             <p>"This script is not in your account. "<a href="/scripts">"Your scripts"</a></p>
@@ -303,7 +306,7 @@ fn WorkbenchView(workbench: Workbench, session: PageSession) -> impl IntoView {
         .collect_view();
     view! {
         <Title text=move || format!("{} · Scripts · InChart", name.get()) />
-        <ScriptsHeader />
+        <ScriptsHeader current="scripts" />
         <main class="workbench" data-enhanced=move || enhanced.get().to_string()>
             <section class="workbench-editor" aria-label="Script">
                 <form method="post" action=save_action class="script-form">

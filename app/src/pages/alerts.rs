@@ -1,0 +1,478 @@
+//! `/alerts`: the trader's alerts, newest first, each with its state
+//! (a paused one says why when InChart paused it), its channels and when
+//! it last fired; pause, resume, change and delete; opened, its firings
+//! and every delivery attempt, and "Send again". "New alert" opens the
+//! whole form.
+//!
+//! The server renders the frame (a visitor is sent to log in first); the
+//! list is read from the API in the browser, like the chart's alerts.
+
+use leptos::prelude::*;
+use leptos_meta::{Meta, Title};
+use leptos_router::components::Redirect;
+
+use crate::alerts::{
+    Alert, AlertCreated, AlertDraft, AlertState, Attempt, Delivery, Firing, channel_label, channel_names,
+    condition_sentence, delivery_words, fired_words, repeat_words, state_view,
+};
+use crate::api_client::ApiFailure;
+use crate::components::account::page_session;
+use crate::components::alert_form::{AlertForm, WebhookSecret};
+use crate::pages::account::format_time;
+use crate::pages::scripts::ScriptsHeader;
+
+#[component]
+pub fn AlertsPage() -> impl IntoView {
+    view! {
+        <Title text="Your alerts · InChart" />
+        <Meta name="robots" content="noindex" />
+        <ScriptsHeader current="alerts" />
+        <main class="page alerts-page">
+            <Suspense fallback=|| view! { <p class="muted" aria-busy="true">"Loading your alerts…"</p> }>
+                {move || Suspend::new(async move {
+                    let session = page_session().await;
+                    if session.viewer.is_none() {
+                        return view! { <Redirect path="/login?next=/alerts" /> }.into_any();
+                    }
+                    view! { <AlertsView csrf=session.csrf /> }.into_any()
+                })}
+            </Suspense>
+        </main>
+    }
+}
+
+/// The list as loaded: `None` while it loads.
+type Listed = RwSignal<Option<Result<Vec<Alert>, String>>>;
+
+/// What the page's rows share.
+#[derive(Clone, Copy)]
+struct Page {
+    csrf: StoredValue<String>,
+    alerts: Listed,
+    /// The alert whose form is open, by id.
+    editing: RwSignal<Option<String>>,
+    /// A webhook's secret, shown once after a save.
+    secret: RwSignal<Option<String>>,
+    /// What the last action on the list said, when it failed.
+    notice: RwSignal<Option<String>>,
+}
+
+impl Page {
+    /// Puts a saved or changed alert in the list (new ones first).
+    fn put(self, alert: Alert) {
+        self.alerts.update(|list| {
+            if let Some(Ok(list)) = list {
+                match list.iter_mut().find(|a| a.id == alert.id) {
+                    Some(old) => *old = alert,
+                    None => list.insert(0, alert),
+                }
+            }
+        });
+    }
+
+    fn saved(self, created: AlertCreated) {
+        if let Some(secret) = created.webhook_secret {
+            self.secret.set(Some(secret));
+        }
+        self.editing.set(None);
+        self.put(created.alert);
+    }
+}
+
+#[component]
+fn AlertsView(csrf: String) -> impl IntoView {
+    let page = Page {
+        csrf: StoredValue::new(csrf),
+        alerts: RwSignal::new(None),
+        editing: RwSignal::new(None),
+        secret: RwSignal::new(None),
+        notice: RwSignal::new(None),
+    };
+    let creating = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    leptos::task::spawn_local(async move {
+        let answer = crate::alerts::list_alerts(None)
+            .await
+            .map_err(|failure| failure.message);
+        page.alerts.set(Some(answer));
+    });
+
+    let on_created = Callback::new(move |created: AlertCreated| {
+        creating.set(false);
+        page.saved(created);
+    });
+    let new_form = move || {
+        creating.get().then(|| {
+            view! {
+                <section class="alert-new" aria-label="New alert">
+                    <h2>"New alert"</h2>
+                    <AlertForm csrf=page.csrf.get_value()
+                        draft=AlertDraft::price(&Default::default(), Default::default(), None)
+                        on_saved=on_created on_cancel=Callback::new(move |_| creating.set(false)) />
+                </section>
+            }
+        })
+    };
+
+    view! {
+        <div class="scripts-heading">
+            <h1>"Your alerts"</h1>
+            <button type="button" class="button primary" data-testid="alert-new"
+                disabled=move || creating.get() on:click=move |_| creating.set(true)>"New alert"</button>
+        </div>
+        <p class="muted">
+            "An alert watches a price level or a script's signals and tells you by email, a browser notification or a webhook. "
+            "Price alerts are lines on the chart too: drag one to move its level."
+        </p>
+        {move || page.secret.get().map(|secret| view! {
+            <WebhookSecret secret on_done=Callback::new(move |_| page.secret.set(None)) />
+        })}
+        {move || page.notice.get().map(|message| view! {
+            <p class="form-error" role="alert" data-testid="alerts-notice">
+                {message}" "
+                <button type="button" class="link-button" on:click=move |_| page.notice.set(None)>"Dismiss"</button>
+            </p>
+        })}
+        {new_form}
+        <AlertList page />
+    }
+}
+
+#[component]
+fn AlertList(page: Page) -> impl IntoView {
+    move || {
+        match page.alerts.get() {
+        None => view! { <p class="muted" aria-busy="true" data-testid="alerts-loading">"Loading your alerts…"</p> }.into_any(),
+        Some(Err(message)) => view! {
+            <p class="form-error" role="alert">{format!("Your alerts could not be loaded: {message}")}</p>
+        }
+        .into_any(),
+        Some(Ok(list)) if list.is_empty() => view! {
+            <p class="empty-state" data-testid="alerts-empty">
+                "No alerts yet. "<strong>"New alert"</strong>" sets one, or the "<strong>"Alert"</strong>" button on any chart."
+            </p>
+        }
+        .into_any(),
+        Some(Ok(_)) => view! {
+            <ul class="alert-list" data-testid="alert-list">
+                <For
+                    each=move || page.alerts.with(|a| a.as_ref().and_then(|r| r.as_ref().ok()).cloned().unwrap_or_default())
+                    // A changed alert is a new row: its words change with it.
+                    key=|alert| serde_json::to_string(alert).unwrap_or_else(|_| alert.id.clone())
+                    children=move |alert| view! { <AlertRow alert page /> }
+                />
+            </ul>
+        }
+        .into_any(),
+    }
+    }
+}
+
+#[component]
+fn AlertRow(alert: Alert, page: Page) -> impl IntoView {
+    let id = alert.id.clone();
+    let state = state_view(&alert);
+    let open = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let series = format!("{} \u{00b7} {}", alert.spec.symbol, alert.spec.interval);
+    let sentence = format!(
+        "{}, {}",
+        condition_sentence(&alert),
+        repeat_words(alert.spec.repeat)
+    );
+    let expires = alert
+        .spec
+        .expires_at
+        .map(|at| format!("Expires {}", format_time(at)));
+    let badges = channel_names(&alert.spec.channels)
+        .into_iter()
+        .map(|name| view! { <span class="badge channel-badge" data-channel=name.to_ascii_lowercase()>{name}</span> })
+        .collect_view();
+    let can_pause = matches!(alert.state, AlertState::Active | AlertState::Paused);
+    let paused = alert.state == AlertState::Paused;
+    let editing = {
+        let id = id.clone();
+        move || page.editing.with(|e| e.as_deref() == Some(id.as_str()))
+    };
+    let toggle = {
+        let id = id.clone();
+        move |_| pause(page, id.clone(), !paused, busy)
+    };
+    let remove = {
+        let id = id.clone();
+        let question = format!("Delete the alert on {series}? Its firings go with it.");
+        move |_| {
+            if confirm(&question) {
+                delete(page, id.clone(), busy);
+            }
+        }
+    };
+    let edit = {
+        let id = id.clone();
+        move |_| page.editing.set(Some(id.clone()))
+    };
+    let form = {
+        let alert = alert.clone();
+        move || {
+            editing().then(|| {
+                view! {
+                    <div class="alert-edit">
+                        <AlertForm csrf=page.csrf.get_value() draft=AlertDraft::of_alert(&alert) editing=alert.id.clone()
+                            on_saved=Callback::new(move |created| page.saved(created))
+                            on_cancel=Callback::new(move |_| page.editing.set(None)) />
+                    </div>
+                }
+            })
+        }
+    };
+    let firings = {
+        let id = id.clone();
+        move || {
+            open.get()
+                .then(|| view! { <FiringList alert_id=id.clone() page /> })
+        }
+    };
+    view! {
+        <li class="alert-row" data-testid="alert-row" data-alert-id=id.clone() data-state=alert.state.as_str()>
+            <div class="alert-main">
+                <button type="button" class="alert-toggle" data-testid="alert-expand"
+                    aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>
+                    <span class="chevron" aria-hidden="true"></span>
+                    <span class="alert-series tabular">{format!("{} \u{00b7} {}", alert.spec.symbol, alert.spec.interval)}</span>
+                </button>
+                <span class=format!("badge alert-state {}", state.class) data-testid="alert-state">{state.label}</span>
+                <span class="alert-channels">{badges}</span>
+            </div>
+            <p class="alert-sentence" data-testid="alert-sentence">{sentence}</p>
+            {state.reason.map(|reason| view! {
+                <p class="alert-paused-reason" role="alert" data-testid="alert-paused-reason">
+                    <strong>"InChart paused this alert: "</strong>{reason}" Fix the webhook, then resume it."
+                </p>
+            })}
+            <p class="muted small tabular">
+                {fired_words(&alert)}
+                {expires.map(|e| format!(" \u{00b7} {e}"))}
+            </p>
+            <div class="alert-actions">
+                {can_pause.then(|| view! {
+                    <button type="button" class="button small" data-testid="alert-pause" disabled=move || busy.get() on:click=toggle>
+                        {if paused { "Resume" } else { "Pause" }}
+                    </button>
+                })}
+                <button type="button" class="button small" data-testid="alert-edit" on:click=edit>"Edit"</button>
+                <button type="button" class="button small quiet-danger" data-testid="alert-delete" disabled=move || busy.get() on:click=remove>"Delete"</button>
+            </div>
+            {form}
+            {firings}
+        </li>
+    }
+    .into_any()
+}
+
+/// An alert's firings, read when the row opens.
+#[component]
+fn FiringList(alert_id: String, page: Page) -> impl IntoView {
+    let firings = RwSignal::new(None::<Result<Vec<Firing>, String>>);
+    #[cfg(feature = "hydrate")]
+    {
+        let id = alert_id.clone();
+        leptos::task::spawn_local(async move {
+            let answer = crate::alerts::list_firings(&id)
+                .await
+                .map_err(|failure| failure.message);
+            firings.set(Some(answer));
+        });
+    }
+    let alert_id = StoredValue::new(alert_id);
+    move || match firings.get() {
+        None => view! { <p class="muted small" aria-busy="true">"Loading its firings…"</p> }.into_any(),
+        Some(Err(message)) => {
+            view! { <p class="field-error">{format!("Its firings could not be loaded: {message}")}</p> }
+                .into_any()
+        }
+        Some(Ok(list)) if list.is_empty() => view! {
+            <p class="muted small" data-testid="firings-empty">"It has not fired yet."</p>
+        }
+        .into_any(),
+        Some(Ok(list)) => {
+            let rows = list
+                .into_iter()
+                .map(|firing| view! { <FiringRow firing alert_id=alert_id.get_value() firings page /> })
+                .collect_view();
+            view! { <ol class="firing-list" data-testid="firing-list">{rows}</ol> }.into_any()
+        }
+    }
+}
+
+#[component]
+fn FiringRow(
+    firing: Firing,
+    alert_id: String,
+    firings: RwSignal<Option<Result<Vec<Firing>, String>>>,
+    page: Page,
+) -> impl IntoView {
+    let busy = RwSignal::new(false);
+    let side = firing
+        .side
+        .map(|side| match side {
+            worker_protocol::Side::Buy => " \u{00b7} buy",
+            worker_protocol::Side::Sell => " \u{00b7} sell",
+        })
+        .unwrap_or_default();
+    let label = firing
+        .label
+        .as_ref()
+        .map(|label| format!(" \u{00b7} {label}"))
+        .unwrap_or_default();
+    let heading = format!(
+        "{} at {}{side}{label}",
+        format_time(firing.fired_at),
+        crate::alerts::level_words(firing.price)
+    );
+    let firing_id = firing.id.clone();
+    let resend = move |_| resend(page, alert_id.clone(), firing_id.clone(), firings, busy);
+    let deliveries = firing
+        .deliveries
+        .into_iter()
+        .map(|delivery| view! { <DeliveryRow delivery /> })
+        .collect_view();
+    view! {
+        <li class="firing-row" data-testid="firing-row" data-firing-id=firing.id.clone()>
+            <div class="firing-head">
+                <span class="tabular">{heading}</span>
+                <button type="button" class="button small" data-testid="firing-resend" disabled=move || busy.get() on:click=resend>
+                    {move || if busy.get() { "Sending…" } else { "Send again" }}
+                </button>
+            </div>
+            <ul class="delivery-list">{deliveries}</ul>
+        </li>
+    }
+    .into_any()
+}
+
+#[component]
+fn DeliveryRow(delivery: Delivery) -> impl IntoView {
+    let attempts = delivery.attempts.iter().map(attempt_row).collect_view();
+    let any = !delivery.attempts.is_empty();
+    view! {
+        <li class="delivery-row" data-testid="delivery-row" data-channel=delivery.channel.as_str() data-state=delivery.state.as_str()>
+            <p class="delivery-head">
+                <span class="badge channel-badge">{channel_label(delivery.channel)}</span>
+                <span class=format!("delivery-state {}", delivery.state.as_str())>{delivery_words(&delivery)}</span>
+            </p>
+            {any.then(|| view! {
+                <div class="table-scroll">
+                    <table class="attempts">
+                        <thead><tr><th scope="col">"Time"</th><th scope="col">"Answer"</th><th scope="col" class="num">"Latency"</th></tr></thead>
+                        <tbody>{attempts}</tbody>
+                    </table>
+                </div>
+            })}
+        </li>
+    }
+    .into_any()
+}
+
+fn attempt_row(attempt: &Attempt) -> impl IntoView + use<> {
+    view! {
+        <tr data-testid="attempt-row" data-ok=attempt.ok.to_string() data-status=attempt.status>
+            <td>{format_time(attempt.at)}</td>
+            <td class:attempt-failed=!attempt.ok>{attempt.outcome.clone()}</td>
+            <td class="num">{format!("{} ms", attempt.latency_ms)}</td>
+        </tr>
+    }
+}
+
+/// Asks before an alert goes; without JavaScript nothing here runs.
+fn confirm(question: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|window| window.confirm_with_message(question).ok())
+            .unwrap_or(false)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = question;
+        false
+    }
+}
+
+fn said(failure: ApiFailure) -> String {
+    failure.message
+}
+
+#[cfg(feature = "hydrate")]
+fn pause(page: Page, id: String, paused: bool, busy: RwSignal<bool>) {
+    busy.set(true);
+    leptos::task::spawn_local(async move {
+        let patch = crate::alerts::AlertPatch {
+            paused: Some(paused),
+            condition: None,
+        };
+        match crate::alerts::patch_alert(&page.csrf.get_value(), &id, &patch).await {
+            Ok(alert) => page.put(alert),
+            Err(failure) => page.notice.set(Some(said(failure))),
+        }
+        busy.set(false);
+    });
+}
+
+#[cfg(feature = "hydrate")]
+fn delete(page: Page, id: String, busy: RwSignal<bool>) {
+    busy.set(true);
+    leptos::task::spawn_local(async move {
+        match crate::alerts::delete_alert(&page.csrf.get_value(), &id).await {
+            Ok(()) => page.alerts.update(|list| {
+                if let Some(Ok(list)) = list {
+                    list.retain(|a| a.id != id);
+                }
+            }),
+            Err(failure) => {
+                page.notice.set(Some(said(failure)));
+                busy.set(false);
+            }
+        }
+    });
+}
+
+#[cfg(feature = "hydrate")]
+fn resend(
+    page: Page,
+    alert_id: String,
+    firing_id: String,
+    firings: RwSignal<Option<Result<Vec<Firing>, String>>>,
+    busy: RwSignal<bool>,
+) {
+    busy.set(true);
+    leptos::task::spawn_local(async move {
+        match crate::alerts::resend_firing(&page.csrf.get_value(), &alert_id, &firing_id).await {
+            Ok(firing) => firings.update(|list| {
+                if let Some(Ok(list)) = list
+                    && let Some(old) = list.iter_mut().find(|f| f.id == firing.id)
+                {
+                    *old = firing;
+                }
+            }),
+            Err(failure) => page.notice.set(Some(said(failure))),
+        }
+        busy.set(false);
+    });
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn pause(_page: Page, _id: String, _paused: bool, _busy: RwSignal<bool>) {}
+
+#[cfg(not(feature = "hydrate"))]
+fn delete(_page: Page, _id: String, _busy: RwSignal<bool>) {}
+
+#[cfg(not(feature = "hydrate"))]
+fn resend(
+    _page: Page,
+    _alert_id: String,
+    _firing_id: String,
+    _firings: RwSignal<Option<Result<Vec<Firing>, String>>>,
+    _busy: RwSignal<bool>,
+) {
+    let _ = said;
+}
