@@ -5,6 +5,7 @@ pub mod alert_form;
 pub mod alert_push_shim;
 pub mod backtest;
 pub mod chart;
+pub mod chart_alerts;
 pub mod chart_backtest;
 pub mod chart_drawings;
 pub mod chart_layers;
