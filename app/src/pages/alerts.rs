@@ -138,22 +138,46 @@ fn AlertsView(csrf: String) -> impl IntoView {
     }
 }
 
+/// What the list shows as a whole; a change to one alert leaves it be, so
+/// the rows keep their state (an opened row stays open).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ListState {
+    Loading,
+    Failed,
+    Empty,
+    Listed,
+}
+
 #[component]
 fn AlertList(page: Page) -> impl IntoView {
+    let shown = Memo::new(move |_| {
+        page.alerts.with(|alerts| match alerts {
+            None => ListState::Loading,
+            Some(Err(_)) => ListState::Failed,
+            Some(Ok(list)) if list.is_empty() => ListState::Empty,
+            Some(Ok(_)) => ListState::Listed,
+        })
+    });
     move || {
-        match page.alerts.get() {
-        None => view! { <p class="muted" aria-busy="true" data-testid="alerts-loading">"Loading your alerts…"</p> }.into_any(),
-        Some(Err(message)) => view! {
-            <p class="form-error" role="alert">{format!("Your alerts could not be loaded: {message}")}</p>
+        match shown.get() {
+        ListState::Loading => view! { <p class="muted" aria-busy="true" data-testid="alerts-loading">"Loading your alerts…"</p> }.into_any(),
+        ListState::Failed => {
+            let message = page.alerts.with_untracked(|alerts| match alerts {
+                Some(Err(message)) => message.clone(),
+                _ => String::new(),
+            });
+            view! {
+                <p class="form-error" role="alert">{format!("Your alerts could not be loaded: {message}")}</p>
+            }
+            .into_any()
         }
-        .into_any(),
-        Some(Ok(list)) if list.is_empty() => view! {
+        ListState::Empty => view! {
             <p class="empty-state" data-testid="alerts-empty">
                 "No alerts yet. "<strong>"New alert"</strong>" sets one, or the "<strong>"Alert"</strong>" button on any chart."
             </p>
         }
         .into_any(),
-        Some(Ok(_)) => view! {
+        ListState::Listed => view! {
             <ul class="alert-list" data-testid="alert-list">
                 <For
                     each=move || page.alerts.with(|a| a.as_ref().and_then(|r| r.as_ref().ok()).cloned().unwrap_or_default())
