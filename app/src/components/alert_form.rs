@@ -118,6 +118,7 @@ pub fn AlertForm(
             </div>
         </form>
     }
+    .into_any()
 }
 
 /// The message under `field`, when the last one is for it.
@@ -353,7 +354,7 @@ fn ChannelFields(draft: RwSignal<AlertDraft>, error: FieldError) -> impl IntoVie
         .map(|name| view! { <code>{format!("{{{{{name}}}}}")}</code>" " })
         .collect_view();
     view! {
-        <fieldset class="alert-channels" class:invalid=invalid(error, FormField::Channels) data-testid="alert-channels">
+        <fieldset class="alert-channel-fields" class:invalid=invalid(error, FormField::Channels) data-testid="alert-channels">
             <legend>"Tell me by"</legend>
             <label class="choice">
                 <input type="checkbox" data-testid="alert-email" prop:checked=move || draft.with(|d| d.email)
@@ -529,3 +530,59 @@ fn save(csrf: String, editing: Option<String>, spec: crate::alerts::AlertSpec, t
 
 #[cfg(not(feature = "hydrate"))]
 fn save(_csrf: String, _editing: Option<String>, _spec: crate::alerts::AlertSpec, _to: Saving) {}
+
+#[cfg(test)]
+mod tests {
+    use inchart_api::market::Symbol;
+
+    use super::*;
+
+    fn render(draft: AlertDraft, compact: bool) -> String {
+        let owner = Owner::new();
+        owner.with(|| {
+            let on_saved = Callback::new(|_: AlertCreated| {});
+            view! { <AlertForm csrf="token".to_string() draft compact on_saved /> }.to_html()
+        })
+    }
+
+    #[test]
+    fn the_whole_form_has_a_test_id_on_every_field_and_the_placeholders() {
+        let btc = Symbol::parse("BTCUSDT").unwrap();
+        let html = render(AlertDraft::price(&btc, Interval::M5, Some(65_000.0)), false);
+        for id in [
+            "alert-form",
+            "alert-symbol",
+            "alert-interval",
+            "alert-kind",
+            "alert-level",
+            "alert-source",
+            "alert-repeat",
+            "alert-expires",
+            "alert-email",
+            "alert-push",
+            "alert-webhook",
+            "alert-webhook-url",
+            "alert-webhook-template",
+            "alert-save",
+        ] {
+            assert!(html.contains(&format!(r#"data-testid="{id}""#)), "{id} in {html}");
+        }
+        // The form opens in the browser (a click), where `prop:value`
+        // fills the level; the server's HTML has the choices.
+        assert!(html.contains(r#"<option value="crossing" selected"#), "{html}");
+        assert!(html.contains(r#"<option value="5m" selected"#), "{html}");
+        assert!(html.contains("{{firing_id}}"), "{html}");
+        assert!(html.contains("Create alert"));
+    }
+
+    #[test]
+    fn the_short_form_states_its_series_and_a_script_alert_asks_for_the_script() {
+        let eth = Symbol::parse("ETHUSDT").unwrap();
+        let html = render(AlertDraft::script(&eth, Interval::H4, "s1"), true);
+        assert!(html.contains("ETHUSDT \u{00b7} 4h"), "{html}");
+        assert!(!html.contains(r#"data-testid="alert-symbol""#), "{html}");
+        assert!(!html.contains(r#"data-testid="alert-expires""#), "{html}");
+        assert!(html.contains(r#"data-testid="alert-sides""#), "{html}");
+        assert!(html.contains("Loading your scripts"), "{html}");
+    }
+}

@@ -195,45 +195,11 @@ fn AlertList(page: Page) -> impl IntoView {
 #[component]
 fn AlertRow(alert: Alert, page: Page) -> impl IntoView {
     let id = alert.id.clone();
-    let state = state_view(&alert);
     let open = RwSignal::new(false);
     let busy = RwSignal::new(false);
-    let series = format!("{} \u{00b7} {}", alert.spec.symbol, alert.spec.interval);
-    let sentence = format!(
-        "{}, {}",
-        condition_sentence(&alert),
-        repeat_words(alert.spec.repeat)
-    );
-    let expires = alert
-        .spec
-        .expires_at
-        .map(|at| format!("Expires {}", format_time(at)));
-    let badges = channel_names(&alert.spec.channels)
-        .into_iter()
-        .map(|name| view! { <span class="badge channel-badge" data-channel=name.to_ascii_lowercase()>{name}</span> })
-        .collect_view();
-    let can_pause = matches!(alert.state, AlertState::Active | AlertState::Paused);
-    let paused = alert.state == AlertState::Paused;
     let editing = {
         let id = id.clone();
         move || page.editing.with(|e| e.as_deref() == Some(id.as_str()))
-    };
-    let toggle = {
-        let id = id.clone();
-        move |_| pause(page, id.clone(), !paused, busy)
-    };
-    let remove = {
-        let id = id.clone();
-        let question = format!("Delete the alert on {series}? Its firings go with it.");
-        move |_| {
-            if confirm(&question) {
-                delete(page, id.clone(), busy);
-            }
-        }
-    };
-    let edit = {
-        let id = id.clone();
-        move |_| page.editing.set(Some(id.clone()))
     };
     let form = {
         let alert = alert.clone();
@@ -246,6 +212,7 @@ fn AlertRow(alert: Alert, page: Page) -> impl IntoView {
                             on_cancel=Callback::new(move |_| page.editing.set(None)) />
                     </div>
                 }
+                .into_any()
             })
         }
     };
@@ -253,42 +220,104 @@ fn AlertRow(alert: Alert, page: Page) -> impl IntoView {
         let id = id.clone();
         move || {
             open.get()
-                .then(|| view! { <FiringList alert_id=id.clone() page /> })
+                .then(|| view! { <FiringList alert_id=id.clone() page /> }.into_any())
         }
     };
+    let state = alert.state.as_str();
+    let summary = alert_summary(&alert, open);
+    let actions = view! { <AlertActions alert page busy /> };
     view! {
-        <li class="alert-row" data-testid="alert-row" data-alert-id=id.clone() data-state=alert.state.as_str()>
-            <div class="alert-main">
-                <button type="button" class="alert-toggle" data-testid="alert-expand"
-                    aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>
-                    <span class="chevron" aria-hidden="true"></span>
-                    <span class="alert-series tabular">{format!("{} \u{00b7} {}", alert.spec.symbol, alert.spec.interval)}</span>
-                </button>
-                <span class=format!("badge alert-state {}", state.class) data-testid="alert-state">{state.label}</span>
-                <span class="alert-channels">{badges}</span>
-            </div>
-            <p class="alert-sentence" data-testid="alert-sentence">{sentence}</p>
-            {state.reason.map(|reason| view! {
-                <p class="alert-paused-reason" role="alert" data-testid="alert-paused-reason">
-                    <strong>"InChart paused this alert: "</strong>{reason}" Fix the webhook, then resume it."
-                </p>
-            })}
-            <p class="muted small tabular">
-                {fired_words(&alert)}
-                {expires.map(|e| format!(" \u{00b7} {e}"))}
-            </p>
-            <div class="alert-actions">
-                {can_pause.then(|| view! {
-                    <button type="button" class="button small" data-testid="alert-pause" disabled=move || busy.get() on:click=toggle>
-                        {if paused { "Resume" } else { "Pause" }}
-                    </button>
-                })}
-                <button type="button" class="button small" data-testid="alert-edit" on:click=edit>"Edit"</button>
-                <button type="button" class="button small quiet-danger" data-testid="alert-delete" disabled=move || busy.get() on:click=remove>"Delete"</button>
-            </div>
+        <li class="alert-row" data-testid="alert-row" data-alert-id=id data-state=state>
+            {summary}
+            {actions}
             {form}
             {firings}
         </li>
+    }
+    .into_any()
+}
+
+/// The row's words: series, state, channels, condition, why InChart paused
+/// it, when it last fired. The series opens the firings.
+fn alert_summary(alert: &Alert, open: RwSignal<bool>) -> AnyView {
+    let state = state_view(alert);
+    let sentence = format!(
+        "{}, {}",
+        condition_sentence(alert),
+        repeat_words(alert.spec.repeat)
+    );
+    let expires = alert
+        .spec
+        .expires_at
+        .map(|at| format!(" \u{00b7} Expires {}", format_time(at)));
+    let badges = channel_names(&alert.spec.channels)
+        .into_iter()
+        .map(|name| view! { <span class="badge channel-badge" data-channel=name.to_ascii_lowercase()>{name}</span> })
+        .collect_view();
+    let reason = state.reason.map(|reason| {
+        view! {
+            <p class="alert-paused-reason" role="alert" data-testid="alert-paused-reason">
+                <strong>"InChart paused this alert: "</strong>{reason}" Fix the webhook, then resume it."
+            </p>
+        }
+    });
+    let head = view! {
+        <div class="alert-main">
+            <button type="button" class="alert-toggle" data-testid="alert-expand"
+                aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>
+                <span class="chevron" aria-hidden="true"></span>
+                <span class="alert-series tabular">{format!("{} \u{00b7} {}", alert.spec.symbol, alert.spec.interval)}</span>
+            </button>
+            <span class=format!("badge alert-state {}", state.class) data-testid="alert-state">{state.label}</span>
+            <span class="alert-channels">{badges}</span>
+        </div>
+    }
+    .into_any();
+    view! {
+        {head}
+        <p class="alert-sentence" data-testid="alert-sentence">{sentence}</p>
+        {reason}
+        <p class="muted small tabular">{fired_words(alert)}{expires}</p>
+    }
+    .into_any()
+}
+
+/// Pause or resume, edit, delete.
+#[component]
+fn AlertActions(alert: Alert, page: Page, busy: RwSignal<bool>) -> impl IntoView {
+    let id = alert.id.clone();
+    let can_pause = matches!(alert.state, AlertState::Active | AlertState::Paused);
+    let paused = alert.state == AlertState::Paused;
+    let toggle = {
+        let id = id.clone();
+        move |_| pause(page, id.clone(), !paused, busy)
+    };
+    let remove = {
+        let id = id.clone();
+        let question = format!(
+            "Delete the alert on {} {}? Its firings go with it.",
+            alert.spec.symbol, alert.spec.interval
+        );
+        move |_| {
+            if confirm(&question) {
+                delete(page, id.clone(), busy);
+            }
+        }
+    };
+    let edit = move |_| page.editing.set(Some(id.clone()));
+    let pause_button = can_pause.then(|| {
+        view! {
+            <button type="button" class="button small" data-testid="alert-pause" disabled=move || busy.get() on:click=toggle>
+                {if paused { "Resume" } else { "Pause" }}
+            </button>
+        }
+    });
+    view! {
+        <div class="alert-actions">
+            {pause_button}
+            <button type="button" class="button small" data-testid="alert-edit" on:click=edit>"Edit"</button>
+            <button type="button" class="button small quiet-danger" data-testid="alert-delete" disabled=move || busy.get() on:click=remove>"Delete"</button>
+        </div>
     }
     .into_any()
 }
@@ -499,4 +528,124 @@ fn resend(
     _busy: RwSignal<bool>,
 ) {
     let _ = said;
+}
+
+#[cfg(test)]
+mod tests {
+    use inchart_api::market::{Interval, Symbol};
+
+    use super::*;
+    use crate::alerts::{
+        AlertSpec, Channel, Channels, Condition, DeliveryState, PriceSource, Repeat, Webhook,
+    };
+
+    fn failing_alert() -> Alert {
+        Alert {
+            id: "a1".into(),
+            spec: AlertSpec {
+                symbol: Symbol::parse("BTCUSDT").unwrap(),
+                interval: Interval::M1,
+                condition: Condition::CrossingUp { level: 65_000.0 },
+                source: PriceSource::Close,
+                repeat: Repeat::EveryTime,
+                expires_at: None,
+                channels: Channels {
+                    webhook: Some(Webhook {
+                        url: "https://example.com/hook".into(),
+                        template: None,
+                    }),
+                    email: true,
+                    push: false,
+                },
+            },
+            state: AlertState::Paused,
+            paused_reason: Some("The webhook answered HTTP 500 for a day.".into()),
+            script_name: None,
+            created_at: 0,
+            last_fired_at: Some(1_704_117_600_000),
+            firings: 2,
+        }
+    }
+
+    fn page() -> Page {
+        Page {
+            csrf: StoredValue::new("token".into()),
+            alerts: RwSignal::new(Some(Ok(vec![failing_alert()]))),
+            editing: RwSignal::new(None),
+            secret: RwSignal::new(None),
+            notice: RwSignal::new(None),
+        }
+    }
+
+    #[test]
+    fn a_row_says_what_the_alert_watches_and_why_inchart_paused_it() {
+        let owner = Owner::new();
+        let html = owner.with(|| view! { <AlertList page=page() /> }.to_html());
+        assert!(html.contains(r#"data-testid="alert-row""#), "{html}");
+        assert!(html.contains(r#"data-state="paused""#), "{html}");
+        assert!(html.contains("Paused: failing"), "{html}");
+        assert!(
+            html.contains("The webhook answered HTTP 500 for a day."),
+            "{html}"
+        );
+        assert!(
+            html.contains("Price crosses up 65000 on a closed candle, every time"),
+            "{html}"
+        );
+        assert!(html.contains(">Resume<"), "{html}");
+        assert!(
+            html.contains("Last fired 2024-01-01 14:00 UTC · 2 firings"),
+            "{html}"
+        );
+        assert!(html.contains(r#"data-channel="email""#) && html.contains(r#"data-channel="webhook""#));
+    }
+
+    #[test]
+    fn a_firing_lists_each_delivery_and_attempt_with_send_again() {
+        let firing = Firing {
+            id: "f1".into(),
+            alert_id: "a1".into(),
+            candle_time: 0,
+            fired_at: 1_704_117_600_000,
+            price: 65_012.5,
+            side: None,
+            label: None,
+            deliveries: vec![Delivery {
+                channel: Channel::Webhook,
+                state: DeliveryState::Pending,
+                next_attempt_at: Some(1_704_117_660_000),
+                attempts: vec![Attempt {
+                    at: 1_704_117_600_000,
+                    status: Some(500),
+                    outcome: "HTTP 500 Internal Server Error".into(),
+                    ok: false,
+                    latency_ms: 231,
+                }],
+            }],
+        };
+        let owner = Owner::new();
+        let html = owner.with(|| {
+            let firings = RwSignal::new(None);
+            view! { <FiringRow firing alert_id="a1".to_string() firings page=page() /> }.to_html()
+        });
+        assert!(
+            html.contains(r#"data-testid="firing-row""#) && html.contains(r#"data-firing-id="f1""#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"data-testid="firing-resend""#) && html.contains("Send again"),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"data-channel="webhook""#) && html.contains(r#"data-state="pending""#),
+            "{html}"
+        );
+        assert!(html.contains("Retrying at 2024-01-01 14:01 UTC"), "{html}");
+        assert!(html.contains(r#"data-testid="attempt-row""#), "{html}");
+        assert!(
+            html.contains("HTTP 500 Internal Server Error") && html.contains("231 ms"),
+            "{html}"
+        );
+        assert!(html.contains("65,012.5"), "{html}");
+    }
 }
