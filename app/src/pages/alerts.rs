@@ -600,9 +600,8 @@ mod tests {
         assert!(html.contains(r#"data-channel="email""#) && html.contains(r#"data-channel="webhook""#));
     }
 
-    #[test]
-    fn a_firing_lists_each_delivery_and_attempt_with_send_again() {
-        let firing = Firing {
+    fn firing() -> Firing {
+        Firing {
             id: "f1".into(),
             alert_id: "a1".into(),
             candle_time: 0,
@@ -622,7 +621,12 @@ mod tests {
                     latency_ms: 231,
                 }],
             }],
-        };
+        }
+    }
+
+    #[test]
+    fn a_firing_lists_each_delivery_and_attempt_with_send_again() {
+        let firing = firing();
         let owner = Owner::new();
         let html = owner.with(|| {
             let firings = RwSignal::new(None);
