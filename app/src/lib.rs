@@ -3,6 +3,7 @@
 //! browser from the same code compiled to WebAssembly.
 
 pub mod account;
+pub mod alerts;
 pub mod api_client;
 pub mod backtests;
 pub mod billing;
@@ -28,6 +29,7 @@ use leptos_router::{SsrMode, path};
 
 use crate::components::account::provide_page_session;
 use crate::pages::account::AccountPage;
+use crate::pages::alerts::AlertsPage;
 use crate::pages::auth::{ForgotPasswordPage, LoginPage, ResetPasswordPage, SignUpPage, VerifyEmailPage};
 use crate::pages::billing::BillingPage;
 use crate::pages::charts::ChartsPage;
@@ -150,6 +152,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
                 <Route path=path!("/scripts") view=ScriptsPage ssr=SsrMode::Async />
                 <Route path=path!("/scripts/:id") view=WorkbenchPage ssr=SsrMode::Async />
+                <Route path=path!("/alerts") view=AlertsPage ssr=SsrMode::Async />
                 // Async: the plans, the forms that buy them and a signed-out
                 // visit to /billing's redirect are whole in the HTML.
                 <Route path=path!("/pricing") view=PricingPage ssr=SsrMode::Async />

@@ -29,6 +29,7 @@ pub mod drawings;
 pub mod editor;
 pub mod trades;
 
+pub use drawings::{AlertLine, AlertMove};
 pub use editor::{Diagnostic, Editor};
 pub use trades::{TradeMark, TradeSide};
 
@@ -341,6 +342,8 @@ pub struct Chart {
     _on_cursor: Option<Closure<dyn FnMut(JsValue)>>,
     // Keeps the drawing-change callback alive (see `drawings`).
     on_drawing: Option<Closure<dyn FnMut(JsValue)>>,
+    // Keeps the alert-line callback alive (see `drawings`).
+    on_alert_move: Option<Closure<dyn FnMut(JsValue)>>,
 }
 
 impl Chart {
@@ -362,6 +365,7 @@ impl Chart {
             _on_pane_event: None,
             _on_cursor: None,
             on_drawing: None,
+            on_alert_move: None,
         })
     }
 

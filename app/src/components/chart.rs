@@ -15,7 +15,8 @@
 //! Scripts' runs are drawn by [`super::chart_panes`]: price-scale lines
 //! and markers over the candles, oscillators in panes under them. A
 //! backtest's trades, equity and drawdown are [`super::chart_backtest`]'s.
-//! The drawing tools keep their drawings through [`super::chart_drawings`].
+//! The drawing tools keep their drawings through [`super::chart_drawings`];
+//! a signed-in trader's price alerts are lines too ([`super::chart_alerts`]).
 //! Several charts on one page can share their crosshair and time range
 //! ([`ChartSync`]).
 
@@ -24,6 +25,7 @@ use std::collections::HashSet;
 use inchart_api::market::{Interval, Symbol};
 use leptos::prelude::*;
 
+use super::chart_alerts::ChartAlerts;
 use super::chart_backtest::BacktestLayer;
 use super::chart_drawings::DrawingHome;
 pub use super::chart_panes::LINE_COLOURS;
@@ -109,6 +111,8 @@ pub struct ChartExtras {
     /// A backtest: its trades over the candles, its equity and drawdown
     /// in panes, and where the chart should look.
     pub backtest: Option<BacktestLayer>,
+    /// The signed-in trader's price alerts on the series, as lines.
+    pub alerts: Option<ChartAlerts>,
 }
 
 /// The trading-vue-js chart of `symbol` at `interval`. `indicator` shows
@@ -272,6 +276,7 @@ mod browser {
         let observer = StoredValue::new_local(None::<SizeFollower>);
         let theme = use_theme();
         let hidden = extras.hidden.unwrap_or_else(|| RwSignal::new(HashSet::new()));
+        let alerts = extras.alerts;
         let panes = extras
             .panes
             .unwrap_or_else(crate::components::chart_panes::pane_view);
@@ -289,7 +294,14 @@ mod browser {
             indicator,
             Rc::new(move || shown.try_with_value(|s| s.edge.newest()).flatten()),
             Rc::new(move |symbol: &Symbol, interval: Interval, candles: &[Candle]| {
-                apply_live(chart, shown, symbol, interval, candles)
+                apply_live(chart, shown, symbol, interval, candles);
+                if let Some(alerts) = alerts {
+                    chart.with_value(|slot| {
+                        if let Some(chart) = slot {
+                            alerts.follow_price(chart);
+                        }
+                    });
+                }
             }),
         );
         live.on_signals(Rc::new(move |name: String, run: crate::scripts::RunView| {
@@ -384,6 +396,9 @@ mod browser {
                                 }
                                 if let Some(drawings) = drawings {
                                     drawings.enable(&mut mounted);
+                                }
+                                if let Some(alerts) = alerts {
+                                    alerts.follow_drags(&mut mounted);
                                 }
                                 *slot = Some(mounted);
                             }
@@ -483,6 +498,9 @@ mod browser {
         }
         if let Some(layer) = extras.backtest {
             draw_backtest(chart, host, state, symbol, interval, layer);
+        }
+        if let Some(alerts) = alerts {
+            crate::components::chart_alerts::draw(chart, state, symbol, interval, alerts);
         }
 
         Effect::new(move |_| {

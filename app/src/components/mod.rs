@@ -1,8 +1,10 @@
 //! Pieces shared by several pages.
 
 pub mod account;
+pub mod alert_form;
 pub mod backtest;
 pub mod chart;
+pub mod chart_alerts;
 pub mod chart_backtest;
 pub mod chart_drawings;
 pub mod chart_layers;

@@ -39,6 +39,7 @@ pub fn SiteFooter() -> impl IntoView {
                 <a href="/news">"News"</a>
                 <a href="/pricing" rel="external">"Pricing"</a>
                 <a href="/scripts" rel="external">"Scripts"</a>
+                <a href="/alerts" rel="external">"Alerts"</a>
             </nav>
             <p>"Market data from Binance. News and sentiment from Marketaux. Not investment advice."</p>
         </footer>

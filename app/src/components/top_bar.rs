@@ -75,6 +75,7 @@ pub fn TopBar(
             <FeedStatusIndicator indicator />
             // A full page load: the scripts pages read the session on the server.
             <a class="nav-link" href="/scripts" rel="external" title="Your signal scripts">"Scripts"</a>
+            <a class="nav-link" href="/alerts" rel="external" title="Your price and signal alerts">"Alerts"</a>
             // Full page loads too: both pages read the session on the server.
             {if signed_in {
                 view! { <a class="nav-link" href="/billing" rel="external" title="Your plan and invoices">"Billing"</a> }.into_any()

@@ -1,6 +1,7 @@
 //! `/chart/:symbol?interval=`: the trading view. A signed-in trader also
 //! sees a watchlist star beside the symbol and the watchlist's row above
-//! the chart.
+//! the chart, and their price alerts on the series as lines (the "Alert"
+//! button sets one).
 
 use inchart_api::market::{Interval, Symbol};
 use inchart_api::paths::chart_href;
@@ -11,6 +12,7 @@ use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use crate::PageError;
 use crate::components::account::page_session;
 use crate::components::chart::{Chart, ChartExtras, ChartSignals};
+use crate::components::chart_alerts::{ChartAlertButton, ChartAlerts};
 use crate::components::chart_drawings::DrawingHome;
 use crate::components::chart_layers::ChartLayers;
 use crate::components::chart_panes::pane_view;
@@ -106,6 +108,7 @@ pub fn ChartPage() -> impl IntoView {
                     let signals: ChartSignals = RwSignal::new(Vec::new());
                     let hidden = RwSignal::new(std::collections::HashSet::new());
                     let panes = pane_view();
+                    let alerts = csrf.as_ref().map(|csrf| ChartAlerts::new(csrf.clone()));
                     let extras = ChartExtras {
                         hidden: Some(hidden),
                         panes: Some(panes),
@@ -115,6 +118,7 @@ pub fn ChartPage() -> impl IntoView {
                         }),
                         sync: None,
                         backtest: None,
+                        alerts,
                     };
                     let carried = overview.symbols.clone();
                     let content = Memo::new(move |_| match parsed_symbol.get() {
@@ -151,6 +155,7 @@ pub fn ChartPage() -> impl IntoView {
                                 view! {
                                 <div class="chart-row">
                                     <Chart symbol interval indicator signals extras>
+                                        <ChartAlertButton symbol interval alerts />
                                         <ChartLayers symbol interval signals hidden panes csrf />
                                     </Chart>
                                     <QuickLook symbol />

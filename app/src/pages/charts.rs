@@ -224,6 +224,7 @@ pub fn ChartsPage() -> impl IntoView {
                                     }),
                                     sync: Some(ChartSync { index, crosshair, time, cursor, range }),
                                     backtest: None,
+                                    alerts: None,
                                 };
                                 let indicator = indicators[index];
                                 let layers_csrf = csrf.clone();

@@ -6,7 +6,8 @@
 //! mounts a code editor over the text area, runs the script and draws its
 //! signals on the chart beside it, and backtests it: the report and the
 //! trades under the chart ([`crate::components::backtest`]), the trades,
-//! equity and drawdown on it.
+//! equity and drawdown on it. "Alert me" sets an alert on the script's
+//! signals on the chart's series.
 
 use inchart_api::market::{Interval, Symbol};
 use inchart_api::paths::chart_href;
@@ -17,7 +18,9 @@ use leptos_router::hooks::use_params_map;
 
 use crate::PageError;
 use crate::account::PageSession;
+use crate::alerts::AlertDraft;
 use crate::components::account::{AccountLink, FlashNotice, Hidden, page_session};
+use crate::components::alert_form::{AlertForm, WebhookSecret};
 use crate::components::backtest::{BacktestPanel, ScriptBacktests};
 use crate::components::chart::{Chart, ChartExtras, ChartSignals};
 use crate::components::chart_backtest::{DRAWDOWN_PANE, EQUITY_PANE};
@@ -27,15 +30,18 @@ use crate::scripts::{
 };
 use crate::theme::ThemeToggle;
 
-/// The header of the script pages.
+/// The header of the trader's own tools (scripts, alerts); `current`
+/// names the page's own link (`scripts`, `alerts`).
 #[component]
-fn ScriptsHeader() -> impl IntoView {
+pub fn ScriptsHeader(current: &'static str) -> impl IntoView {
+    let here = move |page: &'static str| (page == current).then_some("page");
     view! {
         <header class="site-header">
             <a class="brand" href="/">"InChart"</a>
             <nav class="site-nav" aria-label="Site">
                 <a href=chart_href(&Symbol::default(), Interval::default())>"Charts"</a>
-                <a href="/scripts" aria-current="page">"Scripts"</a>
+                <a href="/scripts" aria-current=here("scripts")>"Scripts"</a>
+                <a href="/alerts" aria-current=here("alerts")>"Alerts"</a>
                 <AccountLink />
             </nav>
             <ThemeToggle />
@@ -49,7 +55,7 @@ pub fn ScriptsPage() -> impl IntoView {
     view! {
         <Title text="Your scripts · InChart" />
         <Meta name="robots" content="noindex" />
-        <ScriptsHeader />
+        <ScriptsHeader current="scripts" />
         <main class="page scripts-page">
             <Suspense fallback=|| view! { <p class="muted" aria-busy="true">"Loading your scripts…"</p> }>
                 {move || Suspend::new(async move {
@@ -161,7 +167,7 @@ pub fn WorkbenchPage() -> impl IntoView {
                     }
                     Ok(WorkbenchAnswer::NotFound) => view! {
                         <Title text="No such script · InChart" />
-                        <ScriptsHeader />
+                        <ScriptsHeader current="scripts" />
                         <main class="page narrow">
                             <h1>"No such script"</h1>
                             <p>"This script is not in your account. "<a href="/scripts">"Your scripts"</a></p>
@@ -291,6 +297,7 @@ fn WorkbenchView(workbench: Workbench, session: PageSession) -> impl IntoView {
     };
 
     let indicator = FeedIndicator::new(feed);
+    let alert_open = RwSignal::new(false);
     let save_action = format!("/scripts/{id}/save");
     let busy = move || matches!(run_state.get(), RunState::Busy(_));
     let symbol_options = symbols
@@ -303,7 +310,7 @@ fn WorkbenchView(workbench: Workbench, session: PageSession) -> impl IntoView {
         .collect_view();
     view! {
         <Title text=move || format!("{} · Scripts · InChart", name.get()) />
-        <ScriptsHeader />
+        <ScriptsHeader current="scripts" />
         <main class="workbench" data-enhanced=move || enhanced.get().to_string()>
             <section class="workbench-editor" aria-label="Script">
                 <form method="post" action=save_action class="script-form">
@@ -330,12 +337,17 @@ fn WorkbenchView(workbench: Workbench, session: PageSession) -> impl IntoView {
                             title="Trade the script's signals over the chart's history" on:click=backtest_click>
                             {move || if backtests.busy() { "Backtesting…" } else { "Backtest" }}
                         </button>
+                        <button type="button" class="button small" data-testid="workbench-alert"
+                            aria-expanded=move || alert_open.get().to_string()
+                            title="Be told of the script's new signals on the chart's series"
+                            on:click=move |_| alert_open.update(|open| *open = !*open)>"Alert me"</button>
                     </div>
                     <FlashNotice session=session.clone() form="script" />
                     <div class="editor-host" node_ref=editor_host></div>
                     <textarea name="source" class="source-fallback" spellcheck="false" rows="24"
                         aria-label="Python source">{script.source.clone()}</textarea>
                 </form>
+                <WorkbenchAlert open=alert_open csrf=session.csrf.clone() script=id.clone() symbol interval />
                 <RunPanel run_state status unavailable />
             </section>
             <section class="workbench-chart" aria-label="Chart">
@@ -369,6 +381,51 @@ fn WorkbenchView(workbench: Workbench, session: PageSession) -> impl IntoView {
             </section>
         </main>
     }
+}
+
+/// "Alert me": the short alert form, preset to this script's signals on
+/// the chart's series.
+#[component]
+fn WorkbenchAlert(
+    open: RwSignal<bool>,
+    csrf: String,
+    script: String,
+    symbol: RwSignal<Symbol>,
+    interval: RwSignal<Interval>,
+) -> impl IntoView {
+    let secret = RwSignal::new(None::<String>);
+    let saved = RwSignal::new(None::<String>);
+    let on_saved = Callback::new(move |created: crate::alerts::AlertCreated| {
+        open.set(false);
+        saved.set(Some(format!(
+            "Alert set: {}. ",
+            crate::alerts::condition_sentence(&created.alert)
+        )));
+        secret.set(created.webhook_secret);
+    });
+    let form = move || {
+        open.get().then(|| {
+            let draft = AlertDraft::script(&symbol.get_untracked(), interval.get_untracked(), &script);
+            view! {
+                <AlertForm csrf=csrf.clone() draft compact=true on_saved
+                    on_cancel=Callback::new(move |_| open.set(false)) />
+            }
+        })
+    };
+    view! {
+        <div class="workbench-alert">
+            {form}
+            {move || saved.get().map(|text| view! {
+                <p class="form-notice" role="status" data-testid="workbench-alert-saved">
+                    {text}<a href="/alerts" rel="external">"Your alerts"</a>
+                </p>
+            })}
+            {move || secret.get().map(|value| view! {
+                <WebhookSecret secret=value on_done=Callback::new(move |_| secret.set(None)) />
+            })}
+        </div>
+    }
+    .into_any()
 }
 
 /// What the run panel says: the outcome of the newest run, its error

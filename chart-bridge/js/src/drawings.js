@@ -14,6 +14,11 @@
 //   press lands on a drawing; everything else still pans and zooms the chart.
 //
 // Points are stored in time (ms) and price, never pixels.
+//
+// The same overlay draws the trader's price alerts (setAlertLines): dashed
+// lines across the chart with a bell and the level, greyed when paused,
+// dragged like a horizontal line in select mode. They are not drawings: no
+// selection, no undo, no onChange; a finished drag goes to onAlertMove.
 
 import { Overlay } from 'trading-vue-js'
 
@@ -30,10 +35,12 @@ const PALETTE = {
   dark: {
     line: '#0A84FF', fill: 'rgba(10,132,255,0.12)', text: '#F5F5F7', muted: '#A1A1A6',
     noteBack: 'rgba(44,44,46,0.94)', handleBack: '#1C1C1E', labelBack: 'rgba(28,28,30,0.8)',
+    alert: '#FF9F0A', alertPaused: '#8E8E93',
   },
   light: {
     line: '#0066CC', fill: 'rgba(0,102,204,0.10)', text: '#1D1D1F', muted: '#5C5C63',
     noteBack: 'rgba(255,255,255,0.94)', handleBack: '#FFFFFF', labelBack: 'rgba(255,255,255,0.8)',
+    alert: '#C93400', alertPaused: '#8E8E93',
   },
 }
 
@@ -152,6 +159,15 @@ function rayEnd(ax, ay, bx, by, w, h) {
   return [ax + t * dx, ay + t * dy]
 }
 
+// A clean copy of a price alert's line; null when it is not one.
+export function toAlertLine(a) {
+  if (!a || typeof a !== 'object' || typeof a.id !== 'string') return null
+  const price = +a.price
+  if (!Number.isFinite(price)) return null
+  const index = Number.isInteger(a.index) && a.index >= 0 ? a.index : 0
+  return { id: a.id, index, price, paused: !!a.paused, label: typeof a.label === 'string' ? a.label.slice(0, 40) : '' }
+}
+
 function fibPrice(d, level) {
   const [a, b] = d.points
   return b.price + (a.price - b.price) * level
@@ -167,6 +183,8 @@ export function createDrawings(host) {
   let draft = null // a drawing being placed
   let gesture = null // { kind: 'place'|'move'|'handle', ... } while the pointer is down
   let onChange = null
+  let alertLines = [] // price alerts' lines, see setAlertLines
+  let onAlertMove = null
   let enabled = false
   let hover = false
   let undoStack = []
@@ -234,6 +252,10 @@ export function createDrawings(host) {
     const dpr = Math.max(1, window.devicePixelRatio || 1)
     const w = ctx.canvas.width / dpr
     const h = ctx.canvas.height / dpr
+    for (const a of alertLines) {
+      const dragging = gesture && gesture.kind === 'alert' && gesture.id === a.id && gesture.index === a.index
+      paintAlert(ctx, l, dragging ? Object.assign({}, a, { price: gesture.price }) : a, pal, w)
+    }
     const shown = draft ? list.concat([draft]) : list
     for (const d of shown) {
       const editing = gesture && gesture.id === d.id ? gesture.current : d
@@ -338,6 +360,49 @@ export function createDrawings(host) {
       }
     }
     ctx.restore()
+  }
+
+  // A price alert: a dashed line across the chart, a bell and its level on
+  // the left (clear of the toolbar), the trader's label after them.
+  function paintAlert(ctx, l, a, pal, w) {
+    const y = Math.round(l.$2screen(a.price)) + 0.5
+    const color = a.paused ? pal.alertPaused : pal.alert
+    ctx.save()
+    ctx.lineWidth = 1
+    ctx.strokeStyle = color
+    ctx.fillStyle = color
+    ctx.setLineDash([6, 4])
+    ctx.beginPath()
+    ctx.moveTo(0, y)
+    ctx.lineTo(w, y)
+    ctx.stroke()
+    ctx.setLineDash([])
+    ctx.font = `12px -apple-system, BlinkMacSystemFont, "Segoe UI", Inter, sans-serif`
+    const x = toolbarRight() + 6
+    const text = `${a.price.toFixed(l.prec ?? 2)}${a.label ? ` · ${a.label}` : ''}${a.paused ? ' · paused' : ''}`
+    const width = ctx.measureText(text).width
+    ctx.fillStyle = pal.labelBack
+    ctx.fillRect(x - 2, y - 17, width + 22, 15)
+    ctx.fillStyle = color
+    bell(ctx, x + 6, y - 10)
+    ctx.textAlign = 'left'
+    ctx.textBaseline = 'bottom'
+    ctx.fillText(text, x + 16, y - 3)
+    ctx.restore()
+  }
+
+  // A small bell centred on (x, y), about 10 px tall.
+  function bell(ctx, x, y) {
+    ctx.beginPath()
+    ctx.moveTo(x - 4.5, y + 3)
+    ctx.quadraticCurveTo(x - 3.5, y + 1.5, x - 3.5, y - 1)
+    ctx.arc(x, y - 1, 3.5, Math.PI, 0)
+    ctx.quadraticCurveTo(x + 3.5, y + 1.5, x + 4.5, y + 3)
+    ctx.closePath()
+    ctx.fill()
+    ctx.beginPath()
+    ctx.arc(x, y + 4.2, 1.3, 0, Math.PI * 2)
+    ctx.fill()
   }
 
   // The x (on the candle canvas) just right of the open toolbar, or 0.
@@ -457,6 +522,21 @@ export function createDrawings(host) {
     return Infinity
   }
 
+  // The alert line within `tol` px of y, or null.
+  function hitAlert(y, tol) {
+    if (!layout) return null
+    let best = null
+    let bestDist = Infinity
+    for (const a of alertLines) {
+      const dist = Math.abs(y - layout.$2screen(a.price))
+      if (dist <= tol && dist < bestDist) {
+        best = a
+        bestDist = dist
+      }
+    }
+    return best
+  }
+
   // The topmost drawing under (x, y), or null.
   function hitDrawing(x, y, tol) {
     if (!layout) return null
@@ -508,6 +588,14 @@ export function createDrawings(host) {
       onChange(change)
     } catch (e) {
       console.error('InChartChart: drawing onChange callback failed', e)
+    }
+  }
+
+  function callAlertMove(move) {
+    try {
+      onAlertMove(move)
+    } catch (e) {
+      console.error('InChartChart: onAlertMove callback failed', e)
     }
   }
 
@@ -618,6 +706,12 @@ export function createDrawings(host) {
     const sel = selected && byId(selected)
     const handle = hitHandle(sel, x, y, tol)
     const hit = handle >= 0 ? sel : hitDrawing(x, y, tol)
+    const alert = !hit && hitAlert(y, tol)
+    if (alert) {
+      claim(e)
+      startGesture(e, { kind: 'alert', id: alert.id, index: alert.index, x, y, price: alert.price })
+      return
+    }
     if (!hit) {
       if (selected) {
         selected = null
@@ -653,7 +747,9 @@ export function createDrawings(host) {
     const [x, y] = local(e)
     if (Math.hypot(x - gesture.x, y - gesture.y) >= DRAG_START) gesture.moved = true
     const p = pointAt(x, y)
-    if (gesture.kind === 'place') {
+    if (gesture.kind === 'alert') {
+      gesture.price = p.price
+    } else if (gesture.kind === 'place') {
       if (ONE_POINT.has(draft.kind)) draft.points[0] = p
       else draft.points[1] = p
     } else if (gesture.kind === 'handle') {
@@ -674,6 +770,16 @@ export function createDrawings(host) {
     const g = gesture
     cancelGestureListeners()
     gesture = null
+    if (g.kind === 'alert') {
+      const line = alertLines.find((a) => a.id === g.id && a.index === g.index)
+      if (g.moved && line && Number.isFinite(g.price)) {
+        // Drawn where it was dropped until the host answers (setAlertLines).
+        line.price = g.price
+        if (onAlertMove) callAlertMove({ id: g.id, index: g.index, price: g.price })
+      }
+      redraw()
+      return
+    }
     if (g.kind === 'place') {
       if (ONE_POINT.has(draft.kind) || g.moved) finishDraft()
       else draft.placed = true // click-click: wait for the second press
@@ -696,8 +802,13 @@ export function createDrawings(host) {
     window.removeEventListener('pointercancel', onWindowCancel, true)
   }
 
-  // Click-click placing: the second point follows the pointer.
+  // Click-click placing: the second point follows the pointer. In select
+  // mode the pointer says an alert line under it can be dragged.
   function onHoverMove(e) {
+    if (tool === 'select' && !gesture && layout && onGrid(e) && alertLines.length) {
+      const over = hitAlert(local(e)[1], e.pointerType === 'touch' ? HIT_TOUCH : HIT_MOUSE)
+      host.el.style.cursor = over ? 'ns-resize' : ''
+    }
     if (!draft || !draft.placed || gesture || !layout || !onGrid(e)) return
     const [x, y] = local(e)
     draft.points[1] = pointAt(x, y)
@@ -954,6 +1065,27 @@ export function createDrawings(host) {
     drawings() {
       return destroyed ? null : list.map(copy)
     },
+
+    // The trader's price alerts as lines: [{id, index, price, paused,
+    // label}], `index` telling a range's two lines apart (0 low, 1 high).
+    // Replaces the lines drawn; a line being dragged is let go.
+    setAlertLines(lines) {
+      if (destroyed) return
+      if (gesture && gesture.kind === 'alert') cancelGesture()
+      alertLines = (Array.isArray(lines) ? lines : []).map(toAlertLine).filter(Boolean)
+      redraw()
+    },
+
+    // `callback({id, index, price})` once per finished drag of an alert
+    // line (only while the drawing tools are enabled: they take the pointer).
+    onAlertMove(callback) {
+      onAlertMove = typeof callback === 'function' ? callback : null
+    },
+
+    // The alert lines drawn (copies), for tests: what a canvas cannot say.
+    alertLines() {
+      return destroyed ? [] : alertLines.map((a) => Object.assign({}, a))
+    },
   }
 
   function destroy() {
@@ -967,6 +1099,8 @@ export function createDrawings(host) {
     bar = null
     enabled = false
     onChange = null
+    onAlertMove = null
+    alertLines = []
     host.el.classList.remove('inchart-draw-on')
     host.el.style.cursor = ''
     restore.splice(0).forEach((f) => f())

@@ -679,7 +679,7 @@ function mount(el, options = {}) {
       rangeCallback = typeof callback === 'function' ? callback : null
     },
 
-    ...drawings.api, // enableDrawings, setDrawings, applyDrawingChange, drawings
+    ...drawings.api, // enableDrawings, setDrawings, applyDrawingChange, drawings, setAlertLines, onAlertMove, alertLines
 
     destroy() {
       if (!alive) return

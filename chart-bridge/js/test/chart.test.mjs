@@ -107,9 +107,10 @@ test('1. mount with 1000 candles draws a candlestick chart', async () => {
   assert.equal(r.count, 1000)
   assert.deepEqual(r.last, r.expectedLast)
   assert.deepEqual(r.methods, [
-    'applyDrawingChange', 'candleCount', 'cursor', 'destroy', 'drawings', 'enableDrawings', 'goTo',
-    'highlightTrade', 'highlightedTrade', 'lastCandle', 'onCursor', 'onPaneEvent', 'onRangeChange', 'overlays',
-    'paneLayout', 'panes', 'prependCandles', 'resize', 'setCandles', 'setCursor', 'setDrawings', 'setOverlays',
+    'alertLines', 'applyDrawingChange', 'candleCount', 'cursor', 'destroy', 'drawings', 'enableDrawings', 'goTo',
+    'highlightTrade', 'highlightedTrade', 'lastCandle', 'onAlertMove', 'onCursor', 'onPaneEvent', 'onRangeChange',
+    'overlays', 'paneLayout', 'panes', 'prependCandles', 'resize', 'setAlertLines', 'setCandles', 'setCursor',
+    'setDrawings', 'setOverlays',
     'setPaneHeights', 'setPanes', 'setPriceLevels', 'setRange', 'setTheme', 'setTitle', 'setTrades', 'setVolume',
     'trades', 'upsertCandle', 'visibleRange',
   ])

@@ -609,6 +609,51 @@ test('on a touch phone: tap a tool, tap two points; tap a drawing and the delete
   await phone.close()
 })
 
+test('price alerts are dashed lines: amber, grey when paused, dragged to a new level, never drawings', async () => {
+  const prices = await page.evaluate(() => {
+    const h = document.getElementById('chart').__inchartChart
+    h.setTheme('dark')
+    h.setDrawings('BTCUSDT', [])
+    DT.changes.splice(0)
+    DT.alertMoves = []
+    h.onAlertMove((m) => DT.alertMoves.push(m))
+    const [a, b] = [DT.at(500, 200).price, DT.at(500, 400).price]
+    h.setAlertLines([
+      { id: 'a1', index: 0, price: a, paused: false, label: 'crosses' },
+      { id: 'a2', index: 1, price: b, paused: true, label: 'enters (high)' },
+      { id: 'bad', price: 'x' },
+    ])
+    return [a, b]
+  })
+  await settle()
+  const lines = await page.evaluate(() => document.getElementById('chart').__inchartChart.alertLines())
+  assert.deepEqual(lines.map((l) => [l.id, l.index, l.paused]), [['a1', 0, false], ['a2', 1, true]])
+  assert.equal(lines[0].price, prices[0])
+  const colourNear = (x, y, c) => page.evaluate(([x, y, c]) => DT.near(x, y, c, 6), [x, y, c])
+  assert.ok((await colourNear(700, 200, '#FF9F0A')) > 0, 'an active alert is amber')
+  assert.ok((await colourNear(700, 400, '#8E8E93')) > 0, 'a paused alert is grey')
+  await page.locator('#chart').screenshot({ path: `${OUT}alerts-dark.png` })
+  const before = await range()
+  await drag([600, 200], [600, 260])
+  await settle()
+  const moves = await page.evaluate(() => DT.alertMoves.splice(0))
+  assert.equal(moves.length, 1, JSON.stringify(moves))
+  assert.equal(moves[0].id, 'a1')
+  assert.equal(moves[0].index, 0)
+  const r = await page.evaluate(() => ({ at: DT.at(600, 260), per: DT.perPx() }))
+  assert.ok(Math.abs(moves[0].price - r.at.price) <= 1.5 * r.per.price, `dropped at ${moves[0].price} vs ${r.at.price}`)
+  assert.deepEqual(await changes(), [], 'an alert line is not a drawing')
+  assert.deepEqual(await range(), before, 'no pan while dragging an alert line')
+  const after = await page.evaluate(() => document.getElementById('chart').__inchartChart.alertLines())
+  assert.equal(after[0].price, moves[0].price, 'drawn where it was dropped')
+  // A click on a line without moving it reports nothing.
+  await click(600, 400)
+  await settle()
+  assert.deepEqual(await page.evaluate(() => DT.alertMoves.splice(0)), [])
+  await page.evaluate(() => document.getElementById('chart').__inchartChart.setAlertLines([]))
+  assert.deepEqual(await page.evaluate(() => document.getElementById('chart').__inchartChart.alertLines()), [])
+})
+
 test('destroy removes the toolbar and the keyboard listener; the drawing calls become no-ops', async () => {
   const r = await page.evaluate(() => {
     const el = document.getElementById('chart')
