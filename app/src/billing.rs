@@ -217,6 +217,9 @@ pub struct Usage {
     pub live_scripts: u32,
     pub watchlist: u32,
     pub drawings: u32,
+    /// Active alerts.
+    #[serde(default)]
+    pub alerts: u32,
 }
 
 /// The billing page's content.

@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         scripts: state.scripts.store.clone(),
         watchlists: state.watchlists.clone(),
         charts: state.charts.clone(),
+        alerts: state.alerts.clone(),
     }));
     let watchlists = WatchlistService(Arc::new(state.watchlists.clone()));
     let form_targets = state.billing.form_targets();

@@ -14,6 +14,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use uuid::Uuid;
 
+use crate::alerts::Alerts;
 use crate::billing::Billing;
 use crate::charts::Charts;
 use crate::scripts::Scripts;
@@ -36,9 +37,18 @@ async fn overview(
     State(scripts): State<Scripts>,
     State(watchlists): State<Watchlists>,
     State(charts): State<Charts>,
+    State(alerts): State<Alerts>,
     signed_in: SignedIn,
 ) -> Result<Response, ApiError> {
-    let view = billing_view(&billing, &scripts.store, &watchlists, &charts, signed_in.user).await?;
+    let view = billing_view(
+        &billing,
+        &scripts.store,
+        &watchlists,
+        &charts,
+        &alerts,
+        signed_in.user,
+    )
+    .await?;
     Ok(Json(view).into_response())
 }
 
@@ -48,6 +58,7 @@ pub struct BillingReader {
     pub scripts: ScriptStore,
     pub watchlists: Watchlists,
     pub charts: Charts,
+    pub alerts: Alerts,
 }
 
 impl BillingPages for BillingReader {
@@ -72,14 +83,15 @@ impl BillingPages for BillingReader {
     }
 
     fn billing(&self, user: UserId) -> Answer<BillingView> {
-        let (billing, scripts, watchlists, charts) = (
+        let (billing, scripts, watchlists, charts, alerts) = (
             self.billing.clone(),
             self.scripts.clone(),
             self.watchlists.clone(),
             self.charts.clone(),
+            self.alerts.clone(),
         );
         Box::pin(async move {
-            billing_view(&billing, &scripts, &watchlists, &charts, user.uuid())
+            billing_view(&billing, &scripts, &watchlists, &charts, &alerts, user.uuid())
                 .await
                 .map_err(|cause| page_error(cause, "Your plan could not be read; please reload."))
         })
@@ -92,6 +104,7 @@ pub async fn billing_view(
     scripts: &ScriptStore,
     watchlists: &Watchlists,
     charts: &Charts,
+    alerts: &Alerts,
     user: Uuid,
 ) -> anyhow::Result<BillingView> {
     let store = billing.store();
@@ -132,6 +145,7 @@ pub async fn billing_view(
         live_scripts: owned.iter().map(|script| script.attached.len() as u32).sum(),
         watchlist: watchlists.len_of(user).await?,
         drawings: charts.count(user).await?,
+        alerts: alerts.active_count(user).await?,
     };
     Ok(BillingView {
         billing_on: billing.on(),

@@ -147,6 +147,7 @@ fn UsageSection(view: BillingView) -> impl IntoView {
         (usage.live_scripts, limits.live_scripts, "running live"),
         (usage.watchlist, limits.watchlist, "watchlist symbols"),
         (usage.drawings, limits.drawings, "drawings"),
+        (usage.alerts, limits.alerts, "active alerts"),
     ]
     .into_iter()
     .map(|(used, limit, what)| {
@@ -543,6 +544,7 @@ mod rendered {
                 live_scripts: 0,
                 watchlist: 4,
                 drawings: 17,
+                alerts: 3,
             },
             subscription: Some(SubscriptionView {
                 status,

@@ -25,8 +25,10 @@ use super::{Alerts, Answer};
 use crate::auth::mail::{Mail, MailAnswer};
 use crate::platform::clock::now_ms;
 
-/// How long an instance holds a delivery it is trying.
-pub const LEASE: Duration = Duration::from_secs(60);
+/// How long an instance holds a delivery it is trying: longer than an
+/// attempt (the webhook timeout, 5 s) and its queueing; an instance that
+/// dies leaves its deliveries to the others after this.
+pub const LEASE: Duration = Duration::from_secs(20);
 /// Sends in flight at once, per instance.
 const IN_FLIGHT: usize = 256;
 /// How often the sweep looks for due deliveries.

@@ -21,9 +21,9 @@ use crate::live::{btc, fake_binance, spawn_live};
 use crate::scripts::{api, signed_up};
 
 /// The webhook receiver, stopped when dropped.
-struct Receiver {
+pub(crate) struct Receiver {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     http: reqwest::Client,
 }
 
@@ -35,7 +35,7 @@ impl Drop for Receiver {
 }
 
 impl Receiver {
-    fn start() -> Receiver {
+    pub(crate) fn start() -> Receiver {
         let site = std::env::var("INCHART_WEBHOOKS_SITE").expect(
             "INCHART_WEBHOOKS_SITE names standardwebhooks' folder (scripts/setup.sh setup_webhook_reference)",
         );
@@ -61,7 +61,7 @@ impl Receiver {
         }
     }
 
-    async fn control(&self, secret: &str, plan: Value) {
+    pub(crate) async fn control(&self, secret: &str, plan: Value) {
         self.http
             .post(format!("{}/_control", self.url))
             .json(&json!({ "secret": secret, "plan": plan }))
@@ -70,7 +70,7 @@ impl Receiver {
             .unwrap();
     }
 
-    async fn received(&self) -> Vec<Value> {
+    pub(crate) async fn received(&self) -> Vec<Value> {
         self.http
             .get(format!("{}/_received", self.url))
             .send()
@@ -82,7 +82,7 @@ impl Receiver {
     }
 
     /// Waits until `count` requests came, for at most `limit`.
-    async fn wait_for(&self, count: usize, limit: Duration) -> Vec<Value> {
+    pub(crate) async fn wait_for(&self, count: usize, limit: Duration) -> Vec<Value> {
         let deadline = Instant::now() + limit;
         loop {
             let received = self.received().await;
@@ -96,7 +96,7 @@ impl Receiver {
 
 /// Settings for alert tests: webhooks may reach this machine, retries
 /// come fast, and Free has webhooks.
-const ALERT_ENV: [(&str, &str); 4] = [
+pub(crate) const ALERT_ENV: [(&str, &str); 4] = [
     ("INCHART_ALERTS_ALLOW_LOOPBACK", "yes"),
     ("INCHART_ALERT_RETRY_BASE", "200ms"),
     ("INCHART_WEBHOOK_TIMEOUT", "1s"),
@@ -109,7 +109,7 @@ const ALERT_ENV: [(&str, &str); 4] = [
 /// Moves the fake's forming 1m candle until its price differs from the
 /// last close the app heard, and answers that price: an alert crossing
 /// it fires when the candle closes.
-fn next_close(fake: &FakeBinance) -> f64 {
+pub(crate) fn next_close(fake: &FakeBinance) -> f64 {
     let candles = fake.candles(&btc(), Interval::M1);
     let before = candles[candles.len() - 2].close;
     loop {
@@ -122,12 +122,12 @@ fn next_close(fake: &FakeBinance) -> f64 {
 }
 
 /// Closes the forming 1m candle (and opens the next).
-fn close_candle(fake: &FakeBinance) {
+pub(crate) fn close_candle(fake: &FakeBinance) {
     let to_next_minute = 60_000 - fake.now_ms().rem_euclid(60_000);
     fake.advance(Duration::from_millis((to_next_minute + 1_000) as u64));
 }
 
-async fn create_alert(visitor: &Visitor, spec: Value) -> AlertCreated {
+pub(crate) async fn create_alert(visitor: &Visitor, spec: Value) -> AlertCreated {
     let (status, body) = api(visitor, Method::POST, "/api/v1/alerts", Some(spec)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     serde_json::from_value(body).unwrap()
@@ -135,7 +135,7 @@ async fn create_alert(visitor: &Visitor, spec: Value) -> AlertCreated {
 
 /// Waits until the alert's newest firing has its deliveries settled
 /// (none pending), for at most `limit`.
-async fn settled_firings(visitor: &Visitor, alert: &str, limit: Duration) -> Vec<Firing> {
+pub(crate) async fn settled_firings(visitor: &Visitor, alert: &str, limit: Duration) -> Vec<Firing> {
     let deadline = Instant::now() + limit;
     loop {
         let (status, body) = api(
@@ -530,4 +530,132 @@ async fn webhooks_are_on_pro_only_by_default() {
     .await;
     assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
     assert_eq!(body["error"]["field"], "webhooks");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_alert_fires_on_its_live_runs_new_markers_only() {
+    let fake = fake_binance(FakeBinanceConfig::default()).await;
+    let app = live_app(&fake, &[]).await;
+    let receiver = Receiver::start();
+    let trader = signed_up(&app, "script-alerts@example.com").await;
+    // A sell on every candle, and a buy on the first one only: the buy is
+    // never new.
+    let source = "from inchart import buy, sell\n\ndef signals(c):\n    \
+                  return [buy(c.time[0], c.close[0], 'old')] + [sell(t, p, 'fresh') for t, p in zip(c.time, c.close)], {}\n";
+    let script = crate::scripts::create(&trader, "every candle", source).await;
+    let (status, body) = api(
+        &trader,
+        Method::PUT,
+        &format!("/api/v1/scripts/{script}/live/BTCUSDT/1m"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let spec = |sides: &str| {
+        json!({
+            "symbol": "BTCUSDT", "interval": "1m",
+            "condition": { "kind": "script", "script_id": script, "sides": sides },
+            "repeat": "every_time",
+            "channels": { "webhook": { "url": format!("{}/hook", receiver.url),
+                "template": "{\"text\": \"{{script}}: {{side}} {{symbol}} at {{price}} ({{label}})\"}" } }
+        })
+    };
+    let sells = create_alert(&trader, spec("sell")).await;
+    let buys = create_alert(&trader, spec("buy")).await;
+    assert_eq!(sells.alert.script_name.as_deref(), Some("every candle"));
+    // One secret per alert; the receiver checks with the sells' (the buys'
+    // never fire).
+    receiver
+        .control(sells.webhook_secret.as_deref().unwrap(), json!([]))
+        .await;
+    let closing = fake.candles(&btc(), Interval::M1).last().copied().unwrap();
+    close_candle(&fake);
+
+    let received = receiver.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(received.len(), 1, "{received:#?}");
+    assert_eq!(received[0]["verified"], true);
+    let body: Value = serde_json::from_str(received[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        body["text"],
+        format!("every candle: sell BTCUSDT at {} (fresh)", closing.close)
+    );
+    let firings = settled_firings(&trader, &sells.alert.id, Duration::from_secs(10)).await;
+    assert_eq!(firings.len(), 1);
+    assert_eq!(firings[0].candle_time, closing.open_time);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (_, none) = api(
+        &trader,
+        Method::GET,
+        &format!("/api/v1/alerts/{}/firings", buys.alert.id),
+        None,
+    )
+    .await;
+    assert_eq!(none, json!([]), "an old buy is not a new signal");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_down_for_a_minute_gets_the_firing_when_it_is_back() {
+    let fake = fake_binance(FakeBinanceConfig::default()).await;
+    let app = live_app(&fake, &[]).await;
+    // A port nobody listens on yet.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let trader = signed_up(&app, "down@example.com").await;
+    let level = next_close(&fake);
+    let created = create_alert(
+        &trader,
+        json!({
+            "symbol": "BTCUSDT", "interval": "1m",
+            "condition": { "kind": "crossing", "level": level },
+            "channels": { "webhook": { "url": format!("http://127.0.0.1:{port}/hook") } }
+        }),
+    )
+    .await;
+    close_candle(&fake);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let (_, firings) = api(
+        &trader,
+        Method::GET,
+        &format!("/api/v1/alerts/{}/firings", created.alert.id),
+        None,
+    )
+    .await;
+    let firings: Vec<Firing> = serde_json::from_value(firings).unwrap();
+    let delivery = &firings[0].deliveries[0];
+    assert_eq!(
+        delivery.state,
+        DeliveryState::Pending,
+        "still trying: {delivery:#?}"
+    );
+    assert!(delivery.attempts.len() >= 4, "{delivery:#?}");
+    assert!(
+        delivery.attempts.iter().all(|a| a.outcome.contains("connect")),
+        "{delivery:#?}"
+    );
+
+    // The receiver comes back on the same port.
+    let receiver = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    receiver.set_nonblocking(true).unwrap();
+    let listener = tokio::net::TcpListener::from_std(receiver).unwrap();
+    let (heard_tx, mut heard_rx) = tokio::sync::mpsc::unbounded_channel();
+    let hook = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: reqwest::header::HeaderMap| {
+            let heard_tx = heard_tx.clone();
+            async move {
+                let _ = heard_tx.send(headers.get("webhook-id").unwrap().to_str().unwrap().to_string());
+                StatusCode::OK
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, hook).await.unwrap() });
+    let id = tokio::time::timeout(Duration::from_secs(90), heard_rx.recv())
+        .await
+        .expect("delivered once the receiver is back")
+        .unwrap();
+    assert_eq!(id, firings[0].id);
+    let firings = settled_firings(&trader, &created.alert.id, Duration::from_secs(10)).await;
+    assert_eq!(firings[0].deliveries[0].state, DeliveryState::Delivered);
 }

@@ -10,10 +10,12 @@ use inchart_api::stream::ServerMessage;
 use inchart_fakes::binance::{FakeBinance, FakeBinanceConfig};
 use serde_json::Value;
 
+use crate::alerts::{ALERT_ENV, Receiver, close_candle, create_alert, next_close, settled_firings};
 use crate::helpers::{Db, Served, TestApp, fresh_database, inchart, redis_url, serve};
 use crate::live::{
     assert_converges, binance_env, btc, candle_update, connect, fake_binance, next_matching, subscribe,
 };
+use crate::scripts::signed_up;
 
 /// Instances of one deployment: one PostgreSQL database, one Redis key
 /// prefix, one fake Binance.
@@ -159,4 +161,58 @@ async fn a_clean_stop_hands_ingestion_over_at_once() {
         handover < Duration::from_secs(8),
         "took {handover:?}: the lease was not given up"
     );
+}
+
+#[tokio::test]
+async fn an_alert_fires_once_and_is_delivered_when_the_leader_dies_at_the_close() {
+    let fake = fake_binance(FakeBinanceConfig::default()).await;
+    let deployment = Deployment::new(&fake, &ALERT_ENV).await;
+    let first = deployment.start();
+    let leader = first.app();
+    wait_for(&leader, "ingesting and filled", |r| {
+        r["market"]["ingesting"] == true && r["market"]["filled"] == true
+    })
+    .await;
+    let second = deployment.start();
+    let follower = second.app();
+    wait_for(&follower, "ready", |r| {
+        r["status"] == "ready" && r["market"]["feed"] == "live"
+    })
+    .await;
+    // Both instances hear a close, then the price moves off it.
+    close_candle(&fake);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let receiver = Receiver::start();
+    let trader = signed_up(&follower, "failover@example.com").await;
+    let level = next_close(&fake);
+    let created = create_alert(
+        &trader,
+        serde_json::json!({
+            "symbol": "BTCUSDT", "interval": "1m",
+            "condition": { "kind": "crossing", "level": level },
+            "channels": { "webhook": { "url": format!("{}/hook", receiver.url) } }
+        }),
+    )
+    .await;
+    receiver
+        .control(created.webhook_secret.as_deref().unwrap(), serde_json::json!([]))
+        .await;
+    // Both instances read the alert before the close.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    // The candle closes and the ingesting instance dies at once.
+    close_candle(&fake);
+    let mut first = first;
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+
+    let received = receiver.wait_for(1, Duration::from_secs(45)).await;
+    assert_eq!(received.len(), 1, "delivered: {received:#?}");
+    assert_eq!(received[0]["verified"], true);
+    let firings = settled_firings(&trader, &created.alert.id, Duration::from_secs(10)).await;
+    assert_eq!(firings.len(), 1, "fired once: {firings:#?}");
+    assert_eq!(received[0]["id"].as_str(), Some(firings[0].id.as_str()));
+    // Nothing else comes later (a second firing, a second delivery).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(receiver.received().await.len(), 1);
 }
