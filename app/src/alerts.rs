@@ -683,6 +683,33 @@ mod client {
     }
 }
 
+/// An alert for tests: BTCUSDT on `interval`, on closes, once, by email.
+#[cfg(test)]
+pub(crate) fn sample_alert(id: &str, interval: Interval, condition: Condition, state: AlertState) -> Alert {
+    Alert {
+        id: id.into(),
+        spec: AlertSpec {
+            symbol: Symbol::parse("BTCUSDT").unwrap(),
+            interval,
+            condition,
+            source: PriceSource::Close,
+            repeat: Repeat::Once,
+            expires_at: None,
+            channels: Channels {
+                webhook: None,
+                email: true,
+                push: false,
+            },
+        },
+        state,
+        paused_reason: None,
+        script_name: None,
+        created_at: 0,
+        last_fired_at: None,
+        firings: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -694,28 +721,7 @@ mod tests {
     const NOW: i64 = 1_764_870_000_000; // 2025-12-04
 
     fn alert(condition: Condition, state: AlertState) -> Alert {
-        Alert {
-            id: "a1".into(),
-            spec: AlertSpec {
-                symbol: btc(),
-                interval: Interval::H1,
-                condition,
-                source: PriceSource::Close,
-                repeat: Repeat::Once,
-                expires_at: None,
-                channels: Channels {
-                    webhook: None,
-                    email: true,
-                    push: false,
-                },
-            },
-            state,
-            paused_reason: None,
-            script_name: None,
-            created_at: 0,
-            last_fired_at: None,
-            firings: 0,
-        }
+        sample_alert("a1", Interval::H1, condition, state)
     }
 
     #[test]

@@ -250,31 +250,10 @@ mod browser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::{AlertSpec, Channels, PriceSource, Repeat, Sides};
+    use crate::alerts::Sides;
 
     fn alert(id: &str, condition: Condition, state: AlertState) -> Alert {
-        Alert {
-            id: id.into(),
-            spec: AlertSpec {
-                symbol: Symbol::parse("BTCUSDT").unwrap(),
-                interval: Interval::M1,
-                condition,
-                source: PriceSource::Close,
-                repeat: Repeat::Once,
-                expires_at: None,
-                channels: Channels {
-                    webhook: None,
-                    email: true,
-                    push: false,
-                },
-            },
-            state,
-            paused_reason: None,
-            script_name: None,
-            created_at: 0,
-            last_fired_at: None,
-            firings: 0,
-        }
+        crate::alerts::sample_alert(id, Interval::M1, condition, state)
     }
 
     #[test]

@@ -9,13 +9,14 @@
 //! instances that see the same close both try; one inserts.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use anyhow::Context;
 use inchart_api::alerts::{Attempt, Channel, Delivery, DeliveryState, Firing, PushKeys, PushSubscription};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -24,9 +25,24 @@ use super::entity::{alert, attempt, delivery, firing, push_subscription, server_
 /// Rows written in one statement, at most (SQLite's bound on variables).
 const CHUNK: usize = 400;
 
+/// How many active alerts `user` has.
+async fn active_alerts(db: &impl ConnectionTrait, user: Uuid) -> anyhow::Result<u64> {
+    alert::Entity::find()
+        .filter(alert::Column::UserId.eq(user))
+        .filter(alert::Column::State.eq("active"))
+        .count(db)
+        .await
+        .context("while counting alerts")
+}
+
 #[derive(Clone)]
 pub struct AlertStore {
     db: DatabaseConnection,
+    /// On SQLite, one write transaction at a time: a transaction that
+    /// reads first and then writes fails at once (`SQLITE_BUSY`) when
+    /// another wrote meanwhile, and sixty series closing together would
+    /// make that the rule. PostgreSQL needs none.
+    writes: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// Why an alert was not added.
@@ -76,19 +92,23 @@ pub struct Tried {
 
 impl AlertStore {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        let writes = (db.get_database_backend() == DatabaseBackend::Sqlite).then(Arc::default);
+        Self { db, writes }
+    }
+
+    /// Holds the SQLite write lock, when there is one.
+    async fn writing(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.writes {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        }
     }
 
     /// Adds `model` unless its owner already has `limit` active alerts.
     pub async fn add(&self, model: alert::Model, limit: u32) -> anyhow::Result<Added> {
+        let _writing = self.writing().await;
         let txn = self.db.begin().await.context("while starting a transaction")?;
-        let active = alert::Entity::find()
-            .filter(alert::Column::UserId.eq(model.user_id))
-            .filter(alert::Column::State.eq("active"))
-            .count(&txn)
-            .await
-            .context("while counting alerts")?;
-        if model.state == "active" && active >= u64::from(limit) {
+        if model.state == "active" && active_alerts(&txn, model.user_id).await? >= u64::from(limit) {
             return Ok(Added::Full);
         }
         alert::Entity::insert(alert::ActiveModel::from(model))
@@ -102,6 +122,7 @@ impl AlertStore {
     /// Replaces an alert the user owns; `false` when there is none. Made
     /// active, it counts against `limit` like a new one.
     pub async fn replace(&self, model: alert::Model, limit: u32) -> anyhow::Result<Option<Added>> {
+        let _writing = self.writing().await;
         let txn = self.db.begin().await.context("while starting a transaction")?;
         let Some(old) = alert::Entity::find_by_id(model.id)
             .filter(alert::Column::UserId.eq(model.user_id))
@@ -111,16 +132,11 @@ impl AlertStore {
         else {
             return Ok(None);
         };
-        if model.state == "active" && old.state != "active" {
-            let active = alert::Entity::find()
-                .filter(alert::Column::UserId.eq(model.user_id))
-                .filter(alert::Column::State.eq("active"))
-                .count(&txn)
-                .await
-                .context("while counting alerts")?;
-            if active >= u64::from(limit) {
-                return Ok(Some(Added::Full));
-            }
+        if model.state == "active"
+            && old.state != "active"
+            && active_alerts(&txn, model.user_id).await? >= u64::from(limit)
+        {
+            return Ok(Some(Added::Full));
         }
         alert::Entity::update(alert::ActiveModel::from(model).reset_all())
             .exec(&txn)
@@ -165,13 +181,7 @@ impl AlertStore {
 
     /// How many active alerts the user has.
     pub async fn active_count(&self, user: Uuid) -> anyhow::Result<u32> {
-        let count = alert::Entity::find()
-            .filter(alert::Column::UserId.eq(user))
-            .filter(alert::Column::State.eq("active"))
-            .count(&self.db)
-            .await
-            .context("while counting alerts")?;
-        Ok(count as u32)
+        Ok(active_alerts(&self.db, user).await? as u32)
     }
 
     pub async fn delete(&self, user: Uuid, id: Uuid) -> anyhow::Result<bool> {
@@ -248,6 +258,7 @@ impl AlertStore {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
+        let _writing = self.writing().await;
         let txn = self.db.begin().await.context("while starting a transaction")?;
         let alert_ids: Vec<Uuid> = batch.iter().map(|new| new.alert).collect();
         let mut active: HashSet<Uuid> = HashSet::new();
@@ -463,6 +474,7 @@ impl AlertStore {
         if tried.is_empty() {
             return Ok(Vec::new());
         }
+        let _writing = self.writing().await;
         let txn = self.db.begin().await.context("while starting a transaction")?;
         for chunk in tried.chunks(CHUNK) {
             attempt::Entity::insert_many(chunk.iter().map(|tried| attempt::ActiveModel {
@@ -655,6 +667,7 @@ impl AlertStore {
         channels: &[Channel],
         now: i64,
     ) -> anyhow::Result<()> {
+        let _writing = self.writing().await;
         let txn = self.db.begin().await.context("while starting a transaction")?;
         for channel in channels {
             let existing = delivery::Entity::find()
