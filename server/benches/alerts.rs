@@ -140,13 +140,16 @@ async fn phase(size: usize) {
     let mut levels: Vec<(Symbol, Interval, f64)> = Vec::new();
     for symbol in &symbols {
         for interval in Interval::ALL {
+            // The price before the close is the previous close when the
+            // server heard it live, the candle's open otherwise: the level
+            // differs from both, so the alert crosses it either way.
             let candles = fake.candles(symbol, interval);
-            let before = candles[candles.len() - 2].close;
+            let previous = candles.len().checked_sub(2).map(|at| candles[at].close);
             let level = loop {
                 fake.tick_series(symbol, interval);
-                let close = fake.candles(symbol, interval).last().unwrap().close;
-                if close != before {
-                    break close;
+                let forming = *fake.candles(symbol, interval).last().unwrap();
+                if forming.close != forming.open && Some(forming.close) != previous {
+                    break forming.close;
                 }
             };
             levels.push((symbol.clone(), interval, level));
@@ -219,13 +222,12 @@ async fn phase(size: usize) {
         .json()
         .await
         .unwrap();
-    let fired = firings
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|alert| alert["firings"] == 1)
-        .count();
-    println!("  the API shows {fired} of {size} alerts fired once");
+    let listed = firings.as_array().unwrap();
+    let fired = listed.iter().filter(|alert| alert["firings"] == 1).count();
+    println!(
+        "  the API lists {} of them (at most 1,000, newest first): {fired} fired once",
+        listed.len()
+    );
     drop(server);
     database.drop_now().await;
 }

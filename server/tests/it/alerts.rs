@@ -115,7 +115,7 @@ pub(crate) fn next_close(fake: &FakeBinance) -> f64 {
     loop {
         fake.tick_series(&btc(), Interval::M1);
         let forming = *fake.candles(&btc(), Interval::M1).last().unwrap();
-        if forming.close != before {
+        if forming.close != before && forming.close != forming.open {
             return forming.close;
         }
     }
