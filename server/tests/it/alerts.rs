@@ -109,7 +109,7 @@ const ALERT_ENV: [(&str, &str); 4] = [
 /// Moves the fake's forming 1m candle until its price differs from the
 /// last close the app heard, and answers that price: an alert crossing
 /// it fires when the candle closes.
-fn next_close(fake: &FakeBinance) -> f64 {
+pub(crate) fn next_close(fake: &FakeBinance) -> f64 {
     let candles = fake.candles(&btc(), Interval::M1);
     let before = candles[candles.len() - 2].close;
     loop {
@@ -122,7 +122,7 @@ fn next_close(fake: &FakeBinance) -> f64 {
 }
 
 /// Closes the forming 1m candle (and opens the next).
-fn close_candle(fake: &FakeBinance) {
+pub(crate) fn close_candle(fake: &FakeBinance) {
     let to_next_minute = 60_000 - fake.now_ms().rem_euclid(60_000);
     fake.advance(Duration::from_millis((to_next_minute + 1_000) as u64));
 }
@@ -158,7 +158,7 @@ async fn settled_firings(visitor: &Visitor, alert: &str, limit: Duration) -> Vec
     }
 }
 
-async fn live_app(fake: &FakeBinance, extra: &[(&str, &str)]) -> TestApp {
+pub(crate) async fn live_app(fake: &FakeBinance, extra: &[(&str, &str)]) -> TestApp {
     let mut env: Vec<(&str, &str)> = ALERT_ENV.to_vec();
     env.extend_from_slice(extra);
     let app = spawn_live(Db::Postgres, CacheKind::Redis, fake, &env).await;
