@@ -499,18 +499,68 @@ fn resend(
 ) {
     busy.set(true);
     leptos::task::spawn_local(async move {
+        // False once the row is closed: nothing is left to show.
+        let show = move |firing: Firing| {
+            firings
+                .try_update(|list| {
+                    if let Some(Ok(list)) = list
+                        && let Some(old) = list.iter_mut().find(|f| f.id == firing.id)
+                    {
+                        *old = firing;
+                    }
+                })
+                .is_some()
+        };
         match crate::alerts::resend_firing(&page.csrf.get_value(), &alert_id, &firing_id).await {
-            Ok(firing) => firings.update(|list| {
-                if let Some(Ok(list)) = list
-                    && let Some(old) = list.iter_mut().find(|f| f.id == firing.id)
-                {
-                    *old = firing;
+            Ok(firing) => {
+                let mut sending = pending(&firing);
+                sending &= show(firing);
+                // The server answers once the sends are queued: the row
+                // follows them, for half a minute at most, until none is
+                // pending, so that their attempts show.
+                for _ in 0..RESEND_POLLS {
+                    if !sending {
+                        break;
+                    }
+                    sleep(1_000).await;
+                    let Ok(list) = crate::alerts::list_firings(&alert_id).await else {
+                        break;
+                    };
+                    let Some(firing) = list.into_iter().find(|f| f.id == firing_id) else {
+                        break;
+                    };
+                    sending = pending(&firing);
+                    sending &= show(firing);
                 }
-            }),
+            }
             Err(failure) => page.notice.set(Some(said(failure))),
         }
-        busy.set(false);
+        busy.try_set(false);
     });
+}
+
+/// How many seconds "Send again" follows a firing's deliveries.
+#[cfg(feature = "hydrate")]
+const RESEND_POLLS: u32 = 30;
+
+/// Whether a delivery of the firing is still being sent.
+#[cfg(feature = "hydrate")]
+fn pending(firing: &Firing) -> bool {
+    firing
+        .deliveries
+        .iter()
+        .any(|d| d.state == crate::alerts::DeliveryState::Pending)
+}
+
+/// Resolves after `ms`.
+#[cfg(feature = "hydrate")]
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 #[cfg(not(feature = "hydrate"))]

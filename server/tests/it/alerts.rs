@@ -158,7 +158,7 @@ pub(crate) async fn settled_firings(visitor: &Visitor, alert: &str, limit: Durat
     }
 }
 
-async fn live_app(fake: &FakeBinance, extra: &[(&str, &str)]) -> TestApp {
+pub(crate) async fn live_app(fake: &FakeBinance, extra: &[(&str, &str)]) -> TestApp {
     let mut env: Vec<(&str, &str)> = ALERT_ENV.to_vec();
     env.extend_from_slice(extra);
     let app = spawn_live(Db::Postgres, CacheKind::Redis, fake, &env).await;

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 /// The running mock push service; killed when dropped, also when the test
 /// fails.
-struct PushService {
+pub(crate) struct PushService {
     child: Child,
     address: String,
 }
@@ -27,7 +27,7 @@ impl Drop for PushService {
 }
 
 impl PushService {
-    fn start(bin: &str) -> Self {
+    pub(crate) fn start(bin: &str) -> Self {
         let mut child = Command::new("node")
             .arg(bin)
             .stdout(Stdio::piped())
@@ -54,7 +54,7 @@ impl PushService {
 
     /// A subscription for `application_server_key`, as a browser would
     /// get it, and its id at the push service.
-    async fn subscribe(&self, http: &reqwest::Client, key: &str) -> (PushSubscription, String) {
+    pub(crate) async fn subscribe(&self, http: &reqwest::Client, key: &str) -> (PushSubscription, String) {
         let answer: Value = http
             .post(format!("{}/subscribe", self.address))
             .json(&json!({ "applicationServerKey": key, "userVisibleOnly": "true" }))
@@ -77,7 +77,7 @@ impl PushService {
     }
 
     /// Every message the push service decrypted for a subscription.
-    async fn received(&self, http: &reqwest::Client, client_hash: &str) -> Vec<String> {
+    pub(crate) async fn received(&self, http: &reqwest::Client, client_hash: &str) -> Vec<String> {
         let answer: Value = http
             .post(format!("{}/get-notifications", self.address))
             .json(&json!({ "clientHash": client_hash }))

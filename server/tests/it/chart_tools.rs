@@ -48,7 +48,7 @@ async fn resize(client: &Client, width: u32, height: u32) {
 
 /// A JSON call to the API from the page, with the session's CSRF token
 /// (read from any of the page's forms): `[status, body]`.
-async fn page_api(client: &Client, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+pub(crate) async fn page_api(client: &Client, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let body = body.map_or_else(
         || "undefined".to_string(),
         |body| format!("JSON.stringify({body})"),

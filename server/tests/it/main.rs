@@ -7,6 +7,7 @@
 
 mod accounts;
 mod alerts;
+mod alerts_browser;
 mod alerts_push;
 mod api;
 mod backtests;
