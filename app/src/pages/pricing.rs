@@ -391,6 +391,7 @@ mod tests {
                 "50 drawings",
                 "Backtests over 2,000 candles",
                 "10 backtests an hour",
+                "5 active alerts (100 firings a day), by email and browser push",
             ]
         );
         assert_eq!(group_thousands(1_234_567), "1,234,567");
