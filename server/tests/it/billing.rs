@@ -571,7 +571,7 @@ async fn each_plan_s_limits_hold_on_the_server() {
     let usage = billing(&ann).await["usage"].clone();
     assert_eq!(
         usage,
-        json!({ "scripts": 3, "live_scripts": 2, "watchlist": 2, "drawings": 0 })
+        json!({ "scripts": 3, "live_scripts": 2, "watchlist": 2, "drawings": 0, "alerts": 0 })
     );
 
     // Back on Free, nothing is deleted, but nothing new fits.
