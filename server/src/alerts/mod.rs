@@ -108,7 +108,7 @@ struct Inner {
     public_url: String,
     /// The active alerts of each series this instance watches, read
     /// again at most every [`watch::INDEX_TTL`].
-    index: Mutex<HashMap<SeriesKey, watch::Indexed>>,
+    index: Mutex<HashMap<SeriesKey, watch::Slot>>,
     outbox: deliver::Outbox,
 }
 

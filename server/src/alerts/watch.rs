@@ -30,6 +30,10 @@ pub const INDEX_TTL: Duration = Duration::from_secs(1);
 /// A day, in milliseconds.
 const DAY_MS: i64 = 86_400_000;
 
+/// A series' slot in the index: empty until first read, and again once
+/// forgotten.
+pub type Slot = Arc<tokio::sync::Mutex<Option<Indexed>>>;
+
 /// A series' active price alerts, as read at `loaded`.
 #[derive(Clone)]
 pub struct Indexed {
@@ -68,14 +72,20 @@ impl Alerts {
             .remove(&SeriesKey::new(&symbol, interval));
     }
 
-    /// The active price alerts of a series.
+    /// The active price alerts of a series. One read at a time per
+    /// series: changes that arrive while it is read wait for it and share
+    /// its answer, so a burst of changes is one query, not one each.
     async fn watched(&self, key: &SeriesKey) -> anyhow::Result<Arc<Vec<Watched>>> {
-        if let Some(indexed) = self
+        let slot = self
             .inner
             .index
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(key)
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let mut slot = slot.lock().await;
+        if let Some(indexed) = slot.as_ref()
             && indexed.loaded.elapsed() < INDEX_TTL
         {
             return Ok(indexed.alerts.clone());
@@ -98,13 +108,10 @@ impl Alerts {
                 })
                 .collect(),
         );
-        self.inner.index.lock().unwrap_or_else(|e| e.into_inner()).insert(
-            key.clone(),
-            Indexed {
-                loaded,
-                alerts: alerts.clone(),
-            },
-        );
+        *slot = Some(Indexed {
+            loaded,
+            alerts: alerts.clone(),
+        });
         Ok(alerts)
     }
 
