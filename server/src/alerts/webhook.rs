@@ -14,7 +14,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use base64::Engine;
@@ -199,7 +199,6 @@ impl WebhookClient {
             Ok(signature) => signature,
             Err(error) => return Answer::refused(None, format!("{error:#}")),
         };
-        let started = Instant::now();
         let sent = self
             .http
             .post(url)
@@ -209,7 +208,6 @@ impl WebhookClient {
             .body(body)
             .send()
             .await;
-        let _ = started;
         match sent {
             Ok(response) => {
                 let status = response.status();
